@@ -1,0 +1,145 @@
+//! The institution's directory: departments, sites, people with their roles, and the
+//! institution's own checklist templates. The server writes it; every device of the
+//! institution receives it by sync and reads it offline, so a phone can pick a site or a
+//! responsible person in a basement. Collections are maps keyed by id, so additions from
+//! two places merge; template versions sit side by side under `id@version`.
+
+use std::collections::BTreeMap;
+
+use automerge::AutoCommit;
+use autosurgeon::{Hydrate, Reconcile};
+use chrono::FixedOffset;
+use serde::{Deserialize, Serialize};
+
+use super::{DocKind, derived_id, expect_kind, put_header};
+use crate::error::{Error, Result};
+use crate::ids::{DepartmentId, DocId, InstitutionId, SiteId, UserId};
+use crate::model::templates::Template;
+use crate::model::{Role, SiteKind};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Hydrate, Reconcile)]
+pub struct Department {
+    pub id: DepartmentId,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Hydrate, Reconcile)]
+pub struct Site {
+    pub id: SiteId,
+    pub name: String,
+    pub kind: SiteKind,
+    pub building: String,
+    /// Floor and room, e.g. "3F 301".
+    pub floor_room: String,
+    /// The owning department.
+    pub department: DepartmentId,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Hydrate, Reconcile)]
+pub struct Person {
+    pub user_id: UserId,
+    pub name: String,
+    pub department: Option<DepartmentId>,
+    pub roles: Vec<Role>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Hydrate, Reconcile)]
+pub struct Directory {
+    pub institution: InstitutionId,
+    pub institution_name: String,
+    /// IANA name, for people; deadlines are judged with `utc_offset_minutes`.
+    pub time_zone: String,
+    pub utc_offset_minutes: i32,
+    pub departments: BTreeMap<String, Department>,
+    pub sites: BTreeMap<String, Site>,
+    pub people: BTreeMap<String, Person>,
+    /// The institution's own templates, every version, keyed `id@version`.
+    pub templates: BTreeMap<String, Template>,
+}
+
+impl Directory {
+    pub fn new(institution: InstitutionId, name: &str) -> Self {
+        Directory {
+            institution,
+            institution_name: name.to_string(),
+            // China has kept UTC+8 without daylight saving since 1991.
+            time_zone: "Asia/Shanghai".into(),
+            utc_offset_minutes: 8 * 60,
+            departments: BTreeMap::new(),
+            sites: BTreeMap::new(),
+            people: BTreeMap::new(),
+            templates: BTreeMap::new(),
+        }
+    }
+
+    pub fn tz(&self) -> FixedOffset {
+        FixedOffset::east_opt(self.utc_offset_minutes * 60)
+            .unwrap_or_else(|| FixedOffset::east_opt(8 * 3600).expect("UTC+8 is a valid offset"))
+    }
+
+    pub fn site(&self, id: SiteId) -> Option<&Site> {
+        self.sites.get(&id.to_string())
+    }
+
+    pub fn person(&self, id: UserId) -> Option<&Person> {
+        self.people.get(&id.to_string())
+    }
+
+    pub fn department(&self, id: DepartmentId) -> Option<&Department> {
+        self.departments.get(&id.to_string())
+    }
+
+    pub fn add_department(&mut self, d: Department) {
+        self.departments.insert(d.id.to_string(), d);
+    }
+
+    pub fn add_site(&mut self, s: Site) {
+        self.sites.insert(s.id.to_string(), s);
+    }
+
+    pub fn add_person(&mut self, p: Person) {
+        self.people.insert(p.user_id.to_string(), p);
+    }
+
+    /// Adds a template version; an existing version is never replaced.
+    pub fn add_template(&mut self, t: Template) -> Result<()> {
+        let key = t.key();
+        if self.templates.contains_key(&key) {
+            return Err(Error::State(format!(
+                "template {key} already exists; publish a new version instead"
+            )));
+        }
+        self.templates.insert(key, t);
+        Ok(())
+    }
+}
+
+/// The directory's document id, derived from the institution.
+pub fn id_for(institution: InstitutionId) -> DocId {
+    derived_id(&["directory", &institution.to_string()])
+}
+
+/// Writes `dir` into `doc`, creating the header on first write. Reconciling writes only
+/// what differs.
+pub fn write(doc: &mut AutoCommit, dir: &Directory) -> Result<()> {
+    if expect_kind(doc, DocKind::Directory).is_err() {
+        put_header(
+            doc,
+            DocKind::Directory,
+            id_for(dir.institution),
+            dir.institution,
+            None,
+        )?;
+    }
+    autosurgeon::reconcile_prop(doc, automerge::ROOT, "directory", dir)?;
+    Ok(())
+}
+
+pub fn read(doc: &AutoCommit) -> Result<Directory> {
+    expect_kind(doc, DocKind::Directory)?;
+    Ok(autosurgeon::hydrate_prop(
+        doc,
+        automerge::ROOT,
+        "directory",
+    )?)
+}

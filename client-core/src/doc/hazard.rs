@@ -1,0 +1,351 @@
+//! The hazard document: one entry of the hazard ledger 隐患台账.
+//!
+//! ```text
+//! { schema, kind: "hazard", id, institution, campaign,
+//!   inspection, site {id,name,kind}, category, risk, location, description (text),
+//!   photos [hash], reported_by {user_id,name}, reported_at,
+//!   plan { measure, responsible, funds, deadline, contingency, reinspector,
+//!          interim_controls, designated_person, treatment_plan },
+//!   events [ {id, kind, by, at, note, photos, risk, plan} ],   // append-only
+//!   authors { actor: person } }
+//! ```
+//!
+//! Plan fields are separate keys, so the office setting the deadline and someone else
+//! editing the measure both survive a merge. The status is derived from `events`.
+
+use automerge::transaction::Transactable;
+use automerge::{AutoCommit, ObjType, ROOT, ReadDoc};
+use autosurgeon::{Hydrate, Reconcile};
+use chrono::{DateTime, FixedOffset, Utc};
+use serde::Serialize;
+
+use super::conflicts::{self, Conflict};
+use super::{DocKind, PersonRef, SiteRef, expect_kind, object, put_header, put_text, read_text};
+use crate::error::{Error, Result};
+use crate::ids::{BlobHash, CampaignId, DocId, InstitutionId, LocalDate, Timestamp};
+use crate::model::lifecycle::{self, EventKind, HazardStatus};
+use crate::model::{HazardCategory, HazardGrade, RiskGrade};
+
+/// The rectification plan (五定/六定) and, when deferred, the interim controls.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Hydrate, Reconcile)]
+pub struct Plan {
+    /// 整改措施
+    #[autosurgeon(missing = "Default::default")]
+    pub measure: String,
+    /// 责任人
+    #[autosurgeon(missing = "Default::default")]
+    pub responsible: Option<PersonRef>,
+    /// 整改资金, as written (e.g. "3000 元").
+    #[autosurgeon(missing = "Default::default")]
+    pub funds: String,
+    /// 完成时限, a date in the institution's time zone.
+    #[autosurgeon(missing = "Default::default")]
+    pub deadline: Option<LocalDate>,
+    /// 预案
+    #[autosurgeon(missing = "Default::default")]
+    pub contingency: String,
+    /// 复查人
+    #[autosurgeon(missing = "Default::default")]
+    pub reinspector: Option<PersonRef>,
+    /// 安全防控措施 while deferred.
+    #[autosurgeon(missing = "Default::default")]
+    pub interim_controls: String,
+    /// The person designated to watch a deferred hazard.
+    #[autosurgeon(missing = "Default::default")]
+    pub designated_person: Option<PersonRef>,
+    /// Treatment plan of a major hazard listed for supervision 挂牌督办.
+    #[autosurgeon(missing = "Default::default")]
+    pub treatment_plan: String,
+}
+
+/// One entry of the hazard's history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Hydrate, Reconcile)]
+pub struct Event {
+    pub id: DocId,
+    pub kind: EventKind,
+    pub by: PersonRef,
+    pub at: Timestamp,
+    #[autosurgeon(missing = "Default::default")]
+    pub note: String,
+    #[autosurgeon(missing = "Default::default")]
+    pub photos: Vec<BlobHash>,
+    /// The grade set by a `regraded` event.
+    #[autosurgeon(missing = "Default::default")]
+    pub risk: Option<RiskGrade>,
+    /// The plan as set by an `assigned` or `deferred` event, kept for the record.
+    #[autosurgeon(missing = "Default::default")]
+    pub plan: Option<Plan>,
+}
+
+/// The stored shape, as autosurgeon reads it; `Hazard` is what callers get.
+#[derive(Hydrate)]
+struct Stored {
+    #[autosurgeon(missing = "Default::default")]
+    inspection: Option<DocId>,
+    site: SiteRef,
+    category: HazardCategory,
+    location: String,
+    description: autosurgeon::Text,
+    photos: Vec<BlobHash>,
+    reported_by: PersonRef,
+    reported_at: Timestamp,
+    plan: Plan,
+    events: Vec<Event>,
+}
+
+/// A hazard as read from its document, with the derived status and the domain's
+/// resolution of conflicts applied.
+#[derive(Debug, Clone, Serialize)]
+pub struct Hazard {
+    pub id: DocId,
+    pub institution: InstitutionId,
+    pub campaign: Option<CampaignId>,
+    pub inspection: Option<DocId>,
+    pub site: SiteRef,
+    pub category: HazardCategory,
+    /// The risk grade: the highest of any concurrent values.
+    pub risk: RiskGrade,
+    pub hazard_grade: HazardGrade,
+    pub location: String,
+    pub description: String,
+    pub photos: Vec<BlobHash>,
+    pub reported_by: PersonRef,
+    pub reported_at: Timestamp,
+    /// The plan; its deadline is the earliest of any concurrent values.
+    pub plan: Plan,
+    pub events: Vec<Event>,
+    /// `None` only for a history that does not start with "reported".
+    pub status: Option<HazardStatus>,
+    pub supervised: bool,
+    /// Events that were not legal where they stand in the merged history.
+    pub skipped_events: Vec<usize>,
+    pub conflicts: Vec<Conflict>,
+}
+
+/// What the reporter supplies.
+#[derive(Debug, Clone)]
+pub struct NewHazard {
+    pub id: DocId,
+    pub institution: InstitutionId,
+    pub campaign: Option<CampaignId>,
+    pub inspection: Option<DocId>,
+    pub site: SiteRef,
+    pub category: HazardCategory,
+    pub risk: RiskGrade,
+    pub location: String,
+    pub description: String,
+    pub photos: Vec<BlobHash>,
+}
+
+pub fn create(doc: &mut AutoCommit, new: &NewHazard, by: &PersonRef, at: Timestamp) -> Result<()> {
+    put_header(doc, DocKind::Hazard, new.id, new.institution, new.campaign)?;
+    autosurgeon::reconcile_prop(doc, ROOT, "inspection", new.inspection)?;
+    autosurgeon::reconcile_prop(doc, ROOT, "site", &new.site)?;
+    doc.put(ROOT, "category", new.category.code())?;
+    doc.put(ROOT, "risk", new.risk.code())?;
+    doc.put(ROOT, "location", new.location.as_str())?;
+    put_text(doc, &ROOT, "description", &new.description)?;
+    autosurgeon::reconcile_prop(doc, ROOT, "photos", &new.photos)?;
+    autosurgeon::reconcile_prop(doc, ROOT, "reported_by", by)?;
+    doc.put(ROOT, "reported_at", at.to_string())?;
+    autosurgeon::reconcile_prop(doc, ROOT, "plan", Plan::default())?;
+    doc.put_object(ROOT, "events", ObjType::List)?;
+    append_event(
+        doc,
+        &Event {
+            id: DocId::new(),
+            kind: EventKind::Reported,
+            by: by.clone(),
+            at,
+            note: String::new(),
+            photos: new.photos.clone(),
+            risk: Some(new.risk),
+            plan: None,
+        },
+    )
+}
+
+pub fn read(doc: &AutoCommit) -> Result<Hazard> {
+    let h = expect_kind(doc, DocKind::Hazard)?;
+    let s: Stored = autosurgeon::hydrate(doc)?;
+    let folded = lifecycle::fold(s.events.iter().map(|e| e.kind));
+    let risk = resolved_risk(doc)?;
+    let mut plan = s.plan;
+    plan.deadline = resolved_deadline(doc)?;
+    let mut conflicts = conflicts::scan(doc);
+    for c in &mut conflicts {
+        match c.field.as_str() {
+            "risk" => c.resolution = format!("the higher grade stands: {}", risk.code()),
+            "plan.deadline" => {
+                c.resolution = match plan.deadline {
+                    Some(d) => format!("the earlier deadline stands: {d}"),
+                    None => "no deadline".into(),
+                }
+            }
+            _ => {}
+        }
+    }
+    for &i in &folded.skipped {
+        let e = &s.events[i];
+        conflicts.push(Conflict {
+            field: format!("events[{i}]"),
+            values: vec![conflicts::CompetingValue {
+                value: serde_json::json!({"kind": e.kind.code(), "at": e.at.to_string(), "note": e.note}),
+                written_by: Some(e.by.clone()),
+                actor: String::new(),
+            }],
+            resolution: format!(
+                "skipped: '{}' is not legal at this point of the merged history",
+                e.kind.code()
+            ),
+        });
+    }
+    Ok(Hazard {
+        id: h.id,
+        institution: h.institution,
+        campaign: h.campaign,
+        inspection: s.inspection,
+        site: s.site,
+        category: s.category,
+        hazard_grade: risk.hazard_grade(),
+        risk,
+        location: s.location,
+        description: s.description.as_str().to_string(),
+        photos: s.photos,
+        reported_by: s.reported_by,
+        reported_at: s.reported_at,
+        plan,
+        events: s.events,
+        status: folded.status,
+        supervised: folded.supervised,
+        skipped_events: folded.skipped,
+        conflicts,
+    })
+}
+
+/// The risk grade after merging: the highest of the concurrent values (safety first).
+pub fn resolved_risk(doc: &AutoCommit) -> Result<RiskGrade> {
+    doc.get_all(ROOT, "risk")?
+        .iter()
+        .filter_map(|(v, _)| v.as_str().and_then(|s| s.parse::<RiskGrade>().ok()))
+        .max()
+        .ok_or_else(|| Error::Document("hazard has no risk grade".into()))
+}
+
+/// The deadline after merging: the earliest of the concurrent values.
+pub fn resolved_deadline(doc: &AutoCommit) -> Result<Option<LocalDate>> {
+    let plan = object(doc, &ROOT, "plan")?;
+    Ok(doc
+        .get_all(&plan, "deadline")?
+        .iter()
+        .filter_map(|(v, _)| v.as_str().and_then(|s| s.parse::<LocalDate>().ok()))
+        .min())
+}
+
+/// The status as the fold of the events, without reading the rest of the document.
+pub fn status(doc: &AutoCommit) -> Result<Option<HazardStatus>> {
+    let events = object(doc, &ROOT, "events")?;
+    let kinds: Vec<EventKind> = (0..doc.length(&events))
+        .filter_map(|i| {
+            let (_, e) = doc.get(&events, i).ok()??;
+            doc.get(&e, "kind").ok()??.0.as_str()?.parse().ok()
+        })
+        .collect();
+    Ok(lifecycle::fold(kinds).status)
+}
+
+/// Appends an event at the end of the history. Events are never edited or removed.
+pub fn append_event(doc: &mut AutoCommit, event: &Event) -> Result<()> {
+    let events = object(doc, &ROOT, "events")?;
+    let len = doc.length(&events);
+    autosurgeon::reconcile_insert(doc, events, len, event)?;
+    Ok(())
+}
+
+/// Sets the plan fields that differ from the current plan; untouched fields write nothing,
+/// so they cannot conflict with someone else's edit.
+pub fn update_plan(doc: &mut AutoCommit, new: &Plan) -> Result<()> {
+    let plan = object(doc, &ROOT, "plan")?;
+    let mut current: Plan = autosurgeon::hydrate_prop(doc, ROOT, "plan")?;
+    current.deadline = resolved_deadline(doc)?;
+    macro_rules! set {
+        ($field:ident) => {
+            // A deadline in conflict is rewritten even when the resolved value is unchanged,
+            // which settles the conflict.
+            if current.$field != new.$field || doc.get_all(&plan, stringify!($field))?.len() > 1 {
+                autosurgeon::reconcile_prop(doc, &plan, stringify!($field), &new.$field)?;
+            }
+        };
+    }
+    set!(measure);
+    set!(responsible);
+    set!(funds);
+    set!(deadline);
+    set!(contingency);
+    set!(reinspector);
+    set!(interim_controls);
+    set!(designated_person);
+    set!(treatment_plan);
+    Ok(())
+}
+
+/// Sets the risk grade, settling any conflict on it.
+pub fn set_risk(doc: &mut AutoCommit, risk: RiskGrade) -> Result<()> {
+    doc.put(ROOT, "risk", risk.code())?;
+    Ok(())
+}
+
+impl Hazard {
+    /// Past its deadline (end of that day in the institution's time zone) and not
+    /// rectified. Computed when asked, never stored.
+    pub fn is_overdue(&self, now: DateTime<Utc>, tz: FixedOffset) -> bool {
+        overdue(self.status, self.plan.deadline, now, tz)
+    }
+
+    /// Not overdue, and the deadline is within `days` days.
+    pub fn is_due_soon(&self, now: DateTime<Utc>, tz: FixedOffset, days: i64) -> bool {
+        due_soon(self.status, self.plan.deadline, now, tz, days)
+    }
+
+    /// The description, for lists: its first line, bounded.
+    pub fn title(&self) -> String {
+        read_title(&self.description)
+    }
+}
+
+pub(crate) fn read_title(description: &str) -> String {
+    let first = description.lines().next().unwrap_or("").trim();
+    let mut t: String = first.chars().take(80).collect();
+    if first.chars().count() > 80 {
+        t.push('…');
+    }
+    t
+}
+
+/// Shared with the store's index: overdue from status and deadline alone.
+pub fn overdue(
+    status: Option<HazardStatus>,
+    deadline: Option<LocalDate>,
+    now: DateTime<Utc>,
+    tz: FixedOffset,
+) -> bool {
+    let today = now.with_timezone(&tz).date_naive();
+    matches!(status, Some(HazardStatus::InRectification)) && deadline.is_some_and(|d| today > d.0)
+}
+
+pub fn due_soon(
+    status: Option<HazardStatus>,
+    deadline: Option<LocalDate>,
+    now: DateTime<Utc>,
+    tz: FixedOffset,
+    days: i64,
+) -> bool {
+    let today = now.with_timezone(&tz).date_naive();
+    matches!(status, Some(HazardStatus::InRectification))
+        && deadline.is_some_and(|d| d.0 >= today && (d.0 - today).num_days() <= days)
+}
+
+/// The description text at the root, for callers that only need it.
+pub fn description(doc: &AutoCommit) -> String {
+    read_text(doc, &ROOT, "description")
+}

@@ -1,0 +1,531 @@
+//! The device's local store: one SQLite file holding documents (a compacted snapshot plus
+//! appended changes), the document index, the heads the server acknowledged, photos and
+//! the device identity. Every write is one SQLite transaction: a crash leaves either the
+//! whole edit or none of it.
+
+pub mod blobs;
+pub mod index;
+pub mod schema;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+
+use automerge::transaction::CommitOptions;
+use automerge::{ActorId, AutoCommit, ChangeHash};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+
+use crate::doc;
+use crate::error::{Error, Result};
+use crate::ids::{BlobHash, DocId, Timestamp};
+pub use index::Summary;
+
+/// Changes appended to a document before it is compacted into one snapshot.
+pub const COMPACT_AFTER: i64 = 32;
+
+/// The identity of this installation, as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceRow {
+    pub device_id: String,
+    pub actor: Vec<u8>,
+    pub institution: String,
+    pub user_id: String,
+    pub user_name: String,
+    pub roles: String,
+    pub department: Option<String>,
+    pub server_url: Option<String>,
+    pub sync_cursor: i64,
+    pub created_at: String,
+}
+
+pub struct Store {
+    conn: Mutex<Connection>,
+    path: PathBuf,
+}
+
+impl Store {
+    /// Opens (creating and migrating if needed) the store at `path`. A file that is not a
+    /// SafeRound store, or is damaged, gives `Error::Corrupt` and is left untouched.
+    pub fn open(path: impl AsRef<Path>) -> Result<Store> {
+        let path = path.as_ref().to_path_buf();
+        let (conn, upgraded) = schema::open(&path)?;
+        let store = Store {
+            conn: Mutex::new(conn),
+            path,
+        };
+        if upgraded.rebuild_index {
+            store.rebuild_index()?;
+        }
+        Ok(store)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn conn(&self) -> MutexGuard<'_, Connection> {
+        // A panic while holding the lock cannot leave SQLite half-written (the transaction
+        // rolls back on drop), so the connection is still good.
+        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn device(&self) -> Result<Option<DeviceRow>> {
+        let conn = self.conn();
+        let row = conn
+            .query_row(
+                "SELECT device_id, actor, institution, user_id, user_name, roles, department,
+                        server_url, sync_cursor, created_at FROM device WHERE id = 1",
+                [],
+                |r| {
+                    Ok(DeviceRow {
+                        device_id: r.get(0)?,
+                        actor: r.get(1)?,
+                        institution: r.get(2)?,
+                        user_id: r.get(3)?,
+                        user_name: r.get(4)?,
+                        roles: r.get(5)?,
+                        department: r.get(6)?,
+                        server_url: r.get(7)?,
+                        sync_cursor: r.get(8)?,
+                        created_at: r.get(9)?,
+                    })
+                },
+            )
+            .optional()
+            .map_err(|e| schema::corrupt_or_storage(&self.path, e))?;
+        Ok(row)
+    }
+
+    /// Stores the identity of a new installation. Refuses to replace an existing one: the
+    /// actor id must never be reused by, or taken from, another installation.
+    pub fn init_device(&self, d: &DeviceRow) -> Result<()> {
+        let conn = self.conn();
+        let n = conn.execute(
+            "INSERT OR IGNORE INTO device (id, device_id, actor, institution, user_id, user_name,
+                roles, department, server_url, sync_cursor, created_at)
+             VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            params![
+                d.device_id,
+                d.actor,
+                d.institution,
+                d.user_id,
+                d.user_name,
+                d.roles,
+                d.department,
+                d.server_url,
+                d.sync_cursor,
+                d.created_at
+            ],
+        )?;
+        if n == 0 {
+            return Err(Error::State(format!(
+                "{} already holds a device identity",
+                self.path.display()
+            )));
+        }
+        Ok(())
+    }
+
+    /// Loads a document, or `None` if the store does not have it.
+    pub fn load(&self, id: DocId) -> Result<Option<AutoCommit>> {
+        let conn = self.conn();
+        load_doc(&conn, id, &self.path)
+    }
+
+    /// Runs `f` in one write transaction, as `actor`, stamping changes with `at`. When `f`
+    /// fails, nothing it did is kept.
+    pub fn write<T>(
+        &self,
+        actor: &ActorId,
+        at: Timestamp,
+        f: impl FnOnce(&mut Tx<'_>) -> Result<T>,
+    ) -> Result<T> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut w = Tx {
+            tx,
+            actor: actor.clone(),
+            time: at.0.timestamp(),
+            path: &self.path,
+        };
+        let out = f(&mut w)?;
+        w.tx.commit()?;
+        Ok(out)
+    }
+
+    /// Index rows of one kind matching `filter`, newest first.
+    pub fn list(&self, kind: doc::DocKind, filter: &ListFilter) -> Result<Vec<Summary>> {
+        let conn = self.conn();
+        let mut sql = format!("SELECT {} FROM doc_index WHERE kind = ?1", index::COLUMNS);
+        let mut args: Vec<Box<dyn rusqlite::ToSql>> = vec![Box::new(kind.code())];
+        if let Some(v) = &filter.statuses {
+            // Codes come from the HazardStatus enum, never from the caller's text.
+            let list: Vec<String> = v.iter().map(|s| format!("'{}'", s.code())).collect();
+            sql.push_str(&format!(" AND status IN ({})", list.join(",")));
+        }
+        let mut add = |clause: &str, v: Box<dyn rusqlite::ToSql>| {
+            args.push(v);
+            sql.push_str(&format!(" AND {clause} ?{}", args.len()));
+        };
+        if let Some(v) = &filter.site_id {
+            add("site_id =", Box::new(v.clone()));
+        }
+        if let Some(v) = &filter.category {
+            add("category =", Box::new(v.clone()));
+        }
+        if let Some(v) = &filter.min_risk {
+            add("risk_rank >=", Box::new(index::risk_rank(Some(v))));
+        }
+        if let Some(v) = &filter.campaign {
+            add("campaign =", Box::new(v.clone()));
+        }
+        if let Some(v) = &filter.responsible {
+            add("responsible =", Box::new(v.clone()));
+        }
+        if let Some(v) = &filter.reinspector {
+            add("reinspector =", Box::new(v.clone()));
+        }
+        if let Some(v) = &filter.deadline_before {
+            add("deadline <", Box::new(v.clone()));
+        }
+        if let Some(v) = &filter.deadline_on_or_before {
+            add("deadline <=", Box::new(v.clone()));
+        }
+        if let Some(v) = &filter.created_from {
+            add("created_at >=", Box::new(v.clone()));
+        }
+        if let Some(v) = &filter.created_before {
+            add("created_at <", Box::new(v.clone()));
+        }
+        if let Some(v) = filter.submitted {
+            add("submitted =", Box::new(v));
+        }
+        sql.push_str(" ORDER BY created_at DESC, id DESC");
+        if let Some(n) = filter.limit {
+            sql.push_str(&format!(" LIMIT {n}"));
+        }
+        let mut stmt = conn.prepare_cached(&sql)?;
+        let rows = stmt
+            .query_map(
+                rusqlite::params_from_iter(args.iter().map(|b| b.as_ref())),
+                index::from_row,
+            )?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
+    /// Number of documents, per kind.
+    pub fn counts(&self) -> Result<Vec<(String, i64)>> {
+        let conn = self.conn();
+        let mut stmt =
+            conn.prepare("SELECT kind, COUNT(*) FROM documents GROUP BY kind ORDER BY kind")?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
+    /// Rebuilds the whole index from the documents (after a migration, or to check it).
+    pub fn rebuild_index(&self) -> Result<usize> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let ids: Vec<String> = tx
+            .prepare("SELECT id FROM documents")?
+            .query_map([], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        tx.execute("DELETE FROM doc_index", [])?;
+        for id in &ids {
+            let id: DocId = id
+                .parse()
+                .map_err(|_| Error::Document(format!("bad document id {id} in store")))?;
+            if let Some(mut d) = load_doc(&tx, id, &self.path)? {
+                index::write(&tx, id, &index::summarize(&mut d)?)?;
+            }
+        }
+        tx.commit()?;
+        Ok(ids.len())
+    }
+
+    /// Stores a photo (deduplicated by hash) after checking its size and type.
+    pub fn put_blob(&self, bytes: &[u8], max: usize, now: Timestamp) -> Result<BlobHash> {
+        if bytes.len() > max {
+            return Err(Error::PhotoTooLarge {
+                size: bytes.len(),
+                limit: max,
+            });
+        }
+        let content_type = blobs::sniff_image(bytes)?;
+        let hash = BlobHash::of(bytes);
+        self.conn().execute(
+            "INSERT OR IGNORE INTO blobs (hash, bytes, size, content_type, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![
+                hash.to_string(),
+                bytes,
+                bytes.len() as i64,
+                content_type,
+                now.to_string()
+            ],
+        )?;
+        Ok(hash)
+    }
+
+    pub fn blob(&self, hash: &BlobHash) -> Result<Option<Vec<u8>>> {
+        Ok(self
+            .conn()
+            .query_row(
+                "SELECT bytes FROM blobs WHERE hash = ?1",
+                [hash.to_string()],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
+    /// Heads the server last acknowledged for a document (empty: never synced).
+    pub fn acknowledged_heads(&self, id: DocId) -> Result<Vec<ChangeHash>> {
+        let conn = self.conn();
+        let bytes: Option<Vec<u8>> = conn
+            .query_row(
+                "SELECT heads FROM server_heads WHERE doc_id = ?1",
+                [id.to_string()],
+                |r| r.get(0),
+            )
+            .optional()?;
+        decode_heads(&bytes.unwrap_or_default())
+    }
+
+    /// Records the heads the server acknowledged after it committed our changes.
+    pub fn set_acknowledged_heads(&self, id: DocId, heads: &[ChangeHash]) -> Result<()> {
+        self.conn().execute(
+            "INSERT OR REPLACE INTO server_heads (doc_id, heads) VALUES (?1, ?2)",
+            params![id.to_string(), encode_heads(heads)],
+        )?;
+        Ok(())
+    }
+
+    /// Documents whose current heads differ from what the server acknowledged: the only
+    /// ones a sync needs to look at.
+    pub fn unsynced(&self) -> Result<Vec<DocId>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(
+            "SELECT d.id FROM documents d LEFT JOIN server_heads s ON s.doc_id = d.id
+             WHERE s.heads IS NULL OR s.heads != d.heads ORDER BY d.id",
+        )?;
+        let ids = stmt
+            .query_map([], |r| r.get::<_, String>(0))?
+            .filter_map(|r| r.ok().and_then(|s| s.parse().ok()))
+            .collect();
+        Ok(ids)
+    }
+
+    /// The changes of a document the server has not acknowledged, as Automerge change
+    /// bytes, in causal order.
+    pub fn unacknowledged_changes(&self, id: DocId) -> Result<Vec<Vec<u8>>> {
+        let acked = self.acknowledged_heads(id)?;
+        let Some(mut d) = self.load(id)? else {
+            return Err(Error::not_found("document", id));
+        };
+        Ok(d.get_changes(&acked)
+            .into_iter()
+            .map(|mut c| c.bytes().to_vec())
+            .collect())
+    }
+
+    /// Runs SQLite's integrity check; `ok` when the file is sound.
+    pub fn integrity_check(&self) -> Result<String> {
+        Ok(self
+            .conn()
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))?)
+    }
+}
+
+/// Filters for `Store::list`; every field narrows.
+#[derive(Debug, Clone, Default)]
+pub struct ListFilter {
+    pub site_id: Option<String>,
+    pub category: Option<String>,
+    pub min_risk: Option<String>,
+    pub statuses: Option<Vec<crate::model::HazardStatus>>,
+    pub campaign: Option<String>,
+    pub responsible: Option<String>,
+    pub reinspector: Option<String>,
+    pub deadline_before: Option<String>,
+    pub deadline_on_or_before: Option<String>,
+    pub created_from: Option<String>,
+    pub created_before: Option<String>,
+    pub submitted: Option<bool>,
+    pub limit: Option<usize>,
+}
+
+/// One write transaction; documents loaded and saved through it commit together.
+pub struct Tx<'c> {
+    tx: rusqlite::Transaction<'c>,
+    actor: ActorId,
+    time: i64,
+    path: &'c Path,
+}
+
+impl Tx<'_> {
+    pub fn load(&self, id: DocId) -> Result<Option<AutoCommit>> {
+        Ok(load_doc(&self.tx, id, self.path)?.map(|d| d.with_actor(self.actor.clone())))
+    }
+
+    /// Edits an existing document and saves only the new changes.
+    pub fn edit<T>(
+        &mut self,
+        id: DocId,
+        f: impl FnOnce(&mut AutoCommit) -> Result<T>,
+    ) -> Result<T> {
+        let mut d = self
+            .load(id)?
+            .ok_or_else(|| Error::not_found("document", id))?;
+        let before = d.get_heads();
+        let out = f(&mut d)?;
+        self.save(id, &mut d, &before)?;
+        Ok(out)
+    }
+
+    /// Creates a document starting from `base` (empty, or a shared genesis). If the store
+    /// already holds it (the same derived id written earlier), edits that one instead.
+    pub fn create_or_edit<T>(
+        &mut self,
+        id: DocId,
+        base: impl FnOnce() -> Result<AutoCommit>,
+        f: impl FnOnce(&mut AutoCommit) -> Result<T>,
+    ) -> Result<T> {
+        if self.load(id)?.is_some() {
+            return self.edit(id, f);
+        }
+        let mut d = base()?.with_actor(self.actor.clone());
+        let out = f(&mut d)?;
+        self.save(id, &mut d, &[])?;
+        Ok(out)
+    }
+
+    /// Creates a new document; an existing id is an error.
+    pub fn create<T>(
+        &mut self,
+        id: DocId,
+        f: impl FnOnce(&mut AutoCommit) -> Result<T>,
+    ) -> Result<T> {
+        if self.load(id)?.is_some() {
+            return Err(Error::State(format!("document {id} already exists")));
+        }
+        self.create_or_edit(id, || Ok(AutoCommit::new()), f)
+    }
+
+    /// Commits pending operations and stores what is new since `before`.
+    fn save(&mut self, id: DocId, d: &mut AutoCommit, before: &[ChangeHash]) -> Result<()> {
+        d.commit_with(CommitOptions::default().with_time(self.time));
+        let heads = d.get_heads();
+        if heads.as_slice() == before {
+            return Ok(());
+        }
+        let h = doc::header(d)?;
+        if h.id != id {
+            return Err(Error::Document(format!(
+                "document {} written under id {id}",
+                h.id
+            )));
+        }
+        let now = Timestamp(chrono::DateTime::from_timestamp(self.time, 0).unwrap_or_default());
+        if before.is_empty() {
+            self.tx.execute(
+                "INSERT INTO documents (id, kind, snapshot, heads, updated_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![id.to_string(), h.kind.code(), d.save(), encode_heads(&heads), now.to_string()],
+            )?;
+        } else {
+            let (seq, n): (i64, i64) = self.tx.query_row(
+                "SELECT COALESCE(MAX(seq), 0), COUNT(*) FROM changes WHERE doc_id = ?1",
+                [id.to_string()],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?;
+            if n + 1 >= COMPACT_AFTER {
+                // Fold the appended changes into one snapshot: loading stays fast and
+                // the file small.
+                self.tx
+                    .execute("DELETE FROM changes WHERE doc_id = ?1", [id.to_string()])?;
+                self.tx.execute(
+                    "UPDATE documents SET snapshot = ?2, heads = ?3, updated_at = ?4 WHERE id = ?1",
+                    params![
+                        id.to_string(),
+                        d.save(),
+                        encode_heads(&heads),
+                        now.to_string()
+                    ],
+                )?;
+            } else {
+                self.tx.execute(
+                    "INSERT INTO changes (doc_id, seq, bytes) VALUES (?1, ?2, ?3)",
+                    params![id.to_string(), seq + 1, d.save_after(before)],
+                )?;
+                self.tx.execute(
+                    "UPDATE documents SET heads = ?2, updated_at = ?3 WHERE id = ?1",
+                    params![id.to_string(), encode_heads(&heads), now.to_string()],
+                )?;
+            }
+        }
+        index::write(&self.tx, id, &index::summarize(d)?)?;
+        Ok(())
+    }
+
+    pub fn blob_exists(&self, hash: &BlobHash) -> Result<bool> {
+        Ok(self
+            .tx
+            .query_row(
+                "SELECT 1 FROM blobs WHERE hash = ?1",
+                [hash.to_string()],
+                |_| Ok(()),
+            )
+            .optional()?
+            .is_some())
+    }
+}
+
+fn load_doc(conn: &Connection, id: DocId, path: &Path) -> Result<Option<AutoCommit>> {
+    let key = id.to_string();
+    let snapshot: Option<Vec<u8>> = conn
+        .prepare_cached("SELECT snapshot FROM documents WHERE id = ?1")?
+        .query_row([&key], |r| r.get(0))
+        .optional()
+        .map_err(|e| schema::corrupt_or_storage(path, e))?;
+    let Some(mut bytes) = snapshot else {
+        return Ok(None);
+    };
+    let mut stmt =
+        conn.prepare_cached("SELECT bytes FROM changes WHERE doc_id = ?1 ORDER BY seq")?;
+    let mut rows = stmt.query([&key])?;
+    while let Some(r) = rows.next()? {
+        let chunk = r.get_ref(0)?;
+        let chunk = chunk.as_blob().map_err(|_| Error::Corrupt {
+            path: path.to_path_buf(),
+            reason: format!("document {id} has a change that is not bytes"),
+        })?;
+        bytes.extend_from_slice(chunk);
+    }
+    AutoCommit::load(&bytes)
+        .map(Some)
+        .map_err(|e| Error::Corrupt {
+            path: path.to_path_buf(),
+            reason: format!("document {id} does not load: {e}"),
+        })
+}
+
+pub(crate) fn encode_heads(heads: &[ChangeHash]) -> Vec<u8> {
+    let mut sorted = heads.to_vec();
+    sorted.sort();
+    sorted.iter().flat_map(|h| h.0).collect()
+}
+
+pub(crate) fn decode_heads(bytes: &[u8]) -> Result<Vec<ChangeHash>> {
+    if bytes.len() % 32 != 0 {
+        return Err(Error::Document("stored heads are not whole hashes".into()));
+    }
+    Ok(bytes
+        .chunks_exact(32)
+        .map(|c| {
+            let mut h = [0u8; 32];
+            h.copy_from_slice(c);
+            ChangeHash(h)
+        })
+        .collect())
+}
