@@ -415,9 +415,15 @@ impl Device {
         Ok(new.id)
     }
 
-    fn inspection_template(&self, d: &AutoCommit) -> Result<(Inspection, Template)> {
+    /// The inspection in `d` and the exact template version it was made with, from
+    /// `all` (read before the write transaction starts: the store allows one at a time).
+    fn inspection_template(d: &AutoCommit, all: &[Template]) -> Result<(Inspection, Template)> {
         let i = inspection::read(d)?;
-        let t = self.template(&i.template.id, i.template.version)?;
+        let t = all
+            .iter()
+            .find(|t| t.id == i.template.id && t.version == i.template.version)
+            .cloned()
+            .ok_or_else(|| Error::not_found("template", format!("{}@{}", i.template.id, i.template.version)))?;
         Ok((i, t))
     }
 
@@ -438,12 +444,13 @@ impl Device {
             .map(|r| short_text("reason", r, true, limits::NOTE))
             .transpose()?;
         let now = self.now();
+        let all = self.all_templates()?;
         self.write(|tx| {
             Self::check_photos(tx, photos)?;
             let d = tx
                 .load(inspection_id)?
                 .ok_or_else(|| Error::not_found("inspection", inspection_id))?;
-            let (i, t) = self.inspection_template(&d)?;
+            let (i, t) = Self::inspection_template(&d, &all)?;
             if t.item(item).is_none() {
                 return Err(Error::invalid(
                     "item",
@@ -508,12 +515,13 @@ impl Device {
         let description = short_text("description", &f.description, true, limits::LONG_TEXT)?;
         let now = self.now();
         let id = DocId::new();
+        let all = self.all_templates()?;
         self.write(|tx| {
             Self::check_photos(tx, &f.photos)?;
             let d = tx
                 .load(inspection_id)?
                 .ok_or_else(|| Error::not_found("inspection", inspection_id))?;
-            let (i, t) = self.inspection_template(&d)?;
+            let (i, t) = Self::inspection_template(&d, &all)?;
             if i.submitted.is_some() {
                 return Err(Error::State(
                     "the inspection was submitted; report the hazard on its own".into(),
