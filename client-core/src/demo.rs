@@ -50,15 +50,63 @@ pub const DEPARTMENTS: &[&str] = &[
 
 /// (name, kind, building, floor/room, department)
 pub const SITES: &[(&str, SiteKind, &str, &str, &str)] = &[
-    ("1号学生公寓", SiteKind::Dorm, "1号学生公寓", "1-6F", "学生工作处"),
-    ("5号学生公寓", SiteKind::Dorm, "5号学生公寓", "1-6F", "学生工作处"),
-    ("食品检测实验室", SiteKind::Laboratory, "实训楼B", "3F 305", "信息工程学院"),
-    ("危化品仓库", SiteKind::HazardousChemicalStore, "实训楼B", "1F 102", "后勤管理处"),
-    ("第一食堂后厨", SiteKind::Kitchen, "第一食堂", "1F", "后勤管理处"),
-    ("第一教学楼", SiteKind::TeachingBuilding, "第一教学楼", "1-5F", "教务处"),
-    ("北区电动车充电棚", SiteKind::EbikeParking, "北区", "", "后勤管理处"),
+    (
+        "1号学生公寓",
+        SiteKind::Dorm,
+        "1号学生公寓",
+        "1-6F",
+        "学生工作处",
+    ),
+    (
+        "5号学生公寓",
+        SiteKind::Dorm,
+        "5号学生公寓",
+        "1-6F",
+        "学生工作处",
+    ),
+    (
+        "食品检测实验室",
+        SiteKind::Laboratory,
+        "实训楼B",
+        "3F 305",
+        "信息工程学院",
+    ),
+    (
+        "危化品仓库",
+        SiteKind::HazardousChemicalStore,
+        "实训楼B",
+        "1F 102",
+        "后勤管理处",
+    ),
+    (
+        "第一食堂后厨",
+        SiteKind::Kitchen,
+        "第一食堂",
+        "1F",
+        "后勤管理处",
+    ),
+    (
+        "第一教学楼",
+        SiteKind::TeachingBuilding,
+        "第一教学楼",
+        "1-5F",
+        "教务处",
+    ),
+    (
+        "北区电动车充电棚",
+        SiteKind::EbikeParking,
+        "北区",
+        "",
+        "后勤管理处",
+    ),
     ("校车 赣A·0C123", SiteKind::SchoolBus, "", "", "后勤管理处"),
-    ("南大门", SiteKind::GatePerimeter, "南大门门卫室", "", "保卫处"),
+    (
+        "南大门",
+        SiteKind::GatePerimeter,
+        "南大门门卫室",
+        "",
+        "保卫处",
+    ),
     ("图书馆", SiteKind::Other, "图书馆", "1-4F", "教务处"),
 ];
 

@@ -423,7 +423,12 @@ impl Device {
             .iter()
             .find(|t| t.id == i.template.id && t.version == i.template.version)
             .cloned()
-            .ok_or_else(|| Error::not_found("template", format!("{}@{}", i.template.id, i.template.version)))?;
+            .ok_or_else(|| {
+                Error::not_found(
+                    "template",
+                    format!("{}@{}", i.template.id, i.template.version),
+                )
+            })?;
         Ok((i, t))
     }
 
@@ -756,6 +761,7 @@ impl Device {
             let named = Named {
                 responsible: h.plan.responsible.as_ref().is_some_and(|p| p.user_id == me),
                 reinspector: h.plan.reinspector.as_ref().is_some_and(|p| p.user_id == me),
+                unassigned: h.status == Some(HazardStatus::Reported),
             };
             if !action.allowed(&roles, named) {
                 return Err(Error::NotAllowed {
@@ -1069,6 +1075,12 @@ impl Device {
                 ..Default::default()
             },
         )
+    }
+
+    /// Merges Automerge bytes (a saved document or changes) received from the server
+    /// into the local copy; the sync client calls this with data it has checked.
+    pub fn receive(&self, id: DocId, bytes: &[u8]) -> Result<()> {
+        self.write(|tx| tx.merge(id, bytes))
     }
 
     /// Any document as JSON.

@@ -10,7 +10,9 @@ use saferound_core::device::{Assignment, HazardQuery, NewFinding, NewIncidentInp
 use saferound_core::doc::DocKind;
 use saferound_core::doc::inspection::AnswerResult;
 use saferound_core::doc::weekly::IsoWeek;
-use saferound_core::ids::{BlobHash, DepartmentId, DocId, InstitutionId, LocalDate, SiteId, Timestamp, UserId};
+use saferound_core::ids::{
+    BlobHash, DepartmentId, DocId, InstitutionId, LocalDate, SiteId, Timestamp, UserId,
+};
 use saferound_core::model::{HazardCategory, HazardStatus, Lang, RiskGrade, Role};
 use saferound_core::{Clock, Device, Error, FixedClock, Identity, SystemClock, demo};
 use serde_json::json;
@@ -24,10 +26,19 @@ macro_rules! out {
 }
 
 #[derive(Parser)]
-#[command(name = "saferound", version, about = "SafeRound inspector tool: record campus safety inspections offline")]
+#[command(
+    name = "saferound",
+    version,
+    about = "SafeRound inspector tool: record campus safety inspections offline"
+)]
 struct Cli {
     /// The device store (a SQLite file).
-    #[arg(long, global = true, env = "SAFEROUND_STORE", default_value = "saferound.db")]
+    #[arg(
+        long,
+        global = true,
+        env = "SAFEROUND_STORE",
+        default_value = "saferound.db"
+    )]
     store: PathBuf,
     /// Print JSON instead of tables.
     #[arg(long, global = true)]
@@ -309,8 +320,9 @@ fn read_photos(device: &Device, files: &[PathBuf]) -> Result<Vec<BlobHash>, Erro
     files
         .iter()
         .map(|f| {
-            let bytes = std::fs::read(f)
-                .map_err(|e| Error::invalid("photo", format!("cannot read {}: {e}", f.display())))?;
+            let bytes = std::fs::read(f).map_err(|e| {
+                Error::invalid("photo", format!("cannot read {}: {e}", f.display()))
+            })?;
             device.add_photo(&bytes)
         })
         .collect()
@@ -335,15 +347,22 @@ fn run(cli: &Cli) -> Result<(), Error> {
             let (identity, directory) = match &a.demo {
                 Some(login) => (
                     demo::identity(login).ok_or_else(|| {
-                        Error::invalid("demo", "use one of: inspector, inspector2, owner, office, admin")
+                        Error::invalid(
+                            "demo",
+                            "use one of: inspector, inspector2, owner, office, admin",
+                        )
                     })?,
                     Some(demo::directory()),
                 ),
                 None => (
                     Identity {
-                        institution: a.institution.ok_or_else(|| Error::invalid("institution", "is required"))?,
+                        institution: a
+                            .institution
+                            .ok_or_else(|| Error::invalid("institution", "is required"))?,
                         user: saferound_core::doc::PersonRef {
-                            user_id: a.user.ok_or_else(|| Error::invalid("user", "is required"))?,
+                            user_id: a
+                                .user
+                                .ok_or_else(|| Error::invalid("user", "is required"))?,
                             name: a.name.clone().unwrap_or_default(),
                         },
                         roles: a.roles.clone(),
@@ -381,7 +400,10 @@ fn run(cli: &Cli) -> Result<(), Error> {
             );
             Ok(())
         }
-        Command::Templates { id: Some(id), version } => {
+        Command::Templates {
+            id: Some(id),
+            version,
+        } => {
             let device = open(cli)?;
             let t = match version {
                 Some(v) => device.template(id, *v)?,
@@ -464,7 +486,11 @@ fn run(cli: &Cli) -> Result<(), Error> {
                 open_only: f.open,
                 category: f.category,
                 min_risk: f.min_risk,
-                site: f.site.as_deref().map(|s| find_site(&device, s)).transpose()?,
+                site: f
+                    .site
+                    .as_deref()
+                    .map(|s| find_site(&device, s))
+                    .transpose()?,
                 overdue: f.overdue,
                 due_within_days: f.due_soon.then_some(saferound_core::device::DUE_SOON_DAYS),
                 responsible_is_me: f.mine,
@@ -477,26 +503,51 @@ fn run(cli: &Cli) -> Result<(), Error> {
                 return print_json(&rows);
             }
             let label = |code: &Option<String>, f: fn(&str, Lang) -> Option<&'static str>| {
-                code.as_deref().and_then(|c| f(c, lang)).unwrap_or("").to_string()
+                code.as_deref()
+                    .and_then(|c| f(c, lang))
+                    .unwrap_or("")
+                    .to_string()
             };
             table(
-                &["id", "risk", "status", "deadline", "site", "category", "description"],
+                &[
+                    "id",
+                    "risk",
+                    "status",
+                    "deadline",
+                    "site",
+                    "category",
+                    "description",
+                ],
                 rows.iter()
                     .map(|r| {
                         let s = &r.summary;
                         let mut deadline = s.deadline.clone().unwrap_or_default();
                         if r.overdue {
-                            deadline.push_str(if lang == Lang::Zh { " 已逾期" } else { " OVERDUE" });
+                            deadline.push_str(if lang == Lang::Zh {
+                                " 已逾期"
+                            } else {
+                                " OVERDUE"
+                            });
                         } else if r.due_soon {
-                            deadline.push_str(if lang == Lang::Zh { " 即将到期" } else { " due soon" });
+                            deadline.push_str(if lang == Lang::Zh {
+                                " 即将到期"
+                            } else {
+                                " due soon"
+                            });
                         }
                         vec![
                             s.id.clone(),
-                            label(&s.risk, |c, l| c.parse::<RiskGrade>().ok().map(|x| x.label(l))),
-                            label(&s.status, |c, l| c.parse::<HazardStatus>().ok().map(|x| x.label(l))),
+                            label(&s.risk, |c, l| {
+                                c.parse::<RiskGrade>().ok().map(|x| x.label(l))
+                            }),
+                            label(&s.status, |c, l| {
+                                c.parse::<HazardStatus>().ok().map(|x| x.label(l))
+                            }),
                             deadline,
                             s.site_name.clone().unwrap_or_default(),
-                            label(&s.category, |c, l| c.parse::<HazardCategory>().ok().map(|x| x.label(l))),
+                            label(&s.category, |c, l| {
+                                c.parse::<HazardCategory>().ok().map(|x| x.label(l))
+                            }),
                             s.title.clone() + if s.conflicts > 0 { " ⚠" } else { "" },
                         ]
                     })

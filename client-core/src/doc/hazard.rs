@@ -345,6 +345,11 @@ pub fn due_soon(
         && deadline.is_some_and(|d| d.0 >= today && (d.0 - today).num_days() <= days)
 }
 
+/// Rewrites the description as a minimal splice, keeping concurrent edits elsewhere.
+pub fn set_description(doc: &mut AutoCommit, text: &str) -> Result<()> {
+    super::update_text(doc, &ROOT, "description", text)
+}
+
 /// The description text at the root, for callers that only need it.
 pub fn description(doc: &AutoCommit) -> String {
     read_text(doc, &ROOT, "description")

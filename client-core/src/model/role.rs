@@ -40,13 +40,17 @@ pub enum Action {
     FileIncident,
 }
 
-/// Whether the acting user is named in the hazard's assignment, which some actions need.
+/// What some actions depend on besides roles: whether the acting user is named in the
+/// hazard's assignment, and whether the hazard is still only reported.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Named {
     /// The user is the responsible person 责任人 in the assignment.
     pub responsible: bool,
     /// The user is the re-inspector 复查人 in the assignment.
     pub reinspector: bool,
+    /// The hazard is reported and not yet assigned: its grade is still part of the
+    /// inspectors' report 上报, which inspectors may correct.
+    pub unassigned: bool,
 }
 
 impl Action {
@@ -58,7 +62,8 @@ impl Action {
             Action::Inspect | Action::ReportHazard | Action::Reopen => {
                 office || has(Role::Inspector)
             }
-            Action::Regrade | Action::Assign | Action::Defer => office,
+            Action::Regrade => office || (named.unassigned && has(Role::Inspector)),
+            Action::Assign | Action::Defer => office,
             Action::ReportRectification => office || named.responsible,
             Action::Verify => office || named.reinspector,
             Action::ListForSupervision => office || has(Role::ProvincialReviewer),
@@ -72,7 +77,8 @@ impl Action {
     pub fn who(self) -> &'static str {
         match self {
             Action::Inspect | Action::ReportHazard | Action::Reopen => "inspector, safety office",
-            Action::Regrade | Action::Assign | Action::Defer => "safety office",
+            Action::Regrade => "safety office; inspectors until the hazard is assigned",
+            Action::Assign | Action::Defer => "safety office",
             Action::ReportRectification => {
                 "the responsible person named in the assignment, safety office"
             }
@@ -92,6 +98,7 @@ mod tests {
     const NOBODY: Named = Named {
         responsible: false,
         reinspector: false,
+        unassigned: false,
     };
 
     #[test]
@@ -113,17 +120,28 @@ mod tests {
     fn rectification_and_verification_need_to_be_named_or_the_office() {
         let owner = Named {
             responsible: true,
-            reinspector: false,
+            ..NOBODY
         };
         assert!(Action::ReportRectification.allowed(&[Role::ResponsiblePerson], owner));
         assert!(!Action::ReportRectification.allowed(&[Role::ResponsiblePerson], NOBODY));
         assert!(!Action::Verify.allowed(&[Role::ResponsiblePerson], owner));
         let re = Named {
-            responsible: false,
             reinspector: true,
+            ..NOBODY
         };
         assert!(Action::Verify.allowed(&[Role::Inspector], re));
         assert!(!Action::Verify.allowed(&[Role::Inspector], NOBODY));
+    }
+
+    #[test]
+    fn inspectors_may_correct_the_grade_only_before_assignment() {
+        let fresh = Named {
+            unassigned: true,
+            ..NOBODY
+        };
+        assert!(Action::Regrade.allowed(&[Role::Inspector], fresh));
+        assert!(!Action::Regrade.allowed(&[Role::Inspector], NOBODY));
+        assert!(!Action::Regrade.allowed(&[Role::ResponsiblePerson], fresh));
     }
 
     #[test]

@@ -330,6 +330,17 @@ impl Store {
             .collect())
     }
 
+    /// Bytes a document takes in the store (snapshot plus appended changes).
+    pub fn stored_bytes(&self, id: DocId) -> Result<usize> {
+        let n: i64 = self.conn().query_row(
+            "SELECT COALESCE((SELECT LENGTH(snapshot) FROM documents WHERE id = ?1), 0)
+                  + COALESCE((SELECT SUM(LENGTH(bytes)) FROM changes WHERE doc_id = ?1), 0)",
+            [id.to_string()],
+            |r| r.get(0),
+        )?;
+        Ok(n as usize)
+    }
+
     /// Runs SQLite's integrity check; `ok` when the file is sound.
     pub fn integrity_check(&self) -> Result<String> {
         Ok(self
@@ -411,6 +422,25 @@ impl Tx<'_> {
             return Err(Error::State(format!("document {id} already exists")));
         }
         self.create_or_edit(id, || Ok(AutoCommit::new()), f)
+    }
+
+    /// Merges saved-document or change bytes into the document `id` (creating it), and
+    /// stores what is new. The result must still be a document with that id.
+    pub fn merge(&mut self, id: DocId, bytes: &[u8]) -> Result<()> {
+        let (mut d, before) = match self.load(id)? {
+            Some(mut d) => {
+                let before = d.get_heads();
+                (d, before)
+            }
+            None => (AutoCommit::new().with_actor(self.actor.clone()), Vec::new()),
+        };
+        d.load_incremental(bytes)?;
+        if !d.get_missing_deps(&[]).is_empty() {
+            return Err(Error::Document(format!(
+                "changes for {id} depend on changes this device does not have"
+            )));
+        }
+        self.save(id, &mut d, &before)
     }
 
     /// Commits pending operations and stores what is new since `before`.

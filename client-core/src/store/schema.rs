@@ -88,6 +88,12 @@ fn check_file(path: &Path) -> Result<()> {
 }
 
 pub(crate) fn corrupt_or_storage(path: &Path, e: rusqlite::Error) -> Error {
+    if let rusqlite::Error::InvalidColumnType(..) = e {
+        return Error::Corrupt {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        };
+    }
     match e.sqlite_error_code() {
         Some(ErrorCode::NotADatabase | ErrorCode::DatabaseCorrupt) => Error::Corrupt {
             path: path.to_path_buf(),

@@ -1,0 +1,10 @@
+//! The client core's integration tests: the inspector's day through the public API,
+//! several devices exchanging documents, every misuse refused without a trace, the store
+//! surviving kills and refusing damaged files, migrations, and merge laws as properties.
+
+mod support;
+
+mod crash;
+mod devices;
+mod merge_laws;
+mod store_files;

@@ -1,0 +1,193 @@
+//! The store file: a damaged or foreign file gives a clear error and is never changed;
+//! an old schema migrates forward with its documents; identity survives reopening.
+
+use std::sync::Arc;
+
+use saferound_core::device::NewFinding;
+use saferound_core::doc::DocKind;
+use saferound_core::error::Error;
+use saferound_core::store::{ListFilter, Store, schema};
+use saferound_core::{Device, FixedClock, demo};
+use sha2::Digest;
+
+use crate::support::{at, device};
+
+fn digest(path: &std::path::Path) -> Vec<u8> {
+    sha2::Sha256::digest(std::fs::read(path).unwrap()).to_vec()
+}
+
+fn filled_store(dir: &std::path::Path) -> std::path::PathBuf {
+    let clock = FixedClock::new(at("2026-12-28T01:00:00Z"));
+    let d = device(dir, "inspector", &clock);
+    for n in 0..30 {
+        d.report_hazard(
+            demo::site("图书馆"),
+            None,
+            &NewFinding {
+                category: Some(saferound_core::model::HazardCategory::Theft),
+                risk: Some(saferound_core::model::RiskGrade::Low),
+                description: format!("图书馆隐患 {n} {}", "描述".repeat(200)),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    }
+    dir.join("inspector.db")
+}
+
+#[test]
+fn a_truncated_store_is_refused_and_left_untouched() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = filled_store(tmp.path());
+    let len = std::fs::metadata(&path).unwrap().len();
+    let f = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+    f.set_len(len / 2).unwrap();
+    drop(f);
+    let before = digest(&path);
+    let clock = Arc::new(FixedClock::new(at("2026-12-28T01:00:00Z")));
+    match Device::open(&path, clock) {
+        Err(Error::Corrupt { reason, .. }) => assert!(reason.contains("truncated"), "{reason}"),
+        Err(e) => panic!("expected Corrupt, got {e}"),
+        Ok(_) => panic!("a truncated store opened"),
+    }
+    assert_eq!(digest(&path), before, "the file was changed");
+    assert!(path.exists());
+}
+
+#[test]
+fn garbage_and_foreign_files_are_refused_and_left_untouched() {
+    let tmp = tempfile::tempdir().unwrap();
+    let garbage = tmp.path().join("garbage.db");
+    std::fs::write(&garbage, vec![0x5Au8; 8192]).unwrap();
+    let foreign = tmp.path().join("foreign.db");
+    {
+        let c = rusqlite::Connection::open(&foreign).unwrap();
+        c.execute_batch("PRAGMA application_id = 42; CREATE TABLE t(x); INSERT INTO t VALUES (1);")
+            .unwrap();
+    }
+    let tiny = tmp.path().join("tiny.db");
+    std::fs::write(&tiny, b"SQLite format").unwrap();
+    for path in [&garbage, &foreign, &tiny] {
+        let before = digest(path);
+        let e = Store::open(path).err().expect("must be refused");
+        assert!(
+            matches!(e, Error::Corrupt { .. }),
+            "{}: {e}",
+            path.display()
+        );
+        assert!(e.to_string().contains("left untouched"));
+        assert_eq!(digest(path), before);
+    }
+}
+
+#[test]
+fn flipped_bytes_inside_a_document_give_a_clear_error_not_a_panic() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = filled_store(tmp.path());
+    {
+        let c = rusqlite::Connection::open(&path).unwrap();
+        c.execute(
+            "UPDATE documents SET snapshot = CAST(substr(snapshot, 1, 40) || x'00ff00ff' || substr(snapshot, 45) AS BLOB)
+             WHERE kind = 'hazard'",
+            [],
+        )
+        .unwrap();
+    }
+    let clock = Arc::new(FixedClock::new(at("2026-12-28T01:00:00Z")));
+    let d = Device::open(&path, clock).unwrap();
+    let any = d
+        .store()
+        .list(DocKind::Hazard, &ListFilter::default())
+        .unwrap();
+    let id = any[0].id.parse().unwrap();
+    let e = d.hazard(id).unwrap_err();
+    assert!(matches!(e, Error::Corrupt { .. }), "{e}");
+}
+
+#[test]
+fn an_old_schema_store_migrates_forward_with_its_documents() {
+    let tmp = tempfile::tempdir().unwrap();
+    // The fixture: a store at schema 1 (no index, no acknowledged heads), holding the
+    // documents of a real device.
+    let source = filled_store(&tmp.path().join("src").tap_mkdir());
+    let old = tmp.path().join("old.db");
+    {
+        let c = rusqlite::Connection::open(&old).unwrap();
+        schema::migrate(&c, &old, 1).unwrap();
+        c.execute("ATTACH DATABASE ?1 AS src", [source.to_str().unwrap()])
+            .unwrap();
+        c.execute_batch(
+            "INSERT INTO device SELECT * FROM src.device;
+             INSERT INTO documents SELECT * FROM src.documents;
+             INSERT INTO changes SELECT * FROM src.changes;
+             INSERT INTO blobs SELECT * FROM src.blobs;",
+        )
+        .unwrap();
+        c.execute("DETACH DATABASE src", []).unwrap();
+        let v: i64 = c
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .unwrap();
+        assert_eq!(v, 1);
+    }
+    let clock = Arc::new(FixedClock::new(at("2026-12-28T01:00:00Z")));
+    let migrated = Device::open(&old, clock.clone()).unwrap();
+    let fresh = Device::open(&source, clock).unwrap();
+    let list = |d: &Device| {
+        d.store()
+            .list(DocKind::Hazard, &ListFilter::default())
+            .unwrap()
+    };
+    assert_eq!(list(&migrated).len(), 30);
+    assert_eq!(list(&migrated), list(&fresh));
+    assert_eq!(migrated.actor_hex(), fresh.actor_hex());
+    // Same schema as a store created new.
+    let schema_of = |p: &std::path::Path| -> Vec<String> {
+        let c = rusqlite::Connection::open(p).unwrap();
+        let mut s = c
+            .prepare("SELECT sql FROM sqlite_master WHERE sql IS NOT NULL ORDER BY name")
+            .unwrap();
+        s.query_map([], |r| r.get(0))
+            .unwrap()
+            .map(|r| r.unwrap())
+            .collect()
+    };
+    assert_eq!(schema_of(&old), schema_of(&source));
+}
+
+#[test]
+fn identity_and_actor_survive_reopening_and_a_store_is_initialised_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let clock = FixedClock::new(at("2026-12-28T01:00:00Z"));
+    let actor = device(tmp.path(), "office", &clock).actor_hex();
+    let path = tmp.path().join("office.db");
+    let d = Device::open(&path, Arc::new(clock.clone())).unwrap();
+    assert_eq!(d.actor_hex(), actor);
+    assert_eq!(d.identity().user.name, "陈静");
+    let again = Device::init(
+        &path,
+        demo::identity("inspector").unwrap(),
+        Arc::new(clock.clone()),
+    );
+    assert!(matches!(again.err(), Some(Error::State(_))));
+    let other = device(&tmp.path().join("x").tap_mkdir(), "office", &clock);
+    assert_ne!(
+        other.actor_hex(),
+        actor,
+        "every installation has its own actor"
+    );
+    let e = Device::open(tmp.path().join("new.db"), Arc::new(clock))
+        .err()
+        .unwrap();
+    assert!(matches!(e, Error::NotInitialized));
+}
+
+trait TapMkdir {
+    fn tap_mkdir(self) -> Self;
+}
+
+impl TapMkdir for std::path::PathBuf {
+    fn tap_mkdir(self) -> Self {
+        std::fs::create_dir_all(&self).unwrap();
+        self
+    }
+}
