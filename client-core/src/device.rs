@@ -117,6 +117,9 @@ pub struct Device {
     identity: Identity,
     clock: Arc<dyn Clock>,
     max_photo_bytes: usize,
+    /// The parsed directory and the heads it was parsed at: every call checks roles and
+    /// templates against it, and it changes rarely (only when the server sends a new one).
+    directory_cache: std::sync::Mutex<Option<(Vec<u8>, Arc<Option<Directory>>)>>,
 }
 
 impl Device {
@@ -186,6 +189,7 @@ impl Device {
             store,
             clock,
             max_photo_bytes: DEFAULT_MAX_PHOTO_BYTES,
+            directory_cache: Default::default(),
         })
     }
 
@@ -217,13 +221,17 @@ impl Device {
 
     /// Roles of the user: the directory's entry if the directory knows the user.
     pub fn roles(&self) -> Result<Vec<Role>> {
-        Ok(match self.directory()? {
-            Some(d) => match d.person(self.identity.user.user_id) {
+        let dir = self.cached_directory()?;
+        Ok(
+            match dir
+                .as_ref()
+                .as_ref()
+                .and_then(|d| d.person(self.identity.user.user_id))
+            {
                 Some(p) => p.roles.clone(),
                 None => self.identity.roles.clone(),
             },
-            None => self.identity.roles.clone(),
-        })
+        )
     }
 
     fn require(&self, action: Action, named: Named) -> Result<()> {
@@ -249,13 +257,28 @@ impl Device {
 
     /// The institution's directory, once it has arrived (or been imported).
     pub fn directory(&self) -> Result<Option<Directory>> {
-        match self
-            .store
-            .load(directory::id_for(self.identity.institution))?
-        {
-            Some(d) => Ok(Some(directory::read(&d)?)),
-            None => Ok(None),
+        Ok(Option::clone(&*self.cached_directory()?))
+    }
+
+    /// The directory, parsed once per version of it.
+    fn cached_directory(&self) -> Result<Arc<Option<Directory>>> {
+        let id = directory::id_for(self.identity.institution);
+        let heads = self.store.heads(id)?.unwrap_or_default();
+        let mut cache = self
+            .directory_cache
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if let Some((h, dir)) = cache.as_ref() {
+            if *h == heads {
+                return Ok(dir.clone());
+            }
         }
+        let dir = Arc::new(match self.store.load(id)? {
+            Some(d) => Some(directory::read(&d)?),
+            None => None,
+        });
+        *cache = Some((heads, dir.clone()));
+        Ok(dir)
     }
 
     /// Writes the directory into the local store. The server normally sends it; this is
@@ -292,7 +315,7 @@ impl Device {
 
     /// Every template version: built in, and the institution's own.
     pub fn all_templates(&self) -> Result<Vec<Template>> {
-        let mut all = templates::builtin();
+        let mut all = templates::builtin().to_vec();
         if let Some(d) = self.directory()? {
             all.extend(d.templates.into_values());
         }
@@ -415,6 +438,14 @@ impl Device {
         Ok(new.id)
     }
 
+    /// The exact template version the inspection in `d` was made with, from `all`.
+    fn template_of<'t>(d: &AutoCommit, all: &'t [Template]) -> Result<&'t Template> {
+        let r = inspection::template_ref(d)?;
+        all.iter()
+            .find(|t| t.id == r.id && t.version == r.version)
+            .ok_or_else(|| Error::not_found("template", format!("{}@{}", r.id, r.version)))
+    }
+
     /// The inspection in `d` and the exact template version it was made with, from
     /// `all` (read before the write transaction starts: the store allows one at a time).
     fn inspection_template(d: &AutoCommit, all: &[Template]) -> Result<(Inspection, Template)> {
@@ -452,22 +483,19 @@ impl Device {
         let all = self.all_templates()?;
         self.write(|tx| {
             Self::check_photos(tx, photos)?;
-            let d = tx
-                .load(inspection_id)?
-                .ok_or_else(|| Error::not_found("inspection", inspection_id))?;
-            let (i, t) = Self::inspection_template(&d, &all)?;
-            if t.item(item).is_none() {
-                return Err(Error::invalid(
-                    "item",
-                    format!("{item} is not on checklist {}@{}", t.id, t.version),
-                ));
-            }
-            if i.submitted.is_some() && reason.is_none() {
-                return Err(Error::State(
-                    "the inspection was submitted; changing an answer needs a reason".into(),
-                ));
-            }
             tx.edit(inspection_id, |d| {
+                let t = Self::template_of(d, &all)?;
+                if t.item(item).is_none() {
+                    return Err(Error::invalid(
+                        "item",
+                        format!("{item} is not on checklist {}@{}", t.id, t.version),
+                    ));
+                }
+                if inspection::is_submitted(d)? && reason.is_none() {
+                    return Err(Error::State(
+                        "the inspection was submitted; changing an answer needs a reason".into(),
+                    ));
+                }
                 record_author(d, self.me())?;
                 inspection::add_inspector(d, self.me())?;
                 inspection::put_answer(
@@ -756,7 +784,7 @@ impl Device {
         self.write(|tx| {
             Self::check_photos(tx, photos)?;
             let d = tx.load(id)?.ok_or_else(|| Error::not_found("hazard", id))?;
-            let h = hazard::read(&d)?;
+            let h = hazard::read_with(&d, false)?;
             let me = self.identity.user.user_id;
             let named = Named {
                 responsible: h.plan.responsible.as_ref().is_some_and(|p| p.user_id == me),

@@ -165,14 +165,25 @@ pub fn create(doc: &mut AutoCommit, new: &NewHazard, by: &PersonRef, at: Timesta
     )
 }
 
+/// Reads the hazard with its conflicts.
 pub fn read(doc: &AutoCommit) -> Result<Hazard> {
+    read_with(doc, true)
+}
+
+/// Reads the hazard; `with_conflicts: false` skips the scan of every field for
+/// concurrent values (the costly part) and reports only skipped events.
+pub fn read_with(doc: &AutoCommit, with_conflicts: bool) -> Result<Hazard> {
     let h = expect_kind(doc, DocKind::Hazard)?;
     let s: Stored = autosurgeon::hydrate(doc)?;
     let folded = lifecycle::fold(s.events.iter().map(|e| e.kind));
     let risk = resolved_risk(doc)?;
     let mut plan = s.plan;
     plan.deadline = resolved_deadline(doc)?;
-    let mut conflicts = conflicts::scan(doc);
+    let mut conflicts = if with_conflicts {
+        conflicts::scan(doc)
+    } else {
+        Vec::new()
+    };
     for c in &mut conflicts {
         match c.field.as_str() {
             "risk" => c.resolution = format!("the higher grade stands: {}", risk.code()),

@@ -152,6 +152,12 @@ pub fn read(doc: &AutoCommit) -> Result<Inspection> {
     })
 }
 
+/// The template version the inspection follows, without reading the rest.
+pub fn template_ref(doc: &AutoCommit) -> Result<TemplateRef> {
+    expect_kind(doc, DocKind::Inspection)?;
+    Ok(autosurgeon::hydrate_prop(doc, ROOT, "template")?)
+}
+
 /// Whether the inspection was submitted, without reading the rest.
 pub fn is_submitted(doc: &AutoCommit) -> Result<bool> {
     Ok(matches!(

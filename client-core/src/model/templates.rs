@@ -103,9 +103,10 @@ impl From<&TemplateDef> for Template {
     }
 }
 
-/// Every version of every built-in template.
-pub fn builtin() -> Vec<Template> {
-    BUILTIN_TEMPLATES.iter().map(Template::from).collect()
+/// Every version of every built-in template (converted once per process).
+pub fn builtin() -> &'static [Template] {
+    static ALL: std::sync::OnceLock<Vec<Template>> = std::sync::OnceLock::new();
+    ALL.get_or_init(|| BUILTIN_TEMPLATES.iter().map(Template::from).collect())
 }
 
 /// Picks, from `all`, the newest version of each template id.
@@ -160,7 +161,7 @@ mod tests {
 
     #[test]
     fn latest_picks_the_newest_version_per_id() {
-        let mut v1 = builtin().remove(0);
+        let mut v1 = builtin()[0].clone();
         let mut v2 = v1.clone();
         v2.version = 2;
         v2.items.truncate(1);

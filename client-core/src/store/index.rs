@@ -48,8 +48,15 @@ fn nested(doc: &AutoCommit, path: &[&str]) -> Option<String> {
     str_at(doc, &obj, last)
 }
 
-/// Derives the index row of a document.
-pub fn summarize(doc: &mut AutoCommit) -> Result<Summary> {
+/// Derives the index row of a document. Counting conflicts walks every field, so it is
+/// done only when `count_conflicts`; otherwise the row keeps `previous_conflicts`. The
+/// store counts after merging others' changes, and while a document has conflicts: a
+/// local edit cannot create one (only concurrent edits do), it can only settle one.
+pub fn summarize(
+    doc: &mut AutoCommit,
+    count_conflicts: bool,
+    previous_conflicts: usize,
+) -> Result<Summary> {
     let h = doc::header(doc)?;
     let mut s = Summary {
         id: h.id.to_string(),
@@ -69,10 +76,14 @@ pub fn summarize(doc: &mut AutoCommit) -> Result<Summary> {
                 s.site_name.clone().unwrap_or_default(),
                 nested(doc, &["template", "id"]).unwrap_or_default()
             );
-            s.conflicts = doc::conflicts::scan(doc).len();
+            s.conflicts = if count_conflicts {
+                doc::conflicts::scan(doc).len()
+            } else {
+                previous_conflicts
+            };
         }
         DocKind::Hazard => {
-            let hz = doc::hazard::read(doc)?;
+            let hz = doc::hazard::read_with(doc, count_conflicts)?;
             s.site_id = Some(hz.site.id.to_string());
             s.site_name = Some(hz.site.name.clone());
             s.site_kind = Some(hz.site.kind.code().to_string());
@@ -85,7 +96,11 @@ pub fn summarize(doc: &mut AutoCommit) -> Result<Summary> {
             s.reinspector = hz.plan.reinspector.as_ref().map(|p| p.user_id.to_string());
             s.inspection = hz.inspection.map(|i| i.to_string());
             s.created_at = hz.reported_at.to_string();
-            s.conflicts = hz.conflicts.len();
+            s.conflicts = if count_conflicts {
+                hz.conflicts.len()
+            } else {
+                previous_conflicts
+            };
         }
         DocKind::WeeklyReport => {
             s.department = str_at(doc, &ROOT, "department");
@@ -102,7 +117,11 @@ pub fn summarize(doc: &mut AutoCommit) -> Result<Summary> {
                 .first()
                 .map(|f| f.at.to_string())
                 .unwrap_or_default();
-            s.conflicts = r.conflicts.len();
+            s.conflicts = if count_conflicts {
+                r.conflicts.len()
+            } else {
+                previous_conflicts
+            };
         }
         DocKind::IncidentReport => {
             s.site_id = nested(doc, &["site", "id"]);

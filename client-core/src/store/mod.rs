@@ -238,7 +238,7 @@ impl Store {
                 .parse()
                 .map_err(|_| Error::Document(format!("bad document id {id} in store")))?;
             if let Some(mut d) = load_doc(&tx, id, &self.path)? {
-                index::write(&tx, id, &index::summarize(&mut d)?)?;
+                index::write(&tx, id, &index::summarize(&mut d, true, 0)?)?;
             }
         }
         tx.commit()?;
@@ -277,6 +277,15 @@ impl Store {
                 [hash.to_string()],
                 |r| r.get(0),
             )
+            .optional()?)
+    }
+
+    /// The current heads of a document as stored (sorted, 32 bytes each), or `None`.
+    pub fn heads(&self, id: DocId) -> Result<Option<Vec<u8>>> {
+        Ok(self
+            .conn()
+            .prepare_cached("SELECT heads FROM documents WHERE id = ?1")?
+            .query_row([id.to_string()], |r| r.get(0))
             .optional()?)
     }
 
@@ -391,7 +400,7 @@ impl Tx<'_> {
             .ok_or_else(|| Error::not_found("document", id))?;
         let before = d.get_heads();
         let out = f(&mut d)?;
-        self.save(id, &mut d, &before)?;
+        self.save(id, &mut d, &before, false)?;
         Ok(out)
     }
 
@@ -408,7 +417,7 @@ impl Tx<'_> {
         }
         let mut d = base()?.with_actor(self.actor.clone());
         let out = f(&mut d)?;
-        self.save(id, &mut d, &[])?;
+        self.save(id, &mut d, &[], false)?;
         Ok(out)
     }
 
@@ -440,11 +449,18 @@ impl Tx<'_> {
                 "changes for {id} depend on changes this device does not have"
             )));
         }
-        self.save(id, &mut d, &before)
+        self.save(id, &mut d, &before, true)
     }
 
-    /// Commits pending operations and stores what is new since `before`.
-    fn save(&mut self, id: DocId, d: &mut AutoCommit, before: &[ChangeHash]) -> Result<()> {
+    /// Commits pending operations and stores what is new since `before`. `merged`: the
+    /// new changes include other devices' (so conflicts must be counted afresh).
+    fn save(
+        &mut self,
+        id: DocId,
+        d: &mut AutoCommit,
+        before: &[ChangeHash],
+        merged: bool,
+    ) -> Result<()> {
         d.commit_with(CommitOptions::default().with_time(self.time));
         let heads = d.get_heads();
         if heads.as_slice() == before {
@@ -494,7 +510,18 @@ impl Tx<'_> {
                 )?;
             }
         }
-        index::write(&self.tx, id, &index::summarize(d)?)?;
+        let previous: i64 = self
+            .tx
+            .prepare_cached("SELECT conflicts FROM doc_index WHERE id = ?1")?
+            .query_row([id.to_string()], |r| r.get(0))
+            .optional()?
+            .unwrap_or(0);
+        let count = merged || previous > 0;
+        index::write(
+            &self.tx,
+            id,
+            &index::summarize(d, count, previous as usize)?,
+        )?;
         Ok(())
     }
 

@@ -4,6 +4,8 @@
 
 mod support;
 
+#[cfg(feature = "cli")]
+mod cli;
 mod crash;
 mod devices;
 mod merge_laws;
