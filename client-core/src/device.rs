@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use crate::clock::Clock;
 use crate::doc::directory::{self, Directory, Site};
-use crate::doc::hazard::{self, Event, Hazard, NewHazard, Plan};
+use crate::doc::hazard::{self, Event, Hazard, NewHazard, Plan, PlanPart};
 use crate::doc::incident::{self, IncidentReport, NewIncident};
 use crate::doc::inspection::{
     self, Amendment, Answer, AnswerResult, Inspection, NewInspection, TemplateRef,
@@ -290,6 +290,13 @@ impl Device {
                 "belongs to another institution",
             ));
         }
+        // The directory decides roles: a user may not rewrite their own.
+        if self.directory()?.is_some() && !self.roles()?.contains(&Role::Administrator) {
+            return Err(Error::NotAllowed {
+                action: "ImportDirectory".into(),
+                who: "administrators (the directory already exists)".into(),
+            });
+        }
         let id = directory::id_for(dir.institution);
         self.write(|tx| {
             tx.create_or_edit(id, || Ok(AutoCommit::new()), |d| directory::write(d, dir))
@@ -532,6 +539,7 @@ impl Device {
         let notes = short_text("notes", notes, false, limits::LONG_TEXT)?;
         self.write(|tx| {
             tx.edit(inspection_id, |d| {
+                crate::doc::expect_kind(d, DocKind::Inspection)?;
                 if inspection::is_submitted(d)? {
                     return Err(Error::State("the inspection was submitted".into()));
                 }
@@ -736,7 +744,7 @@ impl Device {
         if q.overdue {
             f.deadline_before = Some(LocalDate(today).to_string());
         }
-        if let Some(days) = q.due_within_days {
+        if let Some(days) = q.due_within_days.map(|d| d.clamp(0, 3650)) {
             f.deadline_on_or_before =
                 Some(LocalDate(today + chrono::Duration::days(days)).to_string());
         }
@@ -789,7 +797,7 @@ impl Device {
             let named = Named {
                 responsible: h.plan.responsible.as_ref().is_some_and(|p| p.user_id == me),
                 reinspector: h.plan.reinspector.as_ref().is_some_and(|p| p.user_id == me),
-                unassigned: h.status == Some(HazardStatus::Reported),
+                unassigned: !hazard::ever_assigned(&h),
             };
             if !action.allowed(&roles, named) {
                 return Err(Error::NotAllowed {
@@ -855,7 +863,7 @@ impl Device {
                     reinspector,
                     ..h.plan.clone()
                 };
-                hazard::update_plan(d, &plan)?;
+                hazard::update_plan(d, &plan, PlanPart::Assignment)?;
                 e.plan = Some(plan);
                 Ok(())
             },
@@ -918,7 +926,7 @@ impl Device {
                     designated_person: Some(person),
                     ..h.plan.clone()
                 };
-                hazard::update_plan(d, &plan)?;
+                hazard::update_plan(d, &plan, PlanPart::Deferral)?;
                 e.plan = Some(plan);
                 Ok(())
             },
@@ -957,7 +965,7 @@ impl Device {
                     treatment_plan: tp,
                     ..h.plan.clone()
                 };
-                hazard::update_plan(d, &plan)?;
+                hazard::update_plan(d, &plan, PlanPart::Supervision)?;
                 e.plan = Some(plan);
                 Ok(())
             },
@@ -996,6 +1004,14 @@ impl Device {
         let department = department
             .or(self.identity.department)
             .ok_or_else(|| Error::invalid("department", "is required (the user has none)"))?;
+        if Some(department) != self.identity.department
+            && !self.roles()?.contains(&Role::SafetyOffice)
+        {
+            return Err(Error::NotAllowed {
+                action: "FileWeeklyReport".into(),
+                who: "the department's own people, safety office".into(),
+            });
+        }
         let dir = self.directory()?;
         let department_name = match &dir {
             Some(d) => d

@@ -14,6 +14,7 @@ pub mod error;
 pub mod ids;
 pub mod model;
 pub mod store;
+pub mod sync;
 
 pub use clock::{Clock, FixedClock, SystemClock};
 pub use device::{Device, Identity};

@@ -1,1 +1,241 @@
-fn main() {}
+//! `saferound-server`: serve (default), or administer the database.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+use saferound_server::store::sqlite::SqliteStorage;
+use saferound_server::store::{Storage, User};
+use saferound_server::{AppState, DEMO_PASSWORD, accounts, bootstrap_admin, load_demo};
+
+#[derive(Parser)]
+#[command(
+    name = "saferound-server",
+    version,
+    about = "SafeRound server: the hazard ledger of every device's inspections"
+)]
+struct Cli {
+    /// Address to listen on.
+    #[arg(
+        long,
+        env = "SAFEROUND_LISTEN",
+        default_value = "127.0.0.1:8080",
+        global = true
+    )]
+    listen: SocketAddr,
+    /// The SQLite database file (created and migrated on first start).
+    #[arg(
+        long,
+        env = "SAFEROUND_DB",
+        default_value = "saferound-server.db",
+        global = true
+    )]
+    db: PathBuf,
+    /// Log filter, e.g. info or saferound_server=debug.
+    #[arg(long, env = "SAFEROUND_LOG", default_value = "info", global = true)]
+    log: String,
+    /// Load the demo institution (departments, sites, people; password saferound-demo).
+    #[arg(long, env = "SAFEROUND_DEMO")]
+    demo: bool,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Rebuild every ledger table from the documents alone.
+    RebuildLedger,
+    /// Print the canonical ledger dump (every ledger table, ordered).
+    DumpLedger,
+    /// Take a consistent copy of the database while it is in use.
+    Backup { to: PathBuf },
+    /// Administration without the dashboard.
+    #[command(subcommand)]
+    Admin(Admin),
+}
+
+#[derive(Subcommand)]
+enum Admin {
+    /// Create an institution.
+    CreateInstitution { name: String },
+    /// Create a user: --institution <id> --login --name --roles inspector,safety_office …
+    CreateUser {
+        #[arg(long)]
+        institution: Option<saferound_core::ids::InstitutionId>,
+        #[arg(long)]
+        department: Option<saferound_core::ids::DepartmentId>,
+        #[arg(long)]
+        login: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long, value_delimiter = ',')]
+        roles: Vec<saferound_core::model::Role>,
+        /// Read from SAFEROUND_PASSWORD if not given.
+        #[arg(long, env = "SAFEROUND_PASSWORD")]
+        password: String,
+    },
+    /// Set a user's password.
+    ResetPassword {
+        login: String,
+        #[arg(long, env = "SAFEROUND_PASSWORD")]
+        password: String,
+    },
+    /// Revoke a device (a lost phone): its token stops working at once.
+    RevokeDevice { id: String },
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_new(&cli.log).unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let rt = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("cannot start the runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match rt.block_on(run(cli)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
+    let storage = Arc::new(SqliteStorage::open(&cli.db)?);
+    let state = AppState::new(storage.clone());
+    match cli.command {
+        None => serve(cli.listen, cli.demo, state).await,
+        Some(Command::RebuildLedger) => {
+            let n = storage.rebuild_ledger().await?;
+            println!("rebuilt the ledger from {n} documents");
+            Ok(())
+        }
+        Some(Command::DumpLedger) => {
+            print!("{}", storage.ledger_dump().await?);
+            Ok(())
+        }
+        Some(Command::Backup { to }) => {
+            if to.exists() {
+                return Err(format!("{} exists; choose a new file", to.display()).into());
+            }
+            storage.backup(to.clone()).await?;
+            println!("backup written to {}", to.display());
+            Ok(())
+        }
+        Some(Command::Admin(a)) => admin(&state, a).await,
+    }
+}
+
+async fn admin(state: &AppState, a: Admin) -> Result<(), Box<dyn std::error::Error>> {
+    let s = state.storage.as_ref();
+    match a {
+        Admin::CreateInstitution { name } => {
+            let id = saferound_core::ids::InstitutionId::new();
+            s.create_institution(id, &name).await?;
+            saferound_server::directory::refresh(state, id).await?;
+            println!("{id}");
+        }
+        Admin::CreateUser {
+            institution,
+            department,
+            login,
+            name,
+            roles,
+            password,
+        } => {
+            if password.len() < 8 {
+                return Err("the password needs at least 8 characters".into());
+            }
+            let id = saferound_core::ids::UserId::new();
+            s.create_user(&User {
+                id,
+                institution,
+                department,
+                login,
+                name,
+                roles,
+                password_hash: accounts::hash_password(&password),
+                active: true,
+            })
+            .await?;
+            if let Some(i) = institution {
+                saferound_server::directory::refresh(state, i).await?;
+            }
+            println!("{id}");
+        }
+        Admin::ResetPassword { login, password } => {
+            if !s
+                .set_password(&login, &accounts::hash_password(&password))
+                .await?
+            {
+                return Err(format!("no user '{login}'").into());
+            }
+            println!("password of {login} changed");
+        }
+        Admin::RevokeDevice { id } => {
+            if !s.revoke_device(None, &id).await? {
+                return Err(format!("no active device '{id}'").into());
+            }
+            println!("device {id} revoked");
+        }
+    }
+    Ok(())
+}
+
+async fn serve(
+    listen: SocketAddr,
+    demo: bool,
+    state: AppState,
+) -> Result<(), Box<dyn std::error::Error>> {
+    if let Some(password) = bootstrap_admin(&state).await? {
+        println!(
+            "Created the administrator: login 'admin', one-time password '{password}'. Change it after first login."
+        );
+    }
+    if demo && load_demo(&state).await? {
+        println!(
+            "Loaded the demo institution; logins inspector, inspector2, owner, office, demo-admin; password '{DEMO_PASSWORD}'."
+        );
+    }
+    let listener = tokio::net::TcpListener::bind(listen).await?;
+    let addr = listener.local_addr()?;
+    // Tests and scripts read this line to find the port when listening on port 0.
+    println!("listening on http://{addr}");
+    tracing::info!(%addr, "SafeRound server started");
+    axum::serve(listener, saferound_server::http::app(state))
+        .with_graceful_shutdown(shutdown())
+        .await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Ctrl-C or SIGTERM: stop accepting, finish in-flight requests.
+async fn shutdown() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}

@@ -50,7 +50,7 @@ fn walk(doc: &AutoCommit, obj: &ObjId, t: ObjType, path: &str, out: &mut Vec<Con
                 };
                 let all = doc.get_all(obj, key.as_str()).unwrap_or_default();
                 if all.len() > 1 {
-                    out.push(conflict(doc, field.clone(), &all));
+                    push_if_different(out, conflict(doc, field.clone(), &all));
                 }
                 if let Ok(Some((Value::Object(ct), child))) = doc.get(obj, key.as_str()) {
                     walk(doc, &child, ct, &field, out);
@@ -62,7 +62,7 @@ fn walk(doc: &AutoCommit, obj: &ObjId, t: ObjType, path: &str, out: &mut Vec<Con
                 let field = format!("{path}[{i}]");
                 let all = doc.get_all(obj, i).unwrap_or_default();
                 if all.len() > 1 {
-                    out.push(conflict(doc, field.clone(), &all));
+                    push_if_different(out, conflict(doc, field.clone(), &all));
                 }
                 if let Ok(Some((Value::Object(ct), child))) = doc.get(obj, i) {
                     walk(doc, &child, ct, &field, out);
@@ -70,6 +70,13 @@ fn walk(doc: &AutoCommit, obj: &ObjId, t: ObjType, path: &str, out: &mut Vec<Con
             }
         }
         ObjType::Text => {}
+    }
+}
+
+/// Two devices writing the same value at once is no disagreement.
+fn push_if_different(out: &mut Vec<Conflict>, c: Conflict) {
+    if c.values.windows(2).any(|w| w[0].value != w[1].value) {
+        out.push(c);
     }
 }
 

@@ -73,7 +73,9 @@ impl Directory {
     }
 
     pub fn tz(&self) -> FixedOffset {
-        FixedOffset::east_opt(self.utc_offset_minutes * 60)
+        self.utc_offset_minutes
+            .checked_mul(60)
+            .and_then(FixedOffset::east_opt)
             .unwrap_or_else(|| FixedOffset::east_opt(8 * 3600).expect("UTC+8 is a valid offset"))
     }
 

@@ -275,29 +275,64 @@ pub fn append_event(doc: &mut AutoCommit, event: &Event) -> Result<()> {
 
 /// Sets the plan fields that differ from the current plan; untouched fields write nothing,
 /// so they cannot conflict with someone else's edit.
-pub fn update_plan(doc: &mut AutoCommit, new: &Plan) -> Result<()> {
+/// Which plan fields an action sets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PlanPart {
+    /// 交办: measure, responsible person, funds, deadline, contingency, re-inspector.
+    Assignment,
+    /// 暂缓: interim controls and the designated person.
+    Deferral,
+    /// 挂牌督办: the treatment plan.
+    Supervision,
+}
+
+/// Writes the plan fields of `part`. A field is written when it differs from the current
+/// value or is in conflict (the person acting has now decided it, which settles the
+/// conflict); the other parts are left alone, conflicts and all.
+pub fn update_plan(doc: &mut AutoCommit, new: &Plan, part: PlanPart) -> Result<()> {
     let plan = object(doc, &ROOT, "plan")?;
     let mut current: Plan = autosurgeon::hydrate_prop(doc, ROOT, "plan")?;
     current.deadline = resolved_deadline(doc)?;
     macro_rules! set {
         ($field:ident) => {
-            // A deadline in conflict is rewritten even when the resolved value is unchanged,
-            // which settles the conflict.
             if current.$field != new.$field || doc.get_all(&plan, stringify!($field))?.len() > 1 {
                 autosurgeon::reconcile_prop(doc, &plan, stringify!($field), &new.$field)?;
             }
         };
     }
-    set!(measure);
-    set!(responsible);
-    set!(funds);
-    set!(deadline);
-    set!(contingency);
-    set!(reinspector);
-    set!(interim_controls);
-    set!(designated_person);
-    set!(treatment_plan);
+    // People are written as new objects, so two concurrent assignments never pair one
+    // person's id with another's name.
+    macro_rules! set_person {
+        ($field:ident) => {
+            if current.$field != new.$field || doc.get_all(&plan, stringify!($field))?.len() > 1 {
+                if new.$field.is_some() {
+                    doc.put_object(&plan, stringify!($field), ObjType::Map)?;
+                }
+                autosurgeon::reconcile_prop(doc, &plan, stringify!($field), &new.$field)?;
+            }
+        };
+    }
+    match part {
+        PlanPart::Assignment => {
+            set!(measure);
+            set_person!(responsible);
+            set!(funds);
+            set!(deadline);
+            set!(contingency);
+            set_person!(reinspector);
+        }
+        PlanPart::Deferral => {
+            set!(interim_controls);
+            set_person!(designated_person);
+        }
+        PlanPart::Supervision => set!(treatment_plan),
+    }
     Ok(())
+}
+
+/// Whether the hazard was ever assigned: from then on only the office regrades it.
+pub fn ever_assigned(h: &Hazard) -> bool {
+    h.events.iter().any(|e| e.kind == EventKind::Assigned)
 }
 
 /// Sets the risk grade, settling any conflict on it.

@@ -168,6 +168,9 @@ pub fn is_submitted(doc: &AutoCommit) -> Result<bool> {
 
 pub fn put_answer(doc: &mut AutoCommit, code: &str, answer: &Answer) -> Result<()> {
     let answers = object(doc, &ROOT, "answers")?;
+    // A new object per answer: writing into the old one would mix two concurrent
+    // answers field by field ("fail" from one inspector, "by" from the other).
+    doc.put_object(&answers, code, ObjType::Map)?;
     autosurgeon::reconcile_prop(doc, &answers, code, answer)?;
     Ok(())
 }

@@ -126,6 +126,8 @@ pub fn genesis(
     doc.put(ROOT, "all_clear", false)?;
     put_text(&mut doc, &ROOT, "content", "")?;
     doc.put_object(ROOT, "filings", ObjType::List)?;
+    // Created here, once for everyone: two devices each creating it would compete.
+    doc.put_object(ROOT, "authors", ObjType::Map)?;
     doc.commit_with(CommitOptions::default().with_time(0));
     Ok(doc)
 }

@@ -52,7 +52,15 @@ impl Store {
             conn: Mutex::new(conn),
             path,
         };
-        if upgraded.rebuild_index {
+        // The index is derived: if it lacks rows (a migration that added it, or a rebuild
+        // cut short by a kill), rebuild it now rather than show partial lists.
+        let stale = upgraded.rebuild_index || {
+            let conn = store.conn();
+            let docs: i64 = conn.query_row("SELECT COUNT(*) FROM documents", [], |r| r.get(0))?;
+            let rows: i64 = conn.query_row("SELECT COUNT(*) FROM doc_index", [], |r| r.get(0))?;
+            docs != rows
+        };
+        if stale {
             store.rebuild_index()?;
         }
         Ok(store)
@@ -128,7 +136,10 @@ impl Store {
     /// Loads a document, or `None` if the store does not have it.
     pub fn load(&self, id: DocId) -> Result<Option<AutoCommit>> {
         let conn = self.conn();
-        load_doc(&conn, id, &self.path)
+        // One read transaction: the snapshot and the changes after it as of one moment,
+        // even if another process compacts the document in between.
+        let tx = conn.unchecked_transaction()?;
+        load_doc(&tx, id, &self.path)
     }
 
     /// Runs `f` in one write transaction, as `actor`, stamping changes with `at`. When `f`
@@ -234,11 +245,16 @@ impl Store {
             .collect::<rusqlite::Result<_>>()?;
         tx.execute("DELETE FROM doc_index", [])?;
         for id in &ids {
-            let id: DocId = id
-                .parse()
-                .map_err(|_| Error::Document(format!("bad document id {id} in store")))?;
-            if let Some(mut d) = load_doc(&tx, id, &self.path)? {
-                index::write(&tx, id, &index::summarize(&mut d, true, 0)?)?;
+            // One unreadable document must not hide every other one from the lists.
+            let indexed = id
+                .parse::<DocId>()
+                .map_err(|_| Error::Document(format!("bad document id {id}")))
+                .and_then(|id| match load_doc(&tx, id, &self.path)? {
+                    Some(mut d) => index::write(&tx, id, &index::summarize(&mut d, true, 0)?),
+                    None => Ok(()),
+                });
+            if let Err(e) = indexed {
+                tracing::error!(document = %id, "not indexed: {e}");
             }
         }
         tx.commit()?;
@@ -350,12 +366,159 @@ impl Store {
         Ok(n as usize)
     }
 
+    /// Where and as whom this device syncs, and the feed position it has reached.
+    pub fn sync_settings(&self) -> Result<SyncSettings> {
+        Ok(self.conn().query_row(
+            "SELECT server_url, token, sync_cursor, server_epoch FROM device WHERE id = 1",
+            [],
+            |r| {
+                Ok(SyncSettings {
+                    server_url: r.get(0)?,
+                    token: r.get(1)?,
+                    cursor: r.get::<_, i64>(2)? as u64,
+                    epoch: r.get(3)?,
+                })
+            },
+        )?)
+    }
+
+    pub fn set_server(&self, url: &str, token: Option<&str>) -> Result<()> {
+        self.conn().execute(
+            "UPDATE device SET server_url = ?1, token = ?2 WHERE id = 1",
+            params![url, token],
+        )?;
+        Ok(())
+    }
+
+    pub fn set_cursor(&self, cursor: u64, epoch: &str) -> Result<()> {
+        self.conn().execute(
+            "UPDATE device SET sync_cursor = ?1, server_epoch = ?2 WHERE id = 1",
+            params![cursor as i64, epoch],
+        )?;
+        Ok(())
+    }
+
+    /// Forgets what the server acknowledged (the server was restored from a backup):
+    /// the next sync pushes every change again, and the server keeps what it lacks.
+    pub fn forget_acknowledgements(&self) -> Result<()> {
+        self.conn().execute("DELETE FROM server_heads", [])?;
+        Ok(())
+    }
+
+    /// Moves a refused document to the quarantine (kept, never deleted) and puts the
+    /// server's copy in its place (or removes it when the server has none), in one
+    /// transaction.
+    pub fn quarantine(
+        &self,
+        id: DocId,
+        code: &str,
+        reason: &str,
+        server_doc: &[u8],
+        actor: &ActorId,
+        now: Timestamp,
+    ) -> Result<()> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let Some(mut local) = load_doc(&tx, id, &self.path)? else {
+            return Ok(());
+        };
+        let kind = doc::header(&local).map(|h| h.kind.code()).unwrap_or("unknown");
+        tx.execute(
+            "INSERT INTO quarantine (doc_id, kind, code, reason, document, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![id.to_string(), kind, code, reason, local.save(), now.to_string()],
+        )?;
+        tx.execute("DELETE FROM changes WHERE doc_id = ?1", [id.to_string()])?;
+        tx.execute("DELETE FROM doc_index WHERE id = ?1", [id.to_string()])?;
+        tx.execute("DELETE FROM server_heads WHERE doc_id = ?1", [id.to_string()])?;
+        tx.execute("DELETE FROM documents WHERE id = ?1", [id.to_string()])?;
+        if !server_doc.is_empty() {
+            let mut w = Tx {
+                tx,
+                actor: actor.clone(),
+                time: now.0.timestamp(),
+                path: &self.path,
+            };
+            w.merge(id, server_doc)?;
+            let heads = w.load(id)?.map(|mut d| d.get_heads()).unwrap_or_default();
+            w.tx.execute(
+                "INSERT OR REPLACE INTO server_heads (doc_id, heads) VALUES (?1, ?2)",
+                params![id.to_string(), encode_heads(&heads)],
+            )?;
+            w.tx.commit()?;
+        } else {
+            tx.commit()?;
+        }
+        Ok(())
+    }
+
+    /// Quarantined documents, newest first: (id, document id, kind, code, reason, when).
+    pub fn quarantined(&self) -> Result<Vec<Quarantined>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(
+            "SELECT id, doc_id, kind, code, reason, created_at FROM quarantine ORDER BY id DESC",
+        )?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(Quarantined {
+                    id: r.get(0)?,
+                    doc_id: r.get(1)?,
+                    kind: r.get(2)?,
+                    code: r.get(3)?,
+                    reason: r.get(4)?,
+                    created_at: r.get(5)?,
+                })
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok(rows)
+    }
+
+    /// Replaces a document entirely with `bytes` (documents the server owns, such as the
+    /// directory, are taken as the server has them, not merged).
+    pub fn replace(&self, id: DocId, bytes: &[u8], actor: &ActorId, now: Timestamp) -> Result<()> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        tx.execute("DELETE FROM changes WHERE doc_id = ?1", [id.to_string()])?;
+        tx.execute("DELETE FROM doc_index WHERE id = ?1", [id.to_string()])?;
+        tx.execute("DELETE FROM server_heads WHERE doc_id = ?1", [id.to_string()])?;
+        tx.execute("DELETE FROM documents WHERE id = ?1", [id.to_string()])?;
+        let mut w = Tx {
+            tx,
+            actor: actor.clone(),
+            time: now.0.timestamp(),
+            path: &self.path,
+        };
+        w.merge(id, bytes)?;
+        w.tx.commit()?;
+        Ok(())
+    }
+
     /// Runs SQLite's integrity check; `ok` when the file is sound.
     pub fn integrity_check(&self) -> Result<String> {
         Ok(self
             .conn()
             .query_row("PRAGMA integrity_check", [], |r| r.get(0))?)
     }
+}
+
+/// The device's sync configuration and progress.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SyncSettings {
+    pub server_url: Option<String>,
+    pub token: Option<String>,
+    pub cursor: u64,
+    pub epoch: Option<String>,
+}
+
+/// A document the server refused, kept with the reason.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Quarantined {
+    pub id: i64,
+    pub doc_id: String,
+    pub kind: String,
+    pub code: String,
+    pub reason: String,
+    pub created_at: String,
 }
 
 /// Filters for `Store::list`; every field narrows.
@@ -443,7 +606,11 @@ impl Tx<'_> {
             }
             None => (AutoCommit::new().with_actor(self.actor.clone()), Vec::new()),
         };
-        d.load_incremental(bytes)?;
+        // Loaded on its own first: `load` refuses a payload that stops parsing halfway,
+        // where `load_incremental` would keep the part before the damage and say nothing.
+        let mut incoming = AutoCommit::load(bytes)
+            .map_err(|e| Error::Document(format!("received data for {id} does not load: {e}")))?;
+        d.merge(&mut incoming)?;
         if !d.get_missing_deps(&[]).is_empty() {
             return Err(Error::Document(format!(
                 "changes for {id} depend on changes this device does not have"
@@ -567,13 +734,13 @@ fn load_doc(conn: &Connection, id: DocId, path: &Path) -> Result<Option<AutoComm
         })
 }
 
-pub(crate) fn encode_heads(heads: &[ChangeHash]) -> Vec<u8> {
+pub fn encode_heads(heads: &[ChangeHash]) -> Vec<u8> {
     let mut sorted = heads.to_vec();
     sorted.sort();
     sorted.iter().flat_map(|h| h.0).collect()
 }
 
-pub(crate) fn decode_heads(bytes: &[u8]) -> Result<Vec<ChangeHash>> {
+pub fn decode_heads(bytes: &[u8]) -> Result<Vec<ChangeHash>> {
     if bytes.len() % 32 != 0 {
         return Err(Error::Document("stored heads are not whole hashes".into()));
     }

@@ -14,6 +14,7 @@ pub const APPLICATION_ID: i32 = 0x5352_4E44;
 pub const MIGRATIONS: &[&str] = &[
     include_str!("migrations/001_initial.sql"),
     include_str!("migrations/002_index_and_sync.sql"),
+    include_str!("migrations/003_sync_client.sql"),
 ];
 
 pub const CURRENT_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -74,7 +75,14 @@ fn check_file(path: &Path) -> Result<()> {
     let pages = u64::from(u32::from_be_bytes([
         header[28], header[29], header[30], header[31],
     ]));
-    if page_size < 512 || pages == 0 || len < page_size * pages {
+    // A checkpoint cut short may leave the header ahead of the file while the WAL still
+    // holds the pages; SQLite recovers that, so only judge a file without a WAL.
+    let wal = path.with_file_name(format!(
+        "{}-wal",
+        path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default()
+    ));
+    let has_wal = std::fs::metadata(&wal).map(|m| m.len() > 0).unwrap_or(false);
+    if page_size < 512 || pages == 0 || (!has_wal && len < page_size * pages) {
         return Err(corrupt(&format!(
             "truncated: {len} bytes, the header says {} ",
             page_size * pages

@@ -112,14 +112,22 @@ fn a_store_killed_mid_write_keeps_every_committed_record() {
             notes >= last_notes.unwrap(),
             "notes {notes} older than committed {last_notes:?}"
         );
-        assert_eq!(
-            d.store().rebuild_index().unwrap(),
+        let listed = |d: &Device| {
             d.store()
-                .counts()
+                .list(saferound_core::doc::DocKind::Hazard, &Default::default())
                 .unwrap()
-                .iter()
-                .map(|c| c.1 as usize)
-                .sum::<usize>()
+        };
+        let before = listed(&d);
+        // The child may have committed one more than it got to report.
+        assert!(
+            before.len() >= created.len(),
+            "the index lists every reported hazard"
+        );
+        d.store().rebuild_index().unwrap();
+        assert_eq!(
+            listed(&d),
+            before,
+            "the index equals one rebuilt from the documents"
         );
     }
     assert!(created.len() >= 15 + 38 + 61 + 84);

@@ -265,6 +265,11 @@ fn the_closed_loop_runs_across_three_devices() {
     assert_eq!(soon.len(), 1);
 
     // Only the named owner reports rectification; the inspector may not.
+    send(&office, &inspector, h);
+    let e = inspector
+        .report_rectification(h, "我来报", &[])
+        .unwrap_err();
+    assert!(matches!(e, Error::NotAllowed { .. }), "{e}");
     let after = owner.add_photo(&jpeg("after")).unwrap();
     owner.report_rectification(h, "已更换", &[after]).unwrap();
     send(&owner, &inspector, h);
@@ -386,10 +391,22 @@ fn concurrent_grades_resolve_to_the_higher_and_deadlines_to_the_earlier_and_both
         .unwrap();
     send(&a, &b, h);
     // Offline, each inspector grades it differently.
-    a.regrade(h, RiskGrade::Low, "复核后降级").unwrap();
-    b.regrade(h, RiskGrade::Significant, "废液量较大").unwrap();
+    // The higher grade goes to the writer that Automerge's own pick (last writer by
+    // operation order) would not choose, so only the domain rule makes it stand.
+    a.regrade(h, RiskGrade::Significant, "废液量较大").unwrap();
+    b.regrade(h, RiskGrade::Low, "复核后降级").unwrap();
     send(&a, &b, h);
     send(&b, &a, h);
+    let lww = a.store().load(h).unwrap().unwrap();
+    let picked = automerge::ReadDoc::get(&lww, automerge::ROOT, "risk")
+        .unwrap()
+        .unwrap()
+        .0;
+    assert_eq!(
+        picked.as_str(),
+        Some("low"),
+        "Automerge alone would keep the lower grade"
+    );
     for d in [&a, &b] {
         let hz = d.hazard(h).unwrap();
         assert_eq!(hz.risk, RiskGrade::Significant, "the higher grade stands");
@@ -429,10 +446,21 @@ fn concurrent_grades_resolve_to_the_higher_and_deadlines_to_the_earlier_and_both
     let tmp2 = tempfile::tempdir().unwrap();
     let o2 = device(tmp2.path(), "office", &clock);
     send(&o1, &o2, h);
-    o1.assign(h, &assignment("2027-01-20"), "延期").unwrap();
-    o2.assign(h, &assignment("2027-01-08"), "提前").unwrap();
+    o1.assign(h, &assignment("2027-01-08"), "提前").unwrap();
+    o2.assign(h, &assignment("2027-01-20"), "延期").unwrap();
     send(&o2, &o1, h);
     let hz = o1.hazard(h).unwrap();
+    let plan: saferound_core::doc::hazard::Plan = autosurgeon::hydrate_prop(
+        &o1.store().load(h).unwrap().unwrap(),
+        automerge::ROOT,
+        "plan",
+    )
+    .unwrap();
+    assert_eq!(
+        plan.deadline.unwrap().to_string(),
+        "2027-01-20",
+        "Automerge alone keeps the later date"
+    );
     assert_eq!(hz.plan.deadline.unwrap().to_string(), "2027-01-08");
     assert!(
         hz.conflicts.iter().any(|c| c.field == "plan.deadline"),
@@ -471,6 +499,14 @@ fn weekly_reports_of_one_department_and_week_are_one_document() {
     assert_eq!(r.filings.len(), 2);
     assert_eq!(r.department_name, "保卫处");
     assert!(r.content.contains("发现隐患 1 处"));
+    assert!(r.conflicts.is_empty(), "{:?}", r.conflicts);
+    let names: Vec<_> = r.filings.iter().map(|f| f.by.name.as_str()).collect();
+    assert!(names.contains(&"王磊") && names.contains(&"刘洋"));
+    // Another department's report is not theirs to file.
+    let e = a
+        .file_weekly_report(Some(demo::department("后勤管理处")), None, true, "")
+        .unwrap_err();
+    assert!(matches!(e, Error::NotAllowed { .. }), "{e}");
     let e = a.file_weekly_report(None, None, false, "  ").unwrap_err();
     assert!(
         matches!(&e, Error::Invalid { field, .. } if field == "content"),
@@ -547,7 +583,23 @@ fn a_new_template_version_never_alters_an_older_inspection() {
         dir.add_template(dir.templates["dorm@2"].clone()).is_err(),
         "a version is never replaced"
     );
-    d.import_directory(&dir).unwrap();
+    // A user may not rewrite the directory (it decides roles); the new version arrives
+    // from the server, which replaces the local copy.
+    assert!(matches!(
+        d.import_directory(&dir).unwrap_err(),
+        Error::NotAllowed { .. }
+    ));
+    let id = saferound_core::doc::directory::id_for(dir.institution);
+    let mut server_copy = automerge::AutoCommit::new();
+    saferound_core::doc::directory::write(&mut server_copy, &dir).unwrap();
+    d.store()
+        .replace(
+            id,
+            &server_copy.save(),
+            &automerge::ActorId::random(),
+            "2026-12-28T01:00:00Z".parse().unwrap(),
+        )
+        .unwrap();
 
     // The old inspection still answers its own version's items.
     d.answer(old, "DORM-01", AnswerResult::Pass, "", &[], None)

@@ -85,13 +85,13 @@ fn apply(d: &mut AutoCommit, op: &Op, who: u8, n: usize) {
             let day = chrono::NaiveDate::from_ymd_opt(2027, 1, 1).unwrap()
                 + chrono::Duration::days(*days as i64);
             plan.deadline = Some(LocalDate(day));
-            hazard::update_plan(d, &plan).unwrap();
+            hazard::update_plan(d, &plan, hazard::PlanPart::Assignment).unwrap();
         }
         Op::Measure(m) => {
             let mut plan: Plan = autosurgeon::hydrate_prop(&*d, automerge::ROOT, "plan").unwrap();
             plan.measure = format!("measure {m}");
             plan.deadline = hazard::resolved_deadline(d).unwrap();
-            hazard::update_plan(d, &plan).unwrap();
+            hazard::update_plan(d, &plan, hazard::PlanPart::Assignment).unwrap();
         }
         Op::Description(pos, text) => {
             let current = hazard::description(d);

@@ -117,7 +117,8 @@ fn an_old_schema_store_migrates_forward_with_its_documents() {
         c.execute("ATTACH DATABASE ?1 AS src", [source.to_str().unwrap()])
             .unwrap();
         c.execute_batch(
-            "INSERT INTO device SELECT * FROM src.device;
+            "INSERT INTO device SELECT id, device_id, actor, institution, user_id, user_name, roles,
+                department, server_url, sync_cursor, created_at FROM src.device;
              INSERT INTO documents SELECT * FROM src.documents;
              INSERT INTO changes SELECT * FROM src.changes;
              INSERT INTO blobs SELECT * FROM src.blobs;",

@@ -1,0 +1,59 @@
+//! Keeps each institution's directory document in step with the account tables, so
+//! departments, sites and people reach every phone by sync.
+
+use saferound_core::doc::directory::{self, Department, Directory, Person, Site};
+use saferound_core::ids::InstitutionId;
+use saferound_core::model::Role;
+
+use crate::AppState;
+use crate::sync::{SyncError, write_server_document};
+
+/// Rewrites the directory of `institution` from the account tables (writing only what
+/// changed). Templates already in the document are kept.
+pub async fn refresh(state: &AppState, institution: InstitutionId) -> Result<(), SyncError> {
+    let storage = state.storage.as_ref();
+    let name = storage
+        .institutions()
+        .await?
+        .into_iter()
+        .find(|(i, _)| *i == institution)
+        .map(|(_, n)| n)
+        .unwrap_or_default();
+    let mut dir = Directory::new(institution, &name);
+    for d in storage.departments(institution).await? {
+        dir.add_department(Department {
+            id: d.id,
+            name: d.name,
+        });
+    }
+    for s in storage.sites(institution).await? {
+        dir.add_site(Site {
+            id: s.id,
+            name: s.name,
+            kind: s.kind,
+            building: s.building,
+            floor_room: s.floor_room,
+            department: s.department,
+        });
+    }
+    for u in storage.users(institution).await? {
+        if !u.active || u.roles == [Role::Administrator] {
+            continue;
+        }
+        dir.add_person(Person {
+            user_id: u.id,
+            name: u.name,
+            department: u.department,
+            roles: u.roles,
+        });
+    }
+    let id = directory::id_for(institution);
+    write_server_document(storage, institution, id, &state.actor, move |doc| {
+        let mut d = dir.clone();
+        if let Ok(existing) = directory::read(doc) {
+            d.templates = existing.templates;
+        }
+        directory::write(doc, &d)
+    })
+    .await
+}

@@ -1,0 +1,307 @@
+//! JSON and sync handlers.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, header};
+use axum::response::IntoResponse;
+use chrono::Utc;
+use saferound_core::ids::{DepartmentId, DocId, InstitutionId, UserId};
+use saferound_core::model::{HazardStatus, RiskGrade, Role};
+use saferound_core::sync::wire::{self, SyncRequest};
+use serde::{Deserialize, Serialize};
+
+use super::{ApiError, AuthDevice};
+use crate::AppState;
+use crate::store::{HazardQuery, NewDevice, User};
+
+#[derive(Deserialize)]
+pub struct EnrollRequest {
+    pub login: String,
+    pub password: String,
+    /// The device's Automerge actor id (hex), bound to the device from now on.
+    pub actor: String,
+    #[serde(default)]
+    pub name: String,
+}
+
+#[derive(Serialize, Deserialize, Debug, Clone)]
+pub struct EnrollResponse {
+    pub device_id: String,
+    pub token: String,
+    pub institution: InstitutionId,
+    pub user_id: UserId,
+    pub name: String,
+    pub roles: Vec<Role>,
+    pub department: Option<DepartmentId>,
+}
+
+/// `POST /api/v1/devices`: a user enrolls a device with their password; the answer holds
+/// the device's token, shown once and kept only hashed.
+pub async fn enroll(
+    State(state): State<AppState>,
+    Json(req): Json<EnrollRequest>,
+) -> Result<Json<EnrollResponse>, ApiError> {
+    if req.login.len() > 100 || req.password.len() > 200 || req.name.chars().count() > 100 {
+        return Err(ApiError::BadRequest(
+            "login, password or name too long".into(),
+        ));
+    }
+    let actor = hex::decode(&req.actor)
+        .ok()
+        .filter(|a| (1..=32).contains(&a.len()))
+        .ok_or_else(|| ApiError::BadRequest("actor must be 1–32 bytes of hex".into()))?;
+    let user = state.storage.user_by_login(&req.login).await?;
+    // Verify even for unknown logins, so timing does not reveal which logins exist.
+    let hash = user
+        .as_ref()
+        .map(|u| u.password_hash.clone())
+        .unwrap_or_else(|| state.dummy_hash.clone());
+    let password = req.password.clone();
+    let ok =
+        tokio::task::spawn_blocking(move || crate::accounts::verify_password(&password, &hash))
+            .await
+            .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let user = match user {
+        Some(u) if ok && u.active => u,
+        _ => return Err(ApiError::Unauthenticated),
+    };
+    let institution = user.institution.ok_or_else(|| {
+        ApiError::Forbidden("provincial reviewers read the ledger; they do not sync devices".into())
+    })?;
+    let token = crate::accounts::new_secret();
+    let device_id = uuid::Uuid::now_v7().to_string();
+    state
+        .storage
+        .enroll_device(&NewDevice {
+            id: device_id.clone(),
+            user: user.id,
+            institution,
+            actor,
+            token_hash: crate::accounts::token_hash(&token),
+            name: req.name,
+        })
+        .await?;
+    tracing::info!(device = %device_id, user = %user.id, "device enrolled");
+    Ok(Json(EnrollResponse {
+        device_id,
+        token,
+        institution,
+        user_id: user.id,
+        name: user.name,
+        roles: user.roles,
+        department: user.department,
+    }))
+}
+
+/// `DELETE /api/v1/devices/{id}`: an administrator revokes a device (a lost phone).
+pub async fn revoke_device(
+    State(state): State<AppState>,
+    AuthDevice(me): AuthDevice,
+    Path(id): Path<String>,
+) -> Result<impl IntoResponse, ApiError> {
+    if !me.user.roles.contains(&Role::Administrator) {
+        return Err(ApiError::Forbidden(
+            "only administrators revoke devices".into(),
+        ));
+    }
+    if state
+        .storage
+        .revoke_device(Some(me.institution), &id)
+        .await?
+    {
+        Ok(Json(serde_json::json!({"revoked": id})))
+    } else {
+        Err(ApiError::NotFound)
+    }
+}
+
+/// `POST /api/v1/sync`: CBOR in, CBOR out.
+pub async fn sync(
+    State(state): State<AppState>,
+    AuthDevice(device): AuthDevice,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<impl IntoResponse, ApiError> {
+    if let Some(ct) = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    {
+        if ct != wire::CONTENT_TYPE {
+            return Err(ApiError::BadRequest(format!(
+                "content type must be {}",
+                wire::CONTENT_TYPE
+            )));
+        }
+    }
+    let req: SyncRequest = wire::decode(&body, wire::MAX_REQUEST_BYTES).map_err(|e| match e {
+        wire::WireError::TooLarge(_) => ApiError::TooLarge,
+        other => ApiError::BadRequest(other.to_string()),
+    })?;
+    if req.protocol != wire::PROTOCOL_VERSION {
+        return Err(ApiError::UpgradeRequired(
+            req.protocol,
+            wire::PROTOCOL_VERSION,
+        ));
+    }
+    let started = std::time::Instant::now();
+    let n = req.docs.len();
+    let resp = crate::sync::handle(state.storage.as_ref(), &device, req).await?;
+    tracing::info!(
+        device = %device.device_id,
+        pushed = n,
+        acks = resp.acks.len(),
+        rejections = resp.rejections.len(),
+        updates = resp.updates.len(),
+        ms = started.elapsed().as_millis() as u64,
+        "sync"
+    );
+    Ok((
+        [(header::CONTENT_TYPE, wire::CONTENT_TYPE)],
+        wire::encode(&resp),
+    ))
+}
+
+#[derive(Deserialize, Default)]
+pub struct HazardParams {
+    pub site: Option<String>,
+    pub category: Option<String>,
+    pub risk: Option<RiskGrade>,
+    pub status: Option<HazardStatus>,
+    pub campaign: Option<String>,
+    #[serde(default)]
+    pub overdue: bool,
+    pub from: Option<chrono::NaiveDate>,
+    pub to: Option<chrono::NaiveDate>,
+    pub limit: Option<u32>,
+    pub offset: Option<u32>,
+}
+
+/// Who may read the ledger of which institution: everyone in it; provincial reviewers
+/// (no institution of their own) every institution, read-only.
+fn scope(me: &crate::store::DeviceAuth) -> Result<Option<InstitutionId>, ApiError> {
+    if me.user.roles.contains(&Role::ProvincialReviewer) && me.user.institution.is_none() {
+        return Ok(None);
+    }
+    Ok(Some(me.institution))
+}
+
+/// `GET /api/v1/hazards`: the ledger with filters and paging.
+pub async fn hazards(
+    State(state): State<AppState>,
+    AuthDevice(me): AuthDevice,
+    Query(p): Query<HazardParams>,
+) -> Result<impl IntoResponse, ApiError> {
+    let tz = chrono::FixedOffset::east_opt(8 * 3600)
+        .ok_or_else(|| ApiError::Internal("offset".into()))?;
+    let today = Utc::now().with_timezone(&tz).date_naive();
+    let at = |d: chrono::NaiveDate| format!("{}T00:00:00.000+08:00", d.format("%Y-%m-%d"));
+    let q = HazardQuery {
+        institution: scope(&me)?,
+        site: p.site,
+        category: p.category,
+        min_risk_rank: p.risk.map(|r| r as i64),
+        status: p.status.map(|s| s.code().to_string()),
+        campaign: p.campaign,
+        overdue_before: p.overdue.then(|| today.format("%Y-%m-%d").to_string()),
+        // Stored instants are UTC; compare against the local midnight as UTC.
+        reported_from: p.from.map(|d| utc_of(&at(d))),
+        reported_before: p.to.map(|d| utc_of(&at(d))),
+        limit: p.limit.unwrap_or(50).min(500),
+        offset: p.offset.unwrap_or(0),
+    };
+    let (rows, total) = state.storage.hazards(&q).await?;
+    let rows: Vec<serde_json::Value> = rows
+        .into_iter()
+        .map(|h| {
+            let overdue = h.status.as_deref() == Some("in_rectification")
+                && h.deadline
+                    .as_deref()
+                    .is_some_and(|d| d < today.format("%Y-%m-%d").to_string().as_str());
+            let mut v = serde_json::to_value(&h).unwrap_or_default();
+            v["overdue"] = serde_json::Value::Bool(overdue);
+            v
+        })
+        .collect();
+    Ok(Json(serde_json::json!({"total": total, "hazards": rows})))
+}
+
+fn utc_of(local: &str) -> String {
+    local
+        .parse::<saferound_core::ids::Timestamp>()
+        .map(|t| t.to_string())
+        .unwrap_or_default()
+}
+
+/// `GET /api/v1/hazards/{id}`: one hazard with its history and conflicts. Another
+/// institution's hazard answers exactly like a missing one.
+pub async fn hazard(
+    State(state): State<AppState>,
+    AuthDevice(me): AuthDevice,
+    Path(id): Path<String>,
+) -> Result<impl IntoResponse, ApiError> {
+    let id: DocId = id.parse().map_err(|_| ApiError::NotFound)?;
+    let h = state
+        .storage
+        .hazard(scope(&me)?, id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    Ok(Json(h))
+}
+
+/// `GET /api/v1/summary`: counts for the safety office.
+pub async fn summary(
+    State(state): State<AppState>,
+    AuthDevice(me): AuthDevice,
+) -> Result<impl IntoResponse, ApiError> {
+    Ok(Json(state.storage.counts(scope(&me)?).await?))
+}
+
+#[derive(Deserialize)]
+pub struct NewUserRequest {
+    pub login: String,
+    pub name: String,
+    pub password: String,
+    pub roles: Vec<Role>,
+    pub department: Option<DepartmentId>,
+}
+
+/// `POST /api/v1/admin/users`: an administrator creates a user of their institution.
+pub async fn create_user(
+    State(state): State<AppState>,
+    AuthDevice(me): AuthDevice,
+    Json(req): Json<NewUserRequest>,
+) -> Result<impl IntoResponse, ApiError> {
+    if !me.user.roles.contains(&Role::Administrator) {
+        return Err(ApiError::Forbidden(
+            "only administrators manage users".into(),
+        ));
+    }
+    if req.login.trim().is_empty()
+        || req.login.len() > 100
+        || req.name.trim().is_empty()
+        || req.password.len() < 8
+    {
+        return Err(ApiError::BadRequest(
+            "login and name are required; the password needs 8 characters".into(),
+        ));
+    }
+    if req.roles.contains(&Role::ProvincialReviewer) {
+        return Err(ApiError::Forbidden(
+            "provincial reviewers are created by the server's operator".into(),
+        ));
+    }
+    let user = User {
+        id: UserId::new(),
+        institution: Some(me.institution),
+        department: req.department,
+        login: req.login.trim().to_string(),
+        name: req.name.trim().to_string(),
+        roles: req.roles,
+        password_hash: crate::accounts::hash_password(&req.password),
+        active: true,
+    };
+    state.storage.create_user(&user).await?;
+    crate::directory::refresh(&state, me.institution).await?;
+    Ok(Json(user))
+}

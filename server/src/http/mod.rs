@@ -1,0 +1,127 @@
+//! The HTTP surface: routes, authentication, and the one error type every handler uses.
+
+mod api;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, FromRequestParts};
+use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use saferound_core::sync::wire;
+
+use crate::AppState;
+use crate::store::{DeviceAuth, StoreError};
+
+pub fn app(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/api/v1/devices", post(api::enroll))
+        .route(
+            "/api/v1/devices/{id}",
+            axum::routing::delete(api::revoke_device),
+        )
+        .route("/api/v1/sync", post(api::sync))
+        .route("/api/v1/hazards", get(api::hazards))
+        .route("/api/v1/hazards/{id}", get(api::hazard))
+        .route("/api/v1/summary", get(api::summary))
+        .route("/api/v1/admin/users", post(api::create_user))
+        .layer(DefaultBodyLimit::max(wire::MAX_REQUEST_BYTES))
+        .with_state(state)
+}
+
+/// Every failure a handler can answer with. Internal details are logged, not returned.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("authentication required")]
+    Unauthenticated,
+    #[error("not allowed: {0}")]
+    Forbidden(String),
+    #[error("not found")]
+    NotFound,
+    #[error("bad request: {0}")]
+    BadRequest(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("the request body is too large")]
+    TooLarge,
+    #[error("this app speaks sync protocol {0}; the server speaks {1}: please update the app")]
+    UpgradeRequired(u32, u32),
+    #[error("internal error")]
+    Internal(String),
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Conflict(m) => ApiError::Conflict(m),
+            other => ApiError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<crate::sync::SyncError> for ApiError {
+    fn from(e: crate::sync::SyncError) -> Self {
+        match e {
+            crate::sync::SyncError::Store(s) => s.into(),
+            other => ApiError::BadRequest(other.to_string()),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = match &self {
+            ApiError::Unauthenticated => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UpgradeRequired(..) => StatusCode::UPGRADE_REQUIRED,
+            ApiError::Internal(detail) => {
+                tracing::error!("{detail}");
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
+        };
+        let mut r = (
+            status,
+            axum::Json(serde_json::json!({"error": self.to_string()})),
+        )
+            .into_response();
+        if status == StatusCode::UNAUTHORIZED {
+            r.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                header::HeaderValue::from_static("Bearer"),
+            );
+        }
+        r
+    }
+}
+
+/// An enrolled, non-revoked device, from `Authorization: Bearer <token>`.
+pub struct AuthDevice(pub DeviceAuth);
+
+impl FromRequestParts<AppState> for AuthDevice {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let token = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim)
+            .filter(|t| !t.is_empty() && t.len() <= 256)
+            .ok_or(ApiError::Unauthenticated)?;
+        let device = state
+            .storage
+            .device_by_token(crate::accounts::token_hash(token))
+            .await?
+            .ok_or(ApiError::Unauthenticated)?;
+        Ok(AuthDevice(device))
+    }
+}

@@ -1,0 +1,229 @@
+//! Everything the server persists sits behind `Storage`: accounts and devices, documents
+//! and the change feed, and the ledger. The SQLite implementation (`sqlite`) is the
+//! embedded default; a PostgreSQL one can implement the same trait.
+
+pub mod sqlite;
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use saferound_core::ids::{DepartmentId, DocId, InstitutionId, SiteId, UserId};
+use saferound_core::model::{Role, SiteKind};
+use serde::Serialize;
+
+use crate::ledger::{ConflictRow, EventRow, HazardRow, LedgerRows};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("storage: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("stored data is not valid: {0}")]
+    Corrupt(String),
+    #[error("storage task failed: {0}")]
+    Task(String),
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct User {
+    pub id: UserId,
+    /// `None` for provincial reviewers, who belong to the province.
+    pub institution: Option<InstitutionId>,
+    pub department: Option<DepartmentId>,
+    pub login: String,
+    pub name: String,
+    pub roles: Vec<Role>,
+    #[serde(skip)]
+    pub password_hash: String,
+    pub active: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewDevice {
+    pub id: String,
+    pub user: UserId,
+    pub institution: InstitutionId,
+    pub actor: Vec<u8>,
+    pub token_hash: [u8; 32],
+    pub name: String,
+}
+
+/// A device as the sync endpoint sees it: who it is, for whom, and its bound actor.
+#[derive(Debug, Clone)]
+pub struct DeviceAuth {
+    pub device_id: String,
+    pub institution: InstitutionId,
+    pub actor: Vec<u8>,
+    pub user: User,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DeviceInfo {
+    pub id: String,
+    pub user_id: UserId,
+    pub name: String,
+    pub created_at: String,
+    pub revoked_at: Option<String>,
+    pub last_sync_at: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Department {
+    pub id: DepartmentId,
+    pub institution: InstitutionId,
+    pub name: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Site {
+    pub id: SiteId,
+    pub institution: InstitutionId,
+    pub department: DepartmentId,
+    pub name: String,
+    pub kind: SiteKind,
+    pub building: String,
+    pub floor_room: String,
+}
+
+/// A document as stored: its bytes (snapshot plus later changes, concatenated, as
+/// Automerge loads them) and how many changes follow the snapshot.
+#[derive(Debug, Clone)]
+pub struct StoredDoc {
+    pub kind: String,
+    pub bytes: Vec<u8>,
+    pub heads: Vec<u8>,
+    pub changes_after_snapshot: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewChange {
+    pub hash: [u8; 32],
+    pub actor: Vec<u8>,
+    pub bytes: Vec<u8>,
+}
+
+/// One document's merge, committed only if the stored heads are still `expected_heads`
+/// (compare-and-swap: a concurrent merge of the same document makes it stale, and the
+/// caller merges again).
+#[derive(Debug, Clone)]
+pub struct DocCommit {
+    pub institution: InstitutionId,
+    pub id: DocId,
+    pub kind: String,
+    /// `None`: the document must not exist yet.
+    pub expected_heads: Option<Vec<u8>>,
+    pub new_heads: Vec<u8>,
+    pub changes: Vec<NewChange>,
+    /// A fresh compacted save, replacing the snapshot and the changes before it.
+    pub snapshot: Option<Vec<u8>>,
+    pub bytes: usize,
+    pub ledger: LedgerRows,
+}
+
+#[derive(Debug, Clone)]
+pub struct FeedItem {
+    pub seq: u64,
+    pub doc_id: DocId,
+    pub kind: String,
+    pub bytes: Vec<u8>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct FeedPage {
+    pub items: Vec<FeedItem>,
+    /// The position to resume after: past every row examined, delivered or skipped.
+    pub cursor: u64,
+    pub more: bool,
+}
+
+/// Filters of the ledger's hazard list; every field narrows.
+#[derive(Debug, Clone, Default)]
+pub struct HazardQuery {
+    pub institution: Option<InstitutionId>,
+    pub site: Option<String>,
+    pub category: Option<String>,
+    pub min_risk_rank: Option<i64>,
+    pub status: Option<String>,
+    pub campaign: Option<String>,
+    /// Deadline strictly before this local date, in rectification.
+    pub overdue_before: Option<String>,
+    pub reported_from: Option<String>,
+    pub reported_before: Option<String>,
+    pub limit: u32,
+    pub offset: u32,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct HazardDetail {
+    pub hazard: HazardRow,
+    pub events: Vec<EventRow>,
+    pub conflicts: Vec<ConflictRow>,
+    pub institution: String,
+}
+
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct Counts {
+    pub hazards: i64,
+    pub open: i64,
+    pub by_status: Vec<(String, i64)>,
+    pub by_risk: Vec<(String, i64)>,
+    pub by_category: Vec<(String, i64)>,
+    pub inspections: i64,
+    pub submitted_inspections: i64,
+}
+
+#[async_trait]
+pub trait Storage: Send + Sync + 'static {
+    /// An id of this database's history: changes when the data is restored from a backup.
+    async fn epoch(&self) -> Result<String>;
+
+    // accounts
+    async fn create_institution(&self, id: InstitutionId, name: &str) -> Result<()>;
+    async fn institutions(&self) -> Result<Vec<(InstitutionId, String)>>;
+    async fn create_department(&self, d: &Department) -> Result<()>;
+    async fn departments(&self, institution: InstitutionId) -> Result<Vec<Department>>;
+    async fn create_site(&self, s: &Site) -> Result<()>;
+    async fn sites(&self, institution: InstitutionId) -> Result<Vec<Site>>;
+    async fn create_user(&self, u: &User) -> Result<()>;
+    async fn set_password(&self, login: &str, password_hash: &str) -> Result<bool>;
+    async fn user_by_login(&self, login: &str) -> Result<Option<User>>;
+    async fn users(&self, institution: InstitutionId) -> Result<Vec<User>>;
+    async fn user_count(&self) -> Result<i64>;
+    async fn enroll_device(&self, d: &NewDevice) -> Result<()>;
+    async fn device_by_token(&self, token_hash: [u8; 32]) -> Result<Option<DeviceAuth>>;
+    async fn devices(&self, institution: InstitutionId) -> Result<Vec<DeviceInfo>>;
+    async fn revoke_device(&self, institution: Option<InstitutionId>, id: &str) -> Result<bool>;
+    async fn touch_device(&self, id: &str) -> Result<()>;
+
+    // documents and feed
+    async fn load_documents(
+        &self,
+        institution: InstitutionId,
+        ids: Vec<DocId>,
+    ) -> Result<HashMap<DocId, StoredDoc>>;
+    /// Commits every non-stale document in one transaction; returns the stale ones.
+    async fn commit(&self, commits: Vec<DocCommit>) -> Result<Vec<DocId>>;
+    async fn feed(
+        &self,
+        institution: InstitutionId,
+        after: u64,
+        skip_actor: Vec<u8>,
+        max_bytes: usize,
+    ) -> Result<FeedPage>;
+
+    // ledger
+    async fn hazards(&self, q: &HazardQuery) -> Result<(Vec<HazardRow>, i64)>;
+    async fn hazard(
+        &self,
+        institution: Option<InstitutionId>,
+        id: DocId,
+    ) -> Result<Option<HazardDetail>>;
+    async fn counts(&self, institution: Option<InstitutionId>) -> Result<Counts>;
+    /// Rebuilds every ledger row from the documents; returns how many documents.
+    async fn rebuild_ledger(&self) -> Result<usize>;
+    /// Every ledger table, ordered, as text: equal dumps mean equal ledgers.
+    async fn ledger_dump(&self) -> Result<String>;
+}

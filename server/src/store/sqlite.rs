@@ -1,0 +1,979 @@
+//! The SQLite storage: one file in WAL mode, one writer connection and a few readers.
+//! Blocking work runs on Tokio's blocking pool, never on the async threads.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
+use saferound_core::ids::{DepartmentId, DocId, InstitutionId, SiteId, UserId};
+use saferound_core::model::Role;
+
+use super::*;
+use crate::ledger::{ConflictRow, EventRow, HazardRow, LedgerRows};
+
+const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/001_initial.sql"),
+    include_str!("migrations/002_ledger.sql"),
+];
+
+/// Readers for concurrent queries; SQLite in WAL mode lets them run beside the writer.
+const READERS: usize = 4;
+
+pub struct SqliteStorage {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    writer: Mutex<Connection>,
+    readers: Vec<Mutex<Connection>>,
+    next_reader: std::sync::atomic::AtomicUsize,
+    path: PathBuf,
+}
+
+fn open_conn(path: &Path) -> rusqlite::Result<Connection> {
+    let c = Connection::open(path)?;
+    c.busy_timeout(std::time::Duration::from_secs(30))?;
+    c.pragma_update(None, "journal_mode", "WAL")?;
+    // FULL: an acknowledged change survives power loss, not only a crash.
+    c.pragma_update(None, "synchronous", "FULL")?;
+    c.pragma_update(None, "foreign_keys", "ON")?;
+    Ok(c)
+}
+
+impl SqliteStorage {
+    pub fn open(path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref().to_path_buf();
+        let writer = open_conn(&path)?;
+        let version: i64 = writer.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        if version > MIGRATIONS.len() as i64 {
+            return Err(StoreError::Corrupt(format!(
+                "database schema {version} is newer than this server ({})",
+                MIGRATIONS.len()
+            )));
+        }
+        for v in version..MIGRATIONS.len() as i64 {
+            let tx = writer.unchecked_transaction()?;
+            tx.execute_batch(MIGRATIONS[v as usize])?;
+            tx.pragma_update(None, "user_version", v + 1)?;
+            tx.commit()?;
+            tracing::info!(to = v + 1, "migrated server database");
+        }
+        writer.execute(
+            "INSERT OR IGNORE INTO meta (key, value) VALUES ('epoch', ?1)",
+            [uuid::Uuid::new_v4().to_string()],
+        )?;
+        let readers = (0..READERS)
+            .map(|_| open_conn(&path).map(Mutex::new))
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(SqliteStorage {
+            inner: Arc::new(Inner {
+                writer: Mutex::new(writer),
+                readers,
+                next_reader: Default::default(),
+                path,
+            }),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    async fn read<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || {
+            let i = inner
+                .next_reader
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+                % inner.readers.len();
+            let c = inner.readers[i].lock().unwrap_or_else(|p| p.into_inner());
+            f(&c)
+        })
+        .await
+        .map_err(|e| StoreError::Task(e.to_string()))?
+    }
+
+    async fn write<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut c = inner.writer.lock().unwrap_or_else(|p| p.into_inner());
+            f(&mut c)
+        })
+        .await
+        .map_err(|e| StoreError::Task(e.to_string()))?
+    }
+
+    /// A consistent copy of the database, taken while it is in use.
+    pub async fn backup(&self, to: PathBuf) -> Result<()> {
+        self.read(move |c| {
+            c.execute("VACUUM INTO ?1", [to.to_string_lossy()])?;
+            Ok(())
+        })
+        .await
+    }
+}
+
+fn parse<T: std::str::FromStr>(s: &str, what: &str) -> Result<T> {
+    s.parse()
+        .map_err(|_| StoreError::Corrupt(format!("bad {what} '{s}'")))
+}
+
+fn roles_of(s: &str) -> Result<Vec<Role>> {
+    s.split(',')
+        .filter(|x| !x.is_empty())
+        .map(|r| parse(r, "role"))
+        .collect()
+}
+
+const USER_COLS: &str =
+    "u.id, u.institution, u.department, u.login, u.name, u.roles, u.password_hash, u.active";
+
+fn user_from(
+    r: &Row<'_>,
+) -> rusqlite::Result<(
+    String,
+    Option<String>,
+    Option<String>,
+    String,
+    String,
+    String,
+    String,
+    bool,
+)> {
+    Ok((
+        r.get(0)?,
+        r.get(1)?,
+        r.get(2)?,
+        r.get(3)?,
+        r.get(4)?,
+        r.get(5)?,
+        r.get(6)?,
+        r.get(7)?,
+    ))
+}
+
+type UserTuple = (
+    String,
+    Option<String>,
+    Option<String>,
+    String,
+    String,
+    String,
+    String,
+    bool,
+);
+
+fn user_of(t: UserTuple) -> Result<User> {
+    Ok(User {
+        id: parse(&t.0, "user id")?,
+        institution: t
+            .1
+            .as_deref()
+            .map(|s| parse(s, "institution"))
+            .transpose()?,
+        department: t.2.as_deref().map(|s| parse(s, "department")).transpose()?,
+        login: t.3,
+        name: t.4,
+        roles: roles_of(&t.5)?,
+        password_hash: t.6,
+        active: t.7,
+    })
+}
+
+fn now() -> String {
+    saferound_core::ids::Timestamp(chrono::Utc::now()).to_string()
+}
+
+fn write_ledger(
+    tx: &rusqlite::Transaction<'_>,
+    inst: &str,
+    id: &str,
+    rows: &LedgerRows,
+) -> rusqlite::Result<()> {
+    for table in ["ledger_hazards", "ledger_inspections", "ledger_reports"] {
+        tx.execute(
+            &format!("DELETE FROM {table} WHERE institution = ?1 AND id = ?2"),
+            params![inst, id],
+        )?;
+    }
+    tx.execute(
+        "DELETE FROM ledger_events WHERE institution = ?1 AND hazard_id = ?2",
+        params![inst, id],
+    )?;
+    tx.execute(
+        "DELETE FROM ledger_answers WHERE institution = ?1 AND inspection_id = ?2",
+        params![inst, id],
+    )?;
+    tx.execute(
+        "DELETE FROM ledger_conflicts WHERE institution = ?1 AND doc_id = ?2",
+        params![inst, id],
+    )?;
+    if let Some(h) = &rows.hazard {
+        tx.prepare_cached(
+            "INSERT INTO ledger_hazards VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,
+              ?19,?20,?21,?22,?23,?24,?25,?26,?27,?28,?29,?30)",
+        )?
+        .execute(params![
+            inst, h.id, h.campaign, h.inspection, h.site_id, h.site_name, h.site_kind, h.category, h.risk,
+            h.risk_rank, h.hazard_grade, h.status, h.supervised, h.location, h.description, h.reported_by,
+            h.reported_by_name, h.reported_at, h.measure, h.funds, h.responsible, h.responsible_name,
+            h.deadline, h.contingency, h.reinspector, h.reinspector_name, h.rectified_at, h.verified_at,
+            h.verification_note, h.conflicts
+        ])?;
+    }
+    for e in &rows.events {
+        tx.prepare_cached("INSERT INTO ledger_events VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9)")?
+            .execute(params![
+                inst, id, e.idx, e.kind, e.by_user, e.by_name, e.at, e.note, e.skipped
+            ])?;
+    }
+    if let Some(i) = &rows.inspection {
+        tx.prepare_cached("INSERT INTO ledger_inspections VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14)")?
+            .execute(params![
+                inst, i.id, i.campaign, i.site_id, i.site_name, i.site_kind, i.template, i.template_version,
+                i.inspectors, i.started_at, i.submitted_at, i.answers, i.failed, i.findings
+            ])?;
+    }
+    for a in &rows.answers {
+        tx.prepare_cached("INSERT INTO ledger_answers VALUES (?1,?2,?3,?4,?5,?6,?7)")?
+            .execute(params![inst, id, a.item, a.result, a.note, a.by_user, a.at])?;
+    }
+    for c in &rows.conflicts {
+        tx.prepare_cached("INSERT INTO ledger_conflicts VALUES (?1,?2,?3,?4,?5)")?
+            .execute(params![inst, id, c.field, c.competing, c.resolution])?;
+    }
+    if let Some(r) = &rows.report {
+        tx.prepare_cached("INSERT INTO ledger_reports VALUES (?1,?2,?3,?4,?5,?6,?7,?8)")?
+            .execute(params![
+                inst,
+                r.id,
+                r.kind,
+                r.department,
+                r.week,
+                r.all_clear,
+                r.title,
+                r.filed_at
+            ])?;
+    }
+    Ok(())
+}
+
+const HAZARD_COLS: &str = "id, campaign, inspection, site_id, site_name, site_kind, category, risk, risk_rank,
+    hazard_grade, status, supervised, location, description, reported_by, reported_by_name, reported_at,
+    measure, funds, responsible, responsible_name, deadline, contingency, reinspector, reinspector_name,
+    rectified_at, verified_at, verification_note, conflicts";
+
+fn hazard_from(r: &Row<'_>) -> rusqlite::Result<HazardRow> {
+    hazard_at(r, 0)
+}
+
+/// Reads the hazard columns starting at column `o`.
+fn hazard_at(r: &Row<'_>, o: usize) -> rusqlite::Result<HazardRow> {
+    Ok(HazardRow {
+        id: r.get(o)?,
+        campaign: r.get(o + 1)?,
+        inspection: r.get(o + 2)?,
+        site_id: r.get(o + 3)?,
+        site_name: r.get(o + 4)?,
+        site_kind: r.get(o + 5)?,
+        category: r.get(o + 6)?,
+        risk: r.get(o + 7)?,
+        risk_rank: r.get(o + 8)?,
+        hazard_grade: r.get(o + 9)?,
+        status: r.get(o + 10)?,
+        supervised: r.get(o + 11)?,
+        location: r.get(o + 12)?,
+        description: r.get(o + 13)?,
+        reported_by: r.get(o + 14)?,
+        reported_by_name: r.get(o + 15)?,
+        reported_at: r.get(o + 16)?,
+        measure: r.get(o + 17)?,
+        funds: r.get(o + 18)?,
+        responsible: r.get(o + 19)?,
+        responsible_name: r.get(o + 20)?,
+        deadline: r.get(o + 21)?,
+        contingency: r.get(o + 22)?,
+        reinspector: r.get(o + 23)?,
+        reinspector_name: r.get(o + 24)?,
+        rectified_at: r.get(o + 25)?,
+        verified_at: r.get(o + 26)?,
+        verification_note: r.get(o + 27)?,
+        conflicts: r.get(o + 28)?,
+    })
+}
+
+fn load_doc(c: &Connection, inst: &str, id: &str) -> Result<Option<StoredDoc>> {
+    let row: Option<(String, Vec<u8>, i64, Vec<u8>)> = c
+        .prepare_cached("SELECT kind, snapshot, snapshot_seq, heads FROM documents WHERE institution = ?1 AND id = ?2")?
+        .query_row(params![inst, id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+        .optional()?;
+    let Some((kind, mut bytes, snapshot_seq, heads)) = row else {
+        return Ok(None);
+    };
+    let mut stmt = c.prepare_cached(
+        "SELECT bytes FROM changes WHERE institution = ?1 AND doc_id = ?2 AND seq > ?3 ORDER BY seq",
+    )?;
+    let mut rows = stmt.query(params![inst, id, snapshot_seq])?;
+    let mut n = 0;
+    while let Some(r) = rows.next()? {
+        let b: Vec<u8> = r.get(0)?;
+        bytes.extend_from_slice(&b);
+        n += 1;
+    }
+    Ok(Some(StoredDoc {
+        kind,
+        bytes,
+        heads,
+        changes_after_snapshot: n,
+    }))
+}
+
+#[async_trait]
+impl Storage for SqliteStorage {
+    async fn epoch(&self) -> Result<String> {
+        self.read(|c| {
+            Ok(
+                c.query_row("SELECT value FROM meta WHERE key = 'epoch'", [], |r| {
+                    r.get(0)
+                })?,
+            )
+        })
+        .await
+    }
+
+    async fn create_institution(&self, id: InstitutionId, name: &str) -> Result<()> {
+        let name = name.to_string();
+        self.write(move |c| {
+            c.execute(
+                "INSERT INTO institutions (id, name, created_at) VALUES (?1, ?2, ?3)",
+                params![id.to_string(), name, now()],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn institutions(&self) -> Result<Vec<(InstitutionId, String)>> {
+        self.read(|c| {
+            let rows: Vec<(String, String)> = c
+                .prepare("SELECT id, name FROM institutions ORDER BY name")?
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<rusqlite::Result<_>>()?;
+            rows.into_iter()
+                .map(|(i, n)| Ok((parse(&i, "institution")?, n)))
+                .collect()
+        })
+        .await
+    }
+
+    async fn create_department(&self, d: &Department) -> Result<()> {
+        let d = d.clone();
+        self.write(move |c| {
+            c.execute(
+                "INSERT INTO departments (id, institution, name) VALUES (?1, ?2, ?3)",
+                params![d.id.to_string(), d.institution.to_string(), d.name],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn departments(&self, institution: InstitutionId) -> Result<Vec<Department>> {
+        self.read(move |c| {
+            let rows: Vec<(String, String)> = c
+                .prepare("SELECT id, name FROM departments WHERE institution = ?1 ORDER BY name")?
+                .query_map([institution.to_string()], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<rusqlite::Result<_>>()?;
+            rows.into_iter()
+                .map(|(id, name)| {
+                    Ok(Department {
+                        id: parse::<DepartmentId>(&id, "department")?,
+                        institution,
+                        name,
+                    })
+                })
+                .collect()
+        })
+        .await
+    }
+
+    async fn create_site(&self, s: &Site) -> Result<()> {
+        let s = s.clone();
+        self.write(move |c| {
+            c.execute(
+                "INSERT INTO sites (id, institution, department, name, kind, building, floor_room)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![
+                    s.id.to_string(),
+                    s.institution.to_string(),
+                    s.department.to_string(),
+                    s.name,
+                    s.kind.code(),
+                    s.building,
+                    s.floor_room
+                ],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn sites(&self, institution: InstitutionId) -> Result<Vec<Site>> {
+        self.read(move |c| {
+            let rows: Vec<(String, String, String, String, String, String)> = c
+                .prepare(
+                    "SELECT id, department, name, kind, building, floor_room FROM sites
+                     WHERE institution = ?1 ORDER BY name",
+                )?
+                .query_map([institution.to_string()], |r| {
+                    Ok((
+                        r.get(0)?,
+                        r.get(1)?,
+                        r.get(2)?,
+                        r.get(3)?,
+                        r.get(4)?,
+                        r.get(5)?,
+                    ))
+                })?
+                .collect::<rusqlite::Result<_>>()?;
+            rows.into_iter()
+                .map(|(id, dept, name, kind, building, floor_room)| {
+                    Ok(Site {
+                        id: parse::<SiteId>(&id, "site")?,
+                        institution,
+                        department: parse(&dept, "department")?,
+                        name,
+                        kind: parse(&kind, "site kind")?,
+                        building,
+                        floor_room,
+                    })
+                })
+                .collect()
+        })
+        .await
+    }
+
+    async fn create_user(&self, u: &User) -> Result<()> {
+        let u = u.clone();
+        self.write(move |c| {
+            let roles: Vec<&str> = u.roles.iter().map(|r| r.code()).collect();
+            let n = c.execute(
+                "INSERT OR IGNORE INTO users (id, institution, department, login, name, roles, password_hash, active, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                params![
+                    u.id.to_string(),
+                    u.institution.map(|i| i.to_string()),
+                    u.department.map(|d| d.to_string()),
+                    u.login,
+                    u.name,
+                    roles.join(","),
+                    u.password_hash,
+                    u.active,
+                    now()
+                ],
+            )?;
+            if n == 0 {
+                return Err(StoreError::Conflict(format!("login '{}' is taken", u.login)));
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn set_password(&self, login: &str, password_hash: &str) -> Result<bool> {
+        let (login, hash) = (login.to_string(), password_hash.to_string());
+        self.write(move |c| {
+            Ok(c.execute(
+                "UPDATE users SET password_hash = ?2 WHERE login = ?1",
+                params![login, hash],
+            )? > 0)
+        })
+        .await
+    }
+
+    async fn user_by_login(&self, login: &str) -> Result<Option<User>> {
+        let login = login.to_string();
+        self.read(move |c| {
+            c.prepare_cached(&format!(
+                "SELECT {USER_COLS} FROM users u WHERE u.login = ?1"
+            ))?
+            .query_row([login], user_from)
+            .optional()?
+            .map(user_of)
+            .transpose()
+        })
+        .await
+    }
+
+    async fn users(&self, institution: InstitutionId) -> Result<Vec<User>> {
+        self.read(move |c| {
+            let rows: Vec<UserTuple> = c
+                .prepare(&format!(
+                    "SELECT {USER_COLS} FROM users u WHERE u.institution = ?1 ORDER BY u.login"
+                ))?
+                .query_map([institution.to_string()], user_from)?
+                .collect::<rusqlite::Result<_>>()?;
+            rows.into_iter().map(user_of).collect()
+        })
+        .await
+    }
+
+    async fn user_count(&self) -> Result<i64> {
+        self.read(|c| Ok(c.query_row("SELECT COUNT(*) FROM users", [], |r| r.get(0))?))
+            .await
+    }
+
+    async fn enroll_device(&self, d: &NewDevice) -> Result<()> {
+        let d = d.clone();
+        self.write(move |c| {
+            let taken: bool = c
+                .query_row("SELECT 1 FROM devices WHERE actor = ?1", [&d.actor], |_| Ok(()))
+                .optional()?
+                .is_some();
+            if taken {
+                return Err(StoreError::Conflict("this Automerge actor is already bound to a device".into()));
+            }
+            c.execute(
+                "INSERT INTO devices (id, user_id, institution, actor, token_hash, name, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![d.id, d.user.to_string(), d.institution.to_string(), d.actor, d.token_hash.to_vec(), d.name, now()],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn device_by_token(&self, token_hash: [u8; 32]) -> Result<Option<DeviceAuth>> {
+        self.read(move |c| {
+            let row = c
+                .prepare_cached(&format!(
+                    "SELECT d.id, d.institution, d.actor, {USER_COLS} FROM devices d JOIN users u ON u.id = d.user_id
+                     WHERE d.token_hash = ?1 AND d.revoked_at IS NULL AND u.active = 1"
+                ))?
+                .query_row([token_hash.to_vec()], |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, Vec<u8>>(2)?,
+                        (r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?, r.get(8)?, r.get(9)?, r.get(10)?),
+                    ))
+                })
+                .optional()?;
+            match row {
+                None => Ok(None),
+                Some((id, inst, actor, u)) => Ok(Some(DeviceAuth {
+                    device_id: id,
+                    institution: parse(&inst, "institution")?,
+                    actor,
+                    user: user_of(u)?,
+                })),
+            }
+        })
+        .await
+    }
+
+    async fn devices(&self, institution: InstitutionId) -> Result<Vec<DeviceInfo>> {
+        self.read(move |c| {
+            let rows: Vec<(
+                String,
+                String,
+                String,
+                String,
+                Option<String>,
+                Option<String>,
+            )> = c
+                .prepare(
+                    "SELECT id, user_id, name, created_at, revoked_at, last_sync_at FROM devices
+                     WHERE institution = ?1 ORDER BY created_at",
+                )?
+                .query_map([institution.to_string()], |r| {
+                    Ok((
+                        r.get(0)?,
+                        r.get(1)?,
+                        r.get(2)?,
+                        r.get(3)?,
+                        r.get(4)?,
+                        r.get(5)?,
+                    ))
+                })?
+                .collect::<rusqlite::Result<_>>()?;
+            rows.into_iter()
+                .map(|(id, user, name, created_at, revoked_at, last_sync_at)| {
+                    Ok(DeviceInfo {
+                        id,
+                        user_id: parse::<UserId>(&user, "user")?,
+                        name,
+                        created_at,
+                        revoked_at,
+                        last_sync_at,
+                    })
+                })
+                .collect()
+        })
+        .await
+    }
+
+    async fn revoke_device(&self, institution: Option<InstitutionId>, id: &str) -> Result<bool> {
+        let id = id.to_string();
+        self.write(move |c| {
+            let n = match institution {
+                Some(i) => c.execute(
+                    "UPDATE devices SET revoked_at = ?3 WHERE id = ?1 AND institution = ?2 AND revoked_at IS NULL",
+                    params![id, i.to_string(), now()],
+                )?,
+                None => c.execute(
+                    "UPDATE devices SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
+                    params![id, now()],
+                )?,
+            };
+            Ok(n > 0)
+        })
+        .await
+    }
+
+    async fn touch_device(&self, id: &str) -> Result<()> {
+        let id = id.to_string();
+        self.write(move |c| {
+            c.execute(
+                "UPDATE devices SET last_sync_at = ?2 WHERE id = ?1",
+                params![id, now()],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn load_documents(
+        &self,
+        institution: InstitutionId,
+        ids: Vec<DocId>,
+    ) -> Result<HashMap<DocId, StoredDoc>> {
+        self.read(move |c| {
+            let inst = institution.to_string();
+            let mut out = HashMap::new();
+            for id in ids {
+                if let Some(d) = load_doc(c, &inst, &id.to_string())? {
+                    out.insert(id, d);
+                }
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn commit(&self, commits: Vec<DocCommit>) -> Result<Vec<DocId>> {
+        self.write(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let mut stale = Vec::new();
+            let received = now();
+            for d in &commits {
+                let inst = d.institution.to_string();
+                let id = d.id.to_string();
+                let current: Option<Vec<u8>> = tx
+                    .prepare_cached("SELECT heads FROM documents WHERE institution = ?1 AND id = ?2")?
+                    .query_row(params![inst, id], |r| r.get(0))
+                    .optional()?;
+                if current != d.expected_heads {
+                    stale.push(d.id);
+                    continue;
+                }
+                if current.is_none() {
+                    tx.prepare_cached(
+                        "INSERT INTO documents (institution, id, kind, snapshot, snapshot_seq, heads, bytes, updated_at)
+                         VALUES (?1, ?2, ?3, x'', 0, ?4, ?5, ?6)",
+                    )?
+                    .execute(params![inst, id, d.kind, d.new_heads, d.bytes as i64, received])?;
+                } else {
+                    tx.prepare_cached(
+                        "UPDATE documents SET heads = ?3, bytes = ?4, updated_at = ?5 WHERE institution = ?1 AND id = ?2",
+                    )?
+                    .execute(params![inst, id, d.new_heads, d.bytes as i64, received])?;
+                }
+                for ch in &d.changes {
+                    tx.prepare_cached(
+                        "INSERT OR IGNORE INTO changes (institution, doc_id, hash, actor, bytes, received_at)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                    )?
+                    .execute(params![inst, id, ch.hash.to_vec(), ch.actor, ch.bytes, received])?;
+                }
+                if let Some(snapshot) = &d.snapshot {
+                    tx.prepare_cached(
+                        "UPDATE documents SET snapshot = ?3,
+                            snapshot_seq = (SELECT COALESCE(MAX(seq), 0) FROM changes WHERE institution = ?1 AND doc_id = ?2)
+                         WHERE institution = ?1 AND id = ?2",
+                    )?
+                    .execute(params![inst, id, snapshot])?;
+                }
+                write_ledger(&tx, &inst, &id, &d.ledger)?;
+            }
+            tx.commit()?;
+            Ok(stale)
+        })
+        .await
+    }
+
+    async fn feed(
+        &self,
+        institution: InstitutionId,
+        after: u64,
+        skip_actor: Vec<u8>,
+        max_bytes: usize,
+    ) -> Result<FeedPage> {
+        self.read(move |c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT c.seq, c.doc_id, d.kind, c.actor, c.bytes FROM changes c
+                 JOIN documents d ON d.institution = c.institution AND d.id = c.doc_id
+                 WHERE c.institution = ?1 AND c.seq > ?2 ORDER BY c.seq LIMIT 2000",
+            )?;
+            let mut rows = stmt.query(params![institution.to_string(), after as i64])?;
+            let mut page = FeedPage {
+                items: Vec::new(),
+                cursor: after,
+                more: false,
+            };
+            let mut bytes = 0usize;
+            let mut examined = 0;
+            while let Some(r) = rows.next()? {
+                examined += 1;
+                let seq: i64 = r.get(0)?;
+                let actor: Vec<u8> = r.get(3)?;
+                if actor != skip_actor {
+                    let b: Vec<u8> = r.get(4)?;
+                    if bytes + b.len() > max_bytes && !page.items.is_empty() {
+                        page.more = true;
+                        return Ok(page);
+                    }
+                    bytes += b.len();
+                    let doc: String = r.get(1)?;
+                    page.items.push(FeedItem {
+                        seq: seq as u64,
+                        doc_id: parse(&doc, "document id")?,
+                        kind: r.get(2)?,
+                        bytes: b,
+                    });
+                }
+                page.cursor = seq as u64;
+            }
+            page.more = examined == 2000;
+            Ok(page)
+        })
+        .await
+    }
+
+    async fn hazards(&self, q: &HazardQuery) -> Result<(Vec<HazardRow>, i64)> {
+        let q = q.clone();
+        self.read(move |c| {
+            let mut clauses = vec!["1 = 1".to_string()];
+            let mut args: Vec<Box<dyn rusqlite::ToSql + Send>> = Vec::new();
+            let mut add = |clause: &str, v: Box<dyn rusqlite::ToSql + Send>| {
+                args.push(v);
+                clauses.push(format!("{clause} ?{}", args.len()));
+            };
+            if let Some(v) = q.institution {
+                add("institution =", Box::new(v.to_string()));
+            }
+            if let Some(v) = q.site {
+                add("site_id =", Box::new(v));
+            }
+            if let Some(v) = q.category {
+                add("category =", Box::new(v));
+            }
+            if let Some(v) = q.min_risk_rank {
+                add("risk_rank >=", Box::new(v));
+            }
+            if let Some(v) = q.status {
+                add("status =", Box::new(v));
+            }
+            if let Some(v) = q.campaign {
+                add("campaign =", Box::new(v));
+            }
+            if let Some(v) = q.overdue_before {
+                add("status = 'in_rectification' AND deadline <", Box::new(v));
+            }
+            if let Some(v) = q.reported_from {
+                add("reported_at >=", Box::new(v));
+            }
+            if let Some(v) = q.reported_before {
+                add("reported_at <", Box::new(v));
+            }
+            let filter = clauses.join(" AND ");
+            let params =
+                rusqlite::params_from_iter(args.iter().map(|b| b.as_ref() as &dyn rusqlite::ToSql));
+            let total: i64 = c.query_row(
+                &format!("SELECT COUNT(*) FROM ledger_hazards WHERE {filter}"),
+                params,
+                |r| r.get(0),
+            )?;
+            let params =
+                rusqlite::params_from_iter(args.iter().map(|b| b.as_ref() as &dyn rusqlite::ToSql));
+            let rows = c
+                .prepare(&format!(
+                    "SELECT {HAZARD_COLS} FROM ledger_hazards WHERE {filter}
+                     ORDER BY reported_at DESC, id DESC LIMIT {} OFFSET {}",
+                    q.limit, q.offset
+                ))?
+                .query_map(params, hazard_from)?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok((rows, total))
+        })
+        .await
+    }
+
+    async fn hazard(
+        &self,
+        institution: Option<InstitutionId>,
+        id: DocId,
+    ) -> Result<Option<HazardDetail>> {
+        self.read(move |c| {
+            let row: Option<(String, HazardRow)> = c
+                .prepare(&format!(
+                    "SELECT institution, {HAZARD_COLS} FROM ledger_hazards WHERE id = ?1 AND (?2 IS NULL OR institution = ?2)"
+                ))?
+                .query_row(params![id.to_string(), institution.map(|i| i.to_string())], |r| {
+                    Ok((r.get(0)?, hazard_at(r, 1)?))
+                })
+                .optional()?;
+            let Some((inst, hazard)) = row else {
+                return Ok(None);
+            };
+            let events = c
+                .prepare(
+                    "SELECT idx, kind, by_user, by_name, at, note, skipped FROM ledger_events
+                     WHERE institution = ?1 AND hazard_id = ?2 ORDER BY idx",
+                )?
+                .query_map(params![inst, id.to_string()], |r| {
+                    Ok(EventRow {
+                        idx: r.get(0)?,
+                        kind: r.get(1)?,
+                        by_user: r.get(2)?,
+                        by_name: r.get(3)?,
+                        at: r.get(4)?,
+                        note: r.get(5)?,
+                        skipped: r.get(6)?,
+                    })
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            let conflicts = c
+                .prepare("SELECT field, competing, resolution FROM ledger_conflicts WHERE institution = ?1 AND doc_id = ?2 ORDER BY field")?
+                .query_map(params![inst, id.to_string()], |r| {
+                    Ok(ConflictRow {
+                        field: r.get(0)?,
+                        competing: r.get(1)?,
+                        resolution: r.get(2)?,
+                    })
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(Some(HazardDetail {
+                hazard,
+                events,
+                conflicts,
+                institution: inst,
+            }))
+        })
+        .await
+    }
+
+    async fn counts(&self, institution: Option<InstitutionId>) -> Result<Counts> {
+        self.read(move |c| {
+            let inst = institution.map(|i| i.to_string());
+            let group = |col: &str| -> rusqlite::Result<Vec<(String, i64)>> {
+                c.prepare(&format!(
+                    "SELECT COALESCE({col}, ''), COUNT(*) FROM ledger_hazards WHERE (?1 IS NULL OR institution = ?1)
+                     GROUP BY 1 ORDER BY 1"
+                ))?
+                .query_map([&inst], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect()
+            };
+            let by_status = group("status")?;
+            let hazards = by_status.iter().map(|x| x.1).sum();
+            let open = by_status.iter().filter(|x| x.0 != "closed").map(|x| x.1).sum();
+            let (inspections, submitted): (i64, i64) = c.query_row(
+                "SELECT COUNT(*), COUNT(submitted_at) FROM ledger_inspections WHERE (?1 IS NULL OR institution = ?1)",
+                [&inst],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?;
+            Ok(Counts {
+                hazards,
+                open,
+                by_risk: group("risk")?,
+                by_category: group("category")?,
+                by_status,
+                inspections,
+                submitted_inspections: submitted,
+            })
+        })
+        .await
+    }
+
+    async fn rebuild_ledger(&self) -> Result<usize> {
+        self.write(|c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let docs: Vec<(String, String)> = tx
+                .prepare("SELECT institution, id FROM documents ORDER BY institution, id")?
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<rusqlite::Result<_>>()?;
+            for t in [
+                "ledger_hazards",
+                "ledger_events",
+                "ledger_inspections",
+                "ledger_answers",
+                "ledger_conflicts",
+                "ledger_reports",
+            ] {
+                tx.execute(&format!("DELETE FROM {t}"), [])?;
+            }
+            for (inst, id) in &docs {
+                let Some(stored) = load_doc(&tx, inst, id)? else {
+                    continue;
+                };
+                let doc = automerge::AutoCommit::load(&stored.bytes)
+                    .map_err(|e| StoreError::Corrupt(format!("document {id}: {e}")))?;
+                let rows = crate::ledger::derive(&doc)
+                    .map_err(|e| StoreError::Corrupt(format!("document {id}: {e}")))?;
+                write_ledger(&tx, inst, id, &rows)?;
+            }
+            tx.commit()?;
+            Ok(docs.len())
+        })
+        .await
+    }
+
+    async fn ledger_dump(&self) -> Result<String> {
+        self.read(|c| {
+            let mut out = String::new();
+            for (t, order) in [
+                ("ledger_hazards", "institution, id"),
+                ("ledger_events", "institution, hazard_id, idx"),
+                ("ledger_inspections", "institution, id"),
+                ("ledger_answers", "institution, inspection_id, item"),
+                ("ledger_conflicts", "institution, doc_id, field"),
+                ("ledger_reports", "institution, id"),
+            ] {
+                out.push_str(&format!("## {t}\n"));
+                let mut stmt = c.prepare(&format!("SELECT * FROM {t} ORDER BY {order}"))?;
+                let n = stmt.column_count();
+                let mut rows = stmt.query([])?;
+                while let Some(r) = rows.next()? {
+                    let cells: Vec<String> = (0..n)
+                        .map(|i| match r.get_ref(i) {
+                            Ok(v) => format!("{v:?}"),
+                            Err(_) => "?".into(),
+                        })
+                        .collect();
+                    out.push_str(&cells.join("\t"));
+                    out.push('\n');
+                }
+            }
+            Ok(out)
+        })
+        .await
+    }
+}

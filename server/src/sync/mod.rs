@@ -1,0 +1,457 @@
+//! The server side of `POST /api/v1/sync`: check every pushed change before Automerge
+//! sees it, merge on a trial copy, validate, commit durably (compare-and-swap on the
+//! document's heads, retried when another request merged the same document meanwhile),
+//! then answer with acknowledgements, rejections and the changes the device lacks.
+
+pub mod validate;
+
+use std::collections::{HashMap, HashSet};
+use std::panic::AssertUnwindSafe;
+
+use automerge::{AutoCommit, Change, ChangeHash};
+use saferound_core::doc;
+use saferound_core::ids::DocId;
+use saferound_core::sync::wire::{
+    self, Ack, PushDoc, RejectCode, Rejection, SyncRequest, SyncResponse, Update,
+};
+
+use crate::ledger;
+use crate::store::{DeviceAuth, DocCommit, NewChange, Storage, StoreError, StoredDoc};
+
+/// Changes appended after a snapshot before the server compacts the document.
+const COMPACT_AFTER: usize = 64;
+
+/// Bytes of updates in one answer, whatever the device asks for.
+pub const MAX_UPDATE_BYTES: u64 = 8 * 1024 * 1024;
+
+/// Operations one push may add to a document.
+pub const MAX_OPS_PER_PUSH: usize = 200_000;
+
+enum Outcome {
+    Commit(Box<DocCommit>, Vec<Vec<u8>>),
+    Unchanged(Vec<u8>, Vec<Vec<u8>>),
+    Rejected(Rejection),
+}
+
+fn reject(
+    id: DocId,
+    code: RejectCode,
+    reason: impl Into<String>,
+    stored: Option<&StoredDoc>,
+) -> Outcome {
+    let server_doc = stored
+        .and_then(|s| AutoCommit::load(&s.bytes).ok())
+        .map(|mut d| d.save())
+        .unwrap_or_default();
+    Outcome::Rejected(Rejection {
+        id: id.0,
+        code,
+        reason: reason.into(),
+        server_doc,
+    })
+}
+
+/// Parses a change from a device: framing first, then Automerge's parser under
+/// `catch_unwind`, so a crafted change that trips a panic is a rejection, not a crash.
+fn parse_change(bytes: &[u8]) -> Result<Change, String> {
+    wire::check_change_chunk(bytes)?;
+    let owned = bytes.to_vec();
+    match std::panic::catch_unwind(AssertUnwindSafe(move || Change::from_bytes(owned))) {
+        Ok(Ok(c)) => Ok(c),
+        Ok(Err(e)) => Err(format!("not a valid change: {e}")),
+        Err(_) => Err("not a valid change".into()),
+    }
+}
+
+/// The first change of a weekly report, which every device writes identically under an
+/// actor derived from the id (see `doc::weekly::genesis`): the only change a device may
+/// send under an actor that is not its own.
+fn is_genesis(change: &Change, after: &AutoCommit, id: DocId) -> bool {
+    if change.actor_id() != &doc::genesis_actor(id) {
+        return false;
+    }
+    let Ok(r) = doc::weekly::read(after) else {
+        return false;
+    };
+    let Ok(mut g) = doc::weekly::genesis(r.institution, r.department, r.week) else {
+        return false;
+    };
+    g.get_heads() == vec![change.hash()]
+}
+
+fn merge_one(device: &DeviceAuth, push: &PushDoc, stored: Option<&StoredDoc>) -> Outcome {
+    let id = DocId(push.id);
+    if push.changes.len() > wire::MAX_CHANGES_PER_DOC {
+        return reject(
+            id,
+            RejectCode::TooLarge,
+            format!(
+                "more than {} changes in one push",
+                wire::MAX_CHANGES_PER_DOC
+            ),
+            stored,
+        );
+    }
+    let device_heads = match wire::heads_from_bytes(&push.heads) {
+        Ok(h) => h,
+        Err(e) => return reject(id, RejectCode::InvalidChange, e.to_string(), stored),
+    };
+    let mut changes = Vec::with_capacity(push.changes.len());
+    let mut ops = 0usize;
+    let mut new_bytes = 0usize;
+    for b in &push.changes {
+        match parse_change(b) {
+            Ok(c) => {
+                ops += c.len();
+                new_bytes += b.len();
+                changes.push(c);
+            }
+            Err(e) => return reject(id, RejectCode::InvalidChange, e, stored),
+        }
+    }
+    if ops > MAX_OPS_PER_PUSH {
+        return reject(
+            id,
+            RejectCode::TooLarge,
+            format!("more than {MAX_OPS_PER_PUSH} operations in one push"),
+            stored,
+        );
+    }
+    let stored_bytes = stored.map(|s| s.bytes.len()).unwrap_or(0);
+    if stored_bytes + new_bytes > wire::MAX_DOCUMENT_BYTES {
+        return reject(
+            id,
+            RejectCode::TooLarge,
+            format!(
+                "the document would exceed {} bytes",
+                wire::MAX_DOCUMENT_BYTES
+            ),
+            stored,
+        );
+    }
+    let mut before = match stored {
+        Some(s) => match AutoCommit::load(&s.bytes) {
+            Ok(d) => Some(d),
+            Err(e) => {
+                tracing::error!(%id, "stored document does not load: {e}");
+                return reject(
+                    id,
+                    RejectCode::SchemaViolation,
+                    "the server's copy is damaged",
+                    None,
+                );
+            }
+        },
+        None => None,
+    };
+    let new: Vec<Change> = changes
+        .into_iter()
+        .filter(|c| {
+            before
+                .as_mut()
+                .is_none_or(|b| b.get_change_by_hash(&c.hash()).is_none())
+        })
+        .collect();
+    let mut after = match before.as_mut() {
+        Some(b) => b.fork(),
+        None => AutoCommit::new(),
+    };
+    if !new.is_empty() {
+        let applied =
+            std::panic::catch_unwind(AssertUnwindSafe(|| after.apply_changes(new.clone())));
+        match applied {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                return reject(
+                    id,
+                    RejectCode::InvalidChange,
+                    format!("changes do not apply: {e}"),
+                    stored,
+                );
+            }
+            Err(_) => {
+                return reject(
+                    id,
+                    RejectCode::InvalidChange,
+                    "changes do not apply",
+                    stored,
+                );
+            }
+        }
+        if !after.get_missing_deps(&[]).is_empty() {
+            return reject(
+                id,
+                RejectCode::MissingDependencies,
+                "changes depend on changes the server does not have; resend from earlier heads",
+                stored,
+            );
+        }
+        for c in &new {
+            if c.actor_id().to_bytes() != device.actor.as_slice() && !is_genesis(c, &after, id) {
+                return reject(
+                    id,
+                    RejectCode::ForgedActor,
+                    format!(
+                        "a change carries actor {} which is not this device's",
+                        c.actor_id()
+                    ),
+                    stored,
+                );
+            }
+        }
+        if let Err((code, reason)) = validate::check(
+            before.as_ref(),
+            &after,
+            &device.user,
+            device.institution,
+            id,
+        ) {
+            return reject(id, code, reason, stored);
+        }
+    }
+    // What the device lacks of this document: everything after the heads it sent that the
+    // server knows (heads the server does not know are ignored).
+    let known: Vec<ChangeHash> = device_heads
+        .into_iter()
+        .filter(|h| after.get_change_by_hash(h).is_some())
+        .collect();
+    let lacking: Vec<Vec<u8>> = after
+        .get_changes(&known)
+        .into_iter()
+        .filter(|c| c.actor_id().to_bytes() != device.actor.as_slice() || known.is_empty())
+        .map(|c| c.raw_bytes().to_vec())
+        .collect();
+    let heads = wire::heads_to_bytes(&after.get_heads());
+    if new.is_empty() {
+        return Outcome::Unchanged(heads, lacking);
+    }
+    let ledger = match ledger::derive(&after) {
+        Ok(l) => l,
+        Err(e) => return reject(id, RejectCode::SchemaViolation, e.to_string(), stored),
+    };
+    let pending = stored.map(|s| s.changes_after_snapshot).unwrap_or(0) + new.len();
+    let kind = doc::header(&after)
+        .map(|h| h.kind.code().to_string())
+        .unwrap_or_default();
+    let commit = DocCommit {
+        institution: device.institution,
+        id,
+        kind,
+        expected_heads: stored.map(|s| s.heads.clone()),
+        new_heads: heads,
+        changes: new
+            .iter()
+            .map(|c| NewChange {
+                hash: c.hash().0,
+                actor: c.actor_id().to_bytes().to_vec(),
+                bytes: c.raw_bytes().to_vec(),
+            })
+            .collect(),
+        snapshot: (pending > COMPACT_AFTER).then(|| after.save()),
+        bytes: stored_bytes + new_bytes,
+        ledger,
+    };
+    Outcome::Commit(Box::new(commit), lacking)
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("too many documents in one request (at most {0})")]
+    TooManyDocuments(usize),
+}
+
+/// Handles one sync request of an authenticated device.
+pub async fn handle(
+    storage: &dyn Storage,
+    device: &DeviceAuth,
+    req: SyncRequest,
+) -> Result<SyncResponse, SyncError> {
+    if req.docs.len() > wire::MAX_DOCS_PER_REQUEST {
+        return Err(SyncError::TooManyDocuments(wire::MAX_DOCS_PER_REQUEST));
+    }
+    // The same document twice in one request: the later entry wins.
+    let mut pushes: HashMap<DocId, PushDoc> = HashMap::new();
+    for p in req.docs {
+        pushes.insert(DocId(p.id), p);
+    }
+    let mut acks = Vec::new();
+    let mut rejections = Vec::new();
+    let mut updates = Vec::new();
+    let mut todo: Vec<DocId> = pushes.keys().copied().collect();
+    todo.sort();
+    for attempt in 0..5 {
+        if todo.is_empty() {
+            break;
+        }
+        let stored = storage
+            .load_documents(device.institution, todo.clone())
+            .await?;
+        let batch: Vec<(DocId, PushDoc)> =
+            todo.iter().map(|id| (*id, pushes[id].clone())).collect();
+        let dev = device.clone();
+        let outcomes = tokio::task::spawn_blocking(move || {
+            batch
+                .into_iter()
+                .map(|(id, p)| (id, merge_one(&dev, &p, stored.get(&id))))
+                .collect::<Vec<_>>()
+        })
+        .await
+        .map_err(|e| StoreError::Task(e.to_string()))?;
+        let mut commits = Vec::new();
+        let mut pending_acks = Vec::new();
+        for (id, o) in outcomes {
+            match o {
+                Outcome::Commit(c, lacking) => {
+                    pending_acks.push((id, c.new_heads.clone(), c.kind.clone(), lacking));
+                    commits.push(*c);
+                }
+                Outcome::Unchanged(heads, lacking) => {
+                    push_update(&mut updates, id, "", &heads, lacking);
+                    acks.push(Ack { id: id.0, heads });
+                }
+                Outcome::Rejected(r) => rejections.push(r),
+            }
+        }
+        let stale: HashSet<DocId> = if commits.is_empty() {
+            HashSet::new()
+        } else {
+            storage.commit(commits).await?.into_iter().collect()
+        };
+        for (id, heads, kind, lacking) in pending_acks {
+            if !stale.contains(&id) {
+                push_update(&mut updates, id, &kind, &heads, lacking);
+                acks.push(Ack { id: id.0, heads });
+            }
+        }
+        todo = stale.into_iter().collect();
+        todo.sort();
+        if !todo.is_empty() {
+            tracing::debug!(
+                attempt,
+                n = todo.len(),
+                "documents merged concurrently elsewhere; merging again"
+            );
+        }
+    }
+    for id in todo {
+        rejections.push(Rejection {
+            id: id.0,
+            code: RejectCode::MissingDependencies,
+            reason: "the document is busy; sync again".into(),
+            server_doc: Vec::new(),
+        });
+    }
+    // Everything else of the institution that changed since the device's cursor.
+    let budget = req.max_update_bytes.clamp(64 * 1024, MAX_UPDATE_BYTES) as usize;
+    let page = storage
+        .feed(device.institution, req.cursor, device.actor.clone(), budget)
+        .await?;
+    let mut by_doc: HashMap<DocId, usize> = HashMap::new();
+    for item in page.items {
+        let slot = *by_doc.entry(item.doc_id).or_insert_with(|| {
+            updates.push(Update {
+                id: item.doc_id.0,
+                kind: item.kind.clone(),
+                changes: Vec::new(),
+                heads: Vec::new(),
+            });
+            updates.len() - 1
+        });
+        updates[slot]
+            .changes
+            .push(serde_bytes::ByteBuf::from(item.bytes));
+    }
+    storage.touch_device(&device.device_id).await?;
+    Ok(SyncResponse {
+        protocol: wire::PROTOCOL_VERSION,
+        acks,
+        rejections,
+        updates,
+        cursor: page.cursor,
+        more: page.more,
+        epoch: storage.epoch().await?,
+    })
+}
+
+fn push_update(
+    updates: &mut Vec<Update>,
+    id: DocId,
+    kind: &str,
+    heads: &[u8],
+    lacking: Vec<Vec<u8>>,
+) {
+    if lacking.is_empty() {
+        return;
+    }
+    updates.push(Update {
+        id: id.0,
+        kind: kind.to_string(),
+        changes: lacking
+            .into_iter()
+            .map(serde_bytes::ByteBuf::from)
+            .collect(),
+        heads: heads.to_vec(),
+    });
+}
+
+/// Writes a document the server itself maintains (the directory) with the server's
+/// actor, bypassing device checks. `edit` may run more than once (when another writer
+/// got there first, it is applied again to the newer copy).
+pub async fn write_server_document(
+    storage: &dyn Storage,
+    institution: saferound_core::ids::InstitutionId,
+    id: DocId,
+    actor: &automerge::ActorId,
+    edit: impl Fn(&mut AutoCommit) -> saferound_core::Result<()>,
+) -> Result<(), SyncError> {
+    for _ in 0..5 {
+        let stored = storage
+            .load_documents(institution, vec![id])
+            .await?
+            .remove(&id);
+        let mut d = match &stored {
+            Some(s) => {
+                AutoCommit::load(&s.bytes).map_err(|e| StoreError::Corrupt(e.to_string()))?
+            }
+            None => AutoCommit::new(),
+        }
+        .with_actor(actor.clone());
+        let before = d.get_heads();
+        edit(&mut d).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        d.commit();
+        let new: Vec<Change> = d.get_changes(&before);
+        if new.is_empty() {
+            return Ok(());
+        }
+        let ledger = ledger::derive(&d).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let kind = doc::header(&d)
+            .map(|h| h.kind.code().to_string())
+            .unwrap_or_default();
+        let commit = DocCommit {
+            institution,
+            id,
+            kind,
+            expected_heads: stored.as_ref().map(|s| s.heads.clone()),
+            new_heads: wire::heads_to_bytes(&d.get_heads()),
+            changes: new
+                .iter()
+                .map(|c| NewChange {
+                    hash: c.hash().0,
+                    actor: c.actor_id().to_bytes().to_vec(),
+                    bytes: c.raw_bytes().to_vec(),
+                })
+                .collect(),
+            snapshot: Some(d.save()),
+            bytes: d.save().len(),
+            ledger,
+        };
+        if storage.commit(vec![commit]).await?.is_empty() {
+            return Ok(());
+        }
+    }
+    Err(SyncError::Store(StoreError::Conflict(
+        "the document kept changing concurrently; try again".into(),
+    )))
+}

@@ -1,0 +1,217 @@
+//! What a device may change. The merged document must still be a valid document of its
+//! kind, in the device's institution, and every difference from the server's copy must be
+//! allowed to the change's author — the user the device's actor is bound to, never the
+//! name written inside the document.
+
+use automerge::{AutoCommit, ROOT, ReadDoc};
+use saferound_core::doc::{self, DocKind};
+use saferound_core::ids::{DocId, InstitutionId};
+use saferound_core::model::lifecycle::EventKind;
+use saferound_core::model::role::Named;
+use saferound_core::model::{Action, Role};
+use saferound_core::sync::wire::RejectCode;
+
+use crate::store::User;
+
+pub type Refusal = (RejectCode, String);
+
+fn forbid(action: Action) -> Refusal {
+    (
+        RejectCode::Forbidden,
+        format!("{action:?} is for {}", action.who()),
+    )
+}
+
+fn schema(msg: impl Into<String>) -> Refusal {
+    (RejectCode::SchemaViolation, msg.into())
+}
+
+/// Checks the trial merge `after` of the server's `before` (None: a new document).
+pub fn check(
+    before: Option<&AutoCommit>,
+    after: &AutoCommit,
+    author: &User,
+    institution: InstitutionId,
+    id: DocId,
+) -> Result<DocKind, Refusal> {
+    let h = doc::header(after).map_err(|e| schema(e.to_string()))?;
+    if h.id != id {
+        return Err(schema(format!("the document says its id is {}", h.id)));
+    }
+    if h.institution != institution {
+        return Err(schema("the document names another institution"));
+    }
+    if let Some(b) = before {
+        let hb = doc::header(b).map_err(|e| schema(e.to_string()))?;
+        if hb.kind != h.kind || hb.institution != h.institution {
+            return Err(schema(
+                "the kind and institution of a document never change",
+            ));
+        }
+    }
+    let roles = &author.roles;
+    let allowed = |a: Action, n: Named| {
+        if a.allowed(roles, n) {
+            Ok(())
+        } else {
+            Err(forbid(a))
+        }
+    };
+    match h.kind {
+        DocKind::Directory => Err((
+            RejectCode::Forbidden,
+            "the directory is written by the server".into(),
+        )),
+        DocKind::Inspection => {
+            let a = doc::inspection::read(after).map_err(|e| schema(e.to_string()))?;
+            allowed(Action::Inspect, Named::default())?;
+            if let Some(b) = before {
+                let b = doc::inspection::read(b).map_err(|e| schema(e.to_string()))?;
+                if b.submitted.is_some() {
+                    if a.submitted != b.submitted {
+                        return Err(schema("a submission cannot be undone or rewritten"));
+                    }
+                    if a.answers != b.answers && a.amendments.len() <= b.amendments.len() {
+                        return Err(schema(
+                            "answers changed after submission without an amendment",
+                        ));
+                    }
+                }
+                if a.amendments.len() < b.amendments.len()
+                    || a.amendments[..b.amendments.len()] != b.amendments[..]
+                {
+                    return Err(schema("amendments are append-only"));
+                }
+            }
+            Ok(h.kind)
+        }
+        DocKind::Hazard => {
+            check_hazard(before, after, author)?;
+            Ok(h.kind)
+        }
+        DocKind::WeeklyReport => {
+            doc::weekly::read(after).map_err(|e| schema(e.to_string()))?;
+            allowed(Action::FileWeeklyReport, Named::default())?;
+            Ok(h.kind)
+        }
+        DocKind::IncidentReport => {
+            doc::incident::read(after).map_err(|e| schema(e.to_string()))?;
+            allowed(Action::FileIncident, Named::default())?;
+            Ok(h.kind)
+        }
+    }
+}
+
+fn check_hazard(
+    before: Option<&AutoCommit>,
+    after: &AutoCommit,
+    author: &User,
+) -> Result<(), Refusal> {
+    let a = doc::hazard::read(after).map_err(|e| schema(e.to_string()))?;
+    let roles: &[Role] = &author.roles;
+    let Some(before) = before else {
+        if !Action::ReportHazard.allowed(roles, Named::default()) {
+            return Err(forbid(Action::ReportHazard));
+        }
+        if a.events.first().map(|e| e.kind) != Some(EventKind::Reported) {
+            return Err(schema("a new hazard starts with its 'reported' event"));
+        }
+        for e in &a.events {
+            if e.by.user_id != author.id {
+                return Err(schema("an event names someone other than its author"));
+            }
+        }
+        return Ok(());
+    };
+    let b = doc::hazard::read(before).map_err(|e| schema(e.to_string()))?;
+
+    // Nobody rewrites or removes past events: the old events, in order, are still there.
+    let kept: Vec<_> = a
+        .events
+        .iter()
+        .filter(|e| b.events.iter().any(|o| o.id == e.id))
+        .collect();
+    if kept.len() != b.events.len() || kept.iter().zip(&b.events).any(|(x, y)| *x != y) {
+        return Err(schema("past events may not be changed or removed"));
+    }
+    let named = Named {
+        responsible: b
+            .plan
+            .responsible
+            .as_ref()
+            .is_some_and(|p| p.user_id == author.id),
+        reinspector: b
+            .plan
+            .reinspector
+            .as_ref()
+            .is_some_and(|p| p.user_id == author.id),
+        unassigned: !doc::hazard::ever_assigned(&b),
+    };
+    let allowed = |act: Action| {
+        if act.allowed(roles, named) {
+            Ok(())
+        } else {
+            Err(forbid(act))
+        }
+    };
+    for e in a
+        .events
+        .iter()
+        .filter(|e| !b.events.iter().any(|o| o.id == e.id))
+    {
+        if e.by.user_id != author.id {
+            return Err(schema("an event names someone other than its author"));
+        }
+        allowed(match e.kind {
+            EventKind::Reported => return Err(schema("a hazard is reported once")),
+            EventKind::Assigned => Action::Assign,
+            EventKind::RectificationReported => Action::ReportRectification,
+            EventKind::Verified | EventKind::VerificationFailed => Action::Verify,
+            EventKind::Deferred => Action::Defer,
+            EventKind::Reopened => Action::Reopen,
+            EventKind::ListedForSupervision => Action::ListForSupervision,
+            EventKind::Regraded => Action::Regrade,
+        })?;
+    }
+    let raw_risk = |d: &AutoCommit| -> Vec<String> {
+        let mut v: Vec<String> = d
+            .get_all(ROOT, "risk")
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|(v, _)| v.as_str().map(str::to_string))
+            .collect();
+        v.sort();
+        v
+    };
+    if raw_risk(before) != raw_risk(after) {
+        allowed(Action::Regrade)?;
+    }
+    if a.plan != b.plan {
+        let only_treatment = saferound_core::doc::hazard::Plan {
+            treatment_plan: b.plan.treatment_plan.clone(),
+            ..a.plan.clone()
+        } == b.plan;
+        allowed(if only_treatment {
+            Action::ListForSupervision
+        } else {
+            Action::Assign
+        })?;
+    }
+    let core = |h: &doc::hazard::Hazard| {
+        (
+            h.site.clone(),
+            h.category,
+            h.location.clone(),
+            h.description.clone(),
+            h.photos.clone(),
+            h.inspection,
+            h.reported_by.clone(),
+            h.reported_at,
+        )
+    };
+    if core(&a) != core(&b) {
+        // The report itself: its authors' colleagues may correct it until it is assigned.
+        allowed(Action::Regrade)?;
+    }
+    Ok(())
+}
