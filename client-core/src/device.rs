@@ -129,9 +129,19 @@ impl Device {
         identity: Identity,
         clock: Arc<dyn Clock>,
     ) -> Result<Device> {
+        Self::init_with_actor(path, identity, ActorId::random(), clock)
+    }
+
+    /// Creates the store with a given actor: enrolment binds the actor on the server
+    /// before the store exists.
+    pub fn init_with_actor(
+        path: impl AsRef<Path>,
+        identity: Identity,
+        actor: ActorId,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Device> {
         short_text("user name", &identity.user.name, true, limits::NAME)?;
         let store = Store::open(path)?;
-        let actor = ActorId::random();
         store.init_device(&DeviceRow {
             device_id: uuid::Uuid::now_v7().to_string(),
             actor: actor.to_bytes().to_vec(),
@@ -215,7 +225,11 @@ impl Device {
         self.max_photo_bytes = max;
     }
 
-    fn now(&self) -> Timestamp {
+    pub fn actor(&self) -> &ActorId {
+        &self.actor
+    }
+
+    pub(crate) fn now(&self) -> Timestamp {
         Timestamp(self.clock.now())
     }
 
@@ -1125,6 +1139,11 @@ impl Device {
     /// into the local copy; the sync client calls this with data it has checked.
     pub fn receive(&self, id: DocId, bytes: &[u8]) -> Result<()> {
         self.write(|tx| tx.merge(id, bytes))
+    }
+
+    /// Applies changes received from the server, each an Automerge change chunk.
+    pub fn receive_changes(&self, id: DocId, changes: &[Vec<u8>]) -> Result<()> {
+        self.write(|tx| tx.apply_changes(id, changes))
     }
 
     /// Any document as JSON.

@@ -35,6 +35,14 @@ pub enum Error {
 
     #[error("document error: {0}")]
     Document(String),
+
+    /// The server could not be reached (no signal, timeout): retry later, nothing is lost.
+    #[error("network: {0}")]
+    Network(String),
+
+    /// The server refused the whole request.
+    #[error("server answered {status}: {message}")]
+    Server { status: u16, message: String },
 }
 
 impl Error {

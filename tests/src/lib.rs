@@ -1,1 +1,199 @@
+//! Harness for end-to-end tests and the load generator: a real `saferound-server`
+//! process on a free loopback port with its own database, and devices that are real
+//! store files driven by the core's API and its sync client.
 
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use saferound_core::{Device, SystemClock};
+
+/// The password of every demo person on a `--demo` server.
+pub const DEMO_PASSWORD: &str = saferound_server::DEMO_PASSWORD;
+
+/// The `saferound-server` binary of this build, brought up to date once per test run
+/// (a no-op when it is; it keeps tests from running a stale server).
+pub fn server_binary() -> PathBuf {
+    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let exe = std::env::current_exe().expect("test executable");
+            // target/<profile>/deps/<test> → target/<profile>/saferound-server
+            let dir = exe.parent().and_then(Path::parent).expect("target dir");
+            let mut c = Command::new(env!("CARGO"));
+            c.args([
+                "build",
+                "-q",
+                "-p",
+                "saferound-server",
+                "--bin",
+                "saferound-server",
+            ]);
+            if dir.ends_with("release") {
+                c.arg("--release");
+            }
+            let status = c.status().expect("cargo build");
+            assert!(status.success(), "building saferound-server failed");
+            dir.join(format!("saferound-server{}", std::env::consts::EXE_SUFFIX))
+        })
+        .clone()
+}
+
+/// A running server process; killed when dropped.
+pub struct Server {
+    child: Option<Child>,
+    pub url: String,
+    pub db: PathBuf,
+    pub dir: PathBuf,
+}
+
+impl Server {
+    /// Starts a server with the demo institution on a free port, its database in `dir`.
+    pub fn start(dir: &Path) -> Server {
+        Self::start_with(dir, &["--demo"])
+    }
+
+    pub fn start_with(dir: &Path, extra: &[&str]) -> Server {
+        let db = dir.join("server.db");
+        let mut child = Command::new(server_binary())
+            .args(["--listen", "127.0.0.1:0", "--db"])
+            .arg(&db)
+            .args(["--log", "warn"])
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start saferound-server");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut lines = BufReader::new(stdout).lines();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let url = loop {
+            assert!(Instant::now() < deadline, "server did not start");
+            match lines.next() {
+                Some(Ok(line)) => {
+                    if let Some(u) = line.strip_prefix("listening on ") {
+                        break u.trim().to_string();
+                    }
+                }
+                _ => panic!("server exited before listening"),
+            }
+        };
+        // Keep draining stdout so the server never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        Server {
+            child: Some(child),
+            url,
+            db,
+            dir: dir.to_path_buf(),
+        }
+    }
+
+    /// SIGKILL: no chance to finish anything.
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Starts again on the same database (a new port).
+    pub fn restart(&mut self) {
+        self.kill();
+        let s = Server::start_with(&self.dir.clone(), &[]);
+        *self = s;
+    }
+
+    /// Runs `saferound-server <args>` against this server's database.
+    pub fn admin(&self, args: &[&str]) -> String {
+        let out = Command::new(server_binary())
+            .arg("--db")
+            .arg(&self.db)
+            .args(["--log", "warn"])
+            .args(args)
+            .env("SAFEROUND_PASSWORD", "long-enough-pw")
+            .output()
+            .expect("run admin command");
+        assert!(
+            out.status.success(),
+            "admin {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    pub fn dump_ledger(&self) -> String {
+        self.admin(&["dump-ledger"])
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Enrolls a new device for `login` into a store file in `dir`, and syncs it once (it
+/// receives the directory), as the apps do.
+pub fn enroll(server: &Server, dir: &Path, name: &str, login: &str, password: &str) -> Device {
+    let d = saferound_core::sync::client::enroll(
+        dir.join(format!("{name}.db")),
+        &server.url,
+        login,
+        password,
+        name,
+        Arc::new(SystemClock),
+    )
+    .unwrap_or_else(|e| panic!("enrol {login}: {e}"));
+    sync(&d);
+    d
+}
+
+/// Syncs a device with whatever server it is enrolled with.
+pub fn sync(d: &Device) -> saferound_core::sync::client::SyncReport {
+    saferound_core::sync::client::sync(d, &mut |_| {}).unwrap_or_else(|e| panic!("sync: {e}"))
+}
+
+/// A JSON GET with the device's token.
+pub fn get_json(server: &Server, d: &Device, path: &str) -> (u16, serde_json::Value) {
+    let token = d.store().sync_settings().unwrap().token.unwrap();
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let mut r = agent
+        .get(format!("{}{path}", server.url))
+        .header("Authorization", format!("Bearer {token}"))
+        .call()
+        .expect("GET");
+    let status = r.status().as_u16();
+    let body = r.body_mut().read_to_string().unwrap_or_default();
+    (
+        status,
+        serde_json::from_str(&body).unwrap_or(serde_json::Value::Null),
+    )
+}
+
+/// A raw POST, for hostile bodies.
+pub fn post_raw(server: &Server, path: &str, token: Option<&str>, body: &[u8]) -> (u16, String) {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let mut req = agent
+        .post(format!("{}{path}", server.url))
+        .header("Content-Type", saferound_core::sync::wire::CONTENT_TYPE);
+    if let Some(t) = token {
+        req = req.header("Authorization", format!("Bearer {t}"));
+    }
+    let mut r = req.send(body).expect("POST");
+    (
+        r.status().as_u16(),
+        r.body_mut().read_to_string().unwrap_or_default(),
+    )
+}
+
+pub fn token(d: &Device) -> String {
+    d.store().sync_settings().unwrap().token.unwrap()
+}

@@ -117,6 +117,22 @@ enum Command {
     Show { id: DocId },
     /// Who this device is and what it holds.
     Status,
+    /// Enrol this device with a server (creates the store).
+    Enroll {
+        #[arg(long, env = "SAFEROUND_SERVER")]
+        server: String,
+        #[arg(long)]
+        login: String,
+        /// Read from SAFEROUND_PASSWORD when not given.
+        #[arg(long, env = "SAFEROUND_PASSWORD", hide_env_values = true)]
+        password: String,
+        #[arg(long, default_value = "saferound CLI")]
+        device_name: String,
+    },
+    /// Sync with the server: push what it lacks, receive what others changed.
+    Sync,
+    /// Documents the server refused, kept with the reason.
+    Quarantine,
 }
 
 #[derive(Args)]
@@ -378,6 +394,80 @@ fn run(cli: &Cli) -> Result<(), Error> {
             print_status(cli, &device)
         }
         Command::Status => print_status(cli, &open(cli)?),
+        Command::Enroll {
+            server,
+            login,
+            password,
+            device_name,
+        } => {
+            let device = saferound_core::sync::client::enroll(
+                &cli.store,
+                server,
+                login,
+                password,
+                device_name,
+                clock(cli),
+            )?;
+            let report = saferound_core::sync::client::sync(&device, &mut |_| {})?;
+            if !cli.json {
+                out!(
+                    "enrolled with {server}; received {} documents",
+                    report.received_docs
+                );
+            }
+            print_status(cli, &device)
+        }
+        Command::Sync => {
+            let device = open(cli)?;
+            let json = cli.json;
+            let report = saferound_core::sync::client::sync(&device, &mut |p| {
+                if !json {
+                    eprintln!(
+                        "{:?}: {}/{} documents, {} bytes up, {} bytes down",
+                        p.phase, p.docs_done, p.docs_total, p.bytes_up, p.bytes_down
+                    );
+                }
+            })?;
+            if json {
+                return print_json(&report);
+            }
+            out!(
+                "synced: {} pushed, {} acknowledged, {} received, {} refused ({} requests, {} bytes up, {} bytes down)",
+                report.pushed_docs,
+                report.acknowledged,
+                report.received_docs,
+                report.rejected.len(),
+                report.requests,
+                report.bytes_up,
+                report.bytes_down
+            );
+            for (id, reason) in &report.rejected {
+                out!("refused {id}: {reason} (kept in quarantine)");
+            }
+            Ok(())
+        }
+        Command::Quarantine => {
+            let device = open(cli)?;
+            let rows = device.store().quarantined()?;
+            if cli.json {
+                return print_json(&rows);
+            }
+            table(
+                &["when", "document", "kind", "code", "reason"],
+                rows.iter()
+                    .map(|q| {
+                        vec![
+                            q.created_at.clone(),
+                            q.doc_id.clone(),
+                            q.kind.clone(),
+                            q.code.clone(),
+                            q.reason.clone(),
+                        ]
+                    })
+                    .collect(),
+            );
+            Ok(())
+        }
         Command::Templates { id: None, .. } => {
             let device = open(cli)?;
             let ts = device.templates()?;

@@ -349,9 +349,16 @@ impl Store {
         let Some(mut d) = self.load(id)? else {
             return Err(Error::not_found("document", id));
         };
-        Ok(d.get_changes(&acked)
+        // Only heads this document knows count: unknown ones (the server has changes we
+        // have not received yet) must not make the whole history look unacknowledged.
+        let known: Vec<ChangeHash> = acked
             .into_iter()
-            .map(|mut c| c.bytes().to_vec())
+            .filter(|h| d.get_change_by_hash(h).is_some())
+            .collect();
+        // Uncompressed chunks: the server never inflates what a device sends.
+        Ok(d.get_changes(&known)
+            .into_iter()
+            .map(|c| c.raw_bytes().to_vec())
             .collect())
     }
 
@@ -422,15 +429,27 @@ impl Store {
         let Some(mut local) = load_doc(&tx, id, &self.path)? else {
             return Ok(());
         };
-        let kind = doc::header(&local).map(|h| h.kind.code()).unwrap_or("unknown");
+        let kind = doc::header(&local)
+            .map(|h| h.kind.code())
+            .unwrap_or("unknown");
         tx.execute(
             "INSERT INTO quarantine (doc_id, kind, code, reason, document, created_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![id.to_string(), kind, code, reason, local.save(), now.to_string()],
+            params![
+                id.to_string(),
+                kind,
+                code,
+                reason,
+                local.save(),
+                now.to_string()
+            ],
         )?;
         tx.execute("DELETE FROM changes WHERE doc_id = ?1", [id.to_string()])?;
         tx.execute("DELETE FROM doc_index WHERE id = ?1", [id.to_string()])?;
-        tx.execute("DELETE FROM server_heads WHERE doc_id = ?1", [id.to_string()])?;
+        tx.execute(
+            "DELETE FROM server_heads WHERE doc_id = ?1",
+            [id.to_string()],
+        )?;
         tx.execute("DELETE FROM documents WHERE id = ?1", [id.to_string()])?;
         if !server_doc.is_empty() {
             let mut w = Tx {
@@ -480,7 +499,10 @@ impl Store {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         tx.execute("DELETE FROM changes WHERE doc_id = ?1", [id.to_string()])?;
         tx.execute("DELETE FROM doc_index WHERE id = ?1", [id.to_string()])?;
-        tx.execute("DELETE FROM server_heads WHERE doc_id = ?1", [id.to_string()])?;
+        tx.execute(
+            "DELETE FROM server_heads WHERE doc_id = ?1",
+            [id.to_string()],
+        )?;
         tx.execute("DELETE FROM documents WHERE id = ?1", [id.to_string()])?;
         let mut w = Tx {
             tx,
@@ -611,6 +633,33 @@ impl Tx<'_> {
         let mut incoming = AutoCommit::load(bytes)
             .map_err(|e| Error::Document(format!("received data for {id} does not load: {e}")))?;
         d.merge(&mut incoming)?;
+        if !d.get_missing_deps(&[]).is_empty() {
+            return Err(Error::Document(format!(
+                "changes for {id} depend on changes this device does not have"
+            )));
+        }
+        self.save(id, &mut d, &before, true)
+    }
+
+    /// Applies individual changes (as the server sends them) to the document `id`,
+    /// creating it. Each change is parsed on its own, so damage is an error, never a
+    /// silently shortened history; changes whose dependencies are missing are an error.
+    pub fn apply_changes(&mut self, id: DocId, changes: &[Vec<u8>]) -> Result<()> {
+        let parsed = changes
+            .iter()
+            .map(|c| {
+                automerge::Change::from_bytes(c.clone())
+                    .map_err(|e| Error::Document(format!("a change for {id} does not parse: {e}")))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let (mut d, before) = match self.load(id)? {
+            Some(mut d) => {
+                let before = d.get_heads();
+                (d, before)
+            }
+            None => (AutoCommit::new().with_actor(self.actor.clone()), Vec::new()),
+        };
+        d.apply_changes(parsed)?;
         if !d.get_missing_deps(&[]).is_empty() {
             return Err(Error::Document(format!(
                 "changes for {id} depend on changes this device does not have"

@@ -79,9 +79,13 @@ fn check_file(path: &Path) -> Result<()> {
     // holds the pages; SQLite recovers that, so only judge a file without a WAL.
     let wal = path.with_file_name(format!(
         "{}-wal",
-        path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default()
+        path.file_name()
+            .map(|n| n.to_string_lossy())
+            .unwrap_or_default()
     ));
-    let has_wal = std::fs::metadata(&wal).map(|m| m.len() > 0).unwrap_or(false);
+    let has_wal = std::fs::metadata(&wal)
+        .map(|m| m.len() > 0)
+        .unwrap_or(false);
     if page_size < 512 || pages == 0 || (!has_wal && len < page_size * pages) {
         return Err(corrupt(&format!(
             "truncated: {len} bytes, the header says {} ",

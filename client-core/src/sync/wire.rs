@@ -145,7 +145,8 @@ pub fn heads_to_bytes(heads: &[ChangeHash]) -> Vec<u8> {
 }
 
 pub fn heads_from_bytes(bytes: &[u8]) -> Result<Vec<ChangeHash>, WireError> {
-    crate::store::decode_heads(bytes).map_err(|_| WireError::Malformed("heads are not whole 32-byte hashes".into()))
+    crate::store::decode_heads(bytes)
+        .map_err(|_| WireError::Malformed("heads are not whole 32-byte hashes".into()))
 }
 
 /// Checks the framing of one Automerge change chunk without inflating or parsing it:
@@ -154,7 +155,10 @@ pub fn heads_from_bytes(bytes: &[u8]) -> Result<Vec<ChangeHash>, WireError> {
 pub fn check_change_chunk(bytes: &[u8]) -> Result<(), String> {
     const MAGIC: [u8; 4] = [0x85, 0x6f, 0x4a, 0x83];
     if bytes.len() > MAX_CHANGE_BYTES {
-        return Err(format!("a change of {} bytes exceeds {MAX_CHANGE_BYTES}", bytes.len()));
+        return Err(format!(
+            "a change of {} bytes exceeds {MAX_CHANGE_BYTES}",
+            bytes.len()
+        ));
     }
     if bytes.len() < 10 || bytes[..4] != MAGIC {
         return Err("not an Automerge change".into());
@@ -185,9 +189,15 @@ mod tests {
         let bytes = encode(&r);
         assert_eq!(decode::<SyncRequest>(&bytes, 1 << 20).unwrap(), r);
         for cut in 0..bytes.len() {
-            assert!(decode::<SyncRequest>(&bytes[..cut], 1 << 20).is_err(), "cut at {cut}");
+            assert!(
+                decode::<SyncRequest>(&bytes[..cut], 1 << 20).is_err(),
+                "cut at {cut}"
+            );
         }
-        assert!(matches!(decode::<SyncRequest>(&bytes, 3), Err(WireError::TooLarge(3))));
+        assert!(matches!(
+            decode::<SyncRequest>(&bytes, 3),
+            Err(WireError::TooLarge(3))
+        ));
         assert!(decode::<SyncRequest>(&[0xff; 64], 1 << 20).is_err());
     }
 

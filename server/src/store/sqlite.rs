@@ -964,7 +964,13 @@ impl Storage for SqliteStorage {
                 while let Some(r) = rows.next()? {
                     let cells: Vec<String> = (0..n)
                         .map(|i| match r.get_ref(i) {
-                            Ok(v) => format!("{v:?}"),
+                            Ok(rusqlite::types::ValueRef::Null) => "NULL".into(),
+                            Ok(rusqlite::types::ValueRef::Integer(n)) => n.to_string(),
+                            Ok(rusqlite::types::ValueRef::Real(f)) => f.to_string(),
+                            Ok(rusqlite::types::ValueRef::Text(t)) => {
+                                String::from_utf8_lossy(t).replace(['\t', '\n'], " ")
+                            }
+                            Ok(rusqlite::types::ValueRef::Blob(b)) => hex::encode(b),
                             Err(_) => "?".into(),
                         })
                         .collect();

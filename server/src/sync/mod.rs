@@ -201,7 +201,8 @@ fn merge_one(device: &DeviceAuth, push: &PushDoc, stored: Option<&StoredDoc>) ->
         }
         if let Err((code, reason)) = validate::check(
             before.as_ref(),
-            &after,
+            &mut after,
+            &new,
             &device.user,
             device.institution,
             id,

@@ -3,7 +3,7 @@
 //! allowed to the change's author — the user the device's actor is bound to, never the
 //! name written inside the document.
 
-use automerge::{AutoCommit, ROOT, ReadDoc};
+use automerge::{AutoCommit, Change, ROOT, ReadDoc};
 use saferound_core::doc::{self, DocKind};
 use saferound_core::ids::{DocId, InstitutionId};
 use saferound_core::model::lifecycle::EventKind;
@@ -26,10 +26,14 @@ fn schema(msg: impl Into<String>) -> Refusal {
     (RejectCode::SchemaViolation, msg.into())
 }
 
-/// Checks the trial merge `after` of the server's `before` (None: a new document).
+/// Checks the trial merge `after` of the server's `before` (None: a new document) with
+/// the device's `new` changes. Role rules are judged per change, against the document as
+/// its author saw it (the change's dependencies), so an edit made offline while it was
+/// allowed is not refused because someone else's change reached the server first.
 pub fn check(
     before: Option<&AutoCommit>,
-    after: &AutoCommit,
+    after: &mut AutoCommit,
+    new: &[Change],
     author: &User,
     institution: InstitutionId,
     id: DocId,
@@ -67,26 +71,31 @@ pub fn check(
             allowed(Action::Inspect, Named::default())?;
             if let Some(b) = before {
                 let b = doc::inspection::read(b).map_err(|e| schema(e.to_string()))?;
-                if b.submitted.is_some() {
-                    if a.submitted != b.submitted {
-                        return Err(schema("a submission cannot be undone or rewritten"));
-                    }
-                    if a.answers != b.answers && a.amendments.len() <= b.amendments.len() {
-                        return Err(schema(
-                            "answers changed after submission without an amendment",
-                        ));
-                    }
+                if b.submitted.is_some() && a.submitted.is_none() {
+                    return Err(schema("a submission cannot be undone"));
                 }
-                if a.amendments.len() < b.amendments.len()
-                    || a.amendments[..b.amendments.len()] != b.amendments[..]
-                {
+                let kept = b.amendments.iter().all(|x| a.amendments.contains(x));
+                if !kept {
                     return Err(schema("amendments are append-only"));
                 }
             }
             Ok(h.kind)
         }
         DocKind::Hazard => {
-            check_hazard(before, after, author)?;
+            doc::hazard::read(after).map_err(|e| schema(e.to_string()))?;
+            for c in new {
+                let seen = if c.deps().is_empty() {
+                    None
+                } else {
+                    Some(after.fork_at(c.deps()).map_err(|e| schema(e.to_string()))?)
+                };
+                let made = after
+                    .fork_at(&[c.hash()])
+                    .map_err(|e| schema(e.to_string()))?;
+                // A change that only adds to a document its author had not seen yet (it
+                // starts the document) is the report itself.
+                check_hazard(seen.as_ref(), &made, author)?;
+            }
             Ok(h.kind)
         }
         DocKind::WeeklyReport => {

@@ -1,0 +1,385 @@
+//! The device's sync client: enrolment, and one `sync` that pushes what the server has
+//! not acknowledged, applies what the server sends, and pages until nothing is left.
+//! Nothing leaves the pending set before the server acknowledged it durably; a retried
+//! request is harmless (changes are content-addressed).
+
+use std::time::Duration;
+
+use automerge::{AutoCommit, ChangeHash};
+use serde::{Deserialize, Serialize};
+
+use super::wire::{self, PushDoc, RejectCode, SyncRequest, SyncResponse};
+use crate::clock::Clock;
+use crate::device::{Device, Identity};
+use crate::doc::{DocKind, PersonRef};
+use crate::error::{Error, Result};
+use crate::ids::{DepartmentId, DocId, InstitutionId, UserId};
+use crate::model::Role;
+
+/// Bytes of changes per request before the client starts another.
+const REQUEST_BUDGET: usize = 4 * 1024 * 1024;
+
+/// Attempts per request on network failures or 5xx answers, with backoff between.
+const ATTEMPTS: u32 = 4;
+
+/// Where a sync is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    Pushing,
+    Receiving,
+    Done,
+}
+
+/// Progress, reported after every request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Progress {
+    pub phase: Phase,
+    pub docs_done: usize,
+    pub docs_total: usize,
+    pub bytes_up: usize,
+    pub bytes_down: usize,
+}
+
+/// What a sync did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct SyncReport {
+    pub requests: usize,
+    pub pushed_docs: usize,
+    pub acknowledged: usize,
+    pub received_docs: usize,
+    pub bytes_up: usize,
+    pub bytes_down: usize,
+    /// Documents the server refused: quarantined with the reason.
+    pub rejected: Vec<(String, String)>,
+}
+
+#[derive(Serialize)]
+struct EnrollRequest<'a> {
+    login: &'a str,
+    password: &'a str,
+    actor: String,
+    name: &'a str,
+}
+
+#[derive(Deserialize)]
+struct EnrollResponse {
+    token: String,
+    institution: InstitutionId,
+    user_id: UserId,
+    name: String,
+    roles: Vec<Role>,
+    department: Option<DepartmentId>,
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .timeout_global(Some(Duration::from_secs(120)))
+        .http_status_as_error(false)
+        .build()
+        .into()
+}
+
+fn endpoint(server: &str, path: &str) -> String {
+    format!("{}{path}", server.trim_end_matches('/'))
+}
+
+/// POSTs `body`, retrying network failures and 5xx with backoff; 4xx is final.
+fn post(
+    server: &str,
+    path: &str,
+    token: Option<&str>,
+    content_type: &str,
+    body: &[u8],
+    limit: u64,
+) -> Result<Vec<u8>> {
+    let agent = agent();
+    let mut last = Error::Network("no attempt made".into());
+    for attempt in 0..ATTEMPTS {
+        if attempt > 0 {
+            std::thread::sleep(Duration::from_millis(200 * 2u64.pow(attempt)));
+        }
+        let mut req = agent
+            .post(endpoint(server, path))
+            .header("Content-Type", content_type);
+        if let Some(t) = token {
+            req = req.header("Authorization", format!("Bearer {t}"));
+        }
+        match req.send(body) {
+            Ok(mut resp) => {
+                let status = resp.status().as_u16();
+                let bytes: Result<Vec<u8>> = resp
+                    .body_mut()
+                    .with_config()
+                    .limit(limit)
+                    .read_to_vec()
+                    .map_err(|e| Error::Network(e.to_string()));
+                match (status, bytes) {
+                    (200, Ok(b)) => return Ok(b),
+                    (s, Ok(b)) if s < 500 => {
+                        let message = serde_json::from_slice::<serde_json::Value>(&b)
+                            .ok()
+                            .and_then(|v| v["error"].as_str().map(str::to_string))
+                            .unwrap_or_else(|| {
+                                String::from_utf8_lossy(&b).chars().take(200).collect()
+                            });
+                        return Err(Error::Server { status: s, message });
+                    }
+                    (s, Ok(_)) => {
+                        last = Error::Server {
+                            status: s,
+                            message: "server error".into(),
+                        }
+                    }
+                    (_, Err(e)) => last = e,
+                }
+            }
+            Err(e) => last = Error::Network(e.to_string()),
+        }
+        tracing::warn!(attempt, "sync request failed: {last}");
+    }
+    Err(last)
+}
+
+/// Enrolls a new device with the user's password and creates its store at `path`.
+pub fn enroll(
+    path: impl AsRef<std::path::Path>,
+    server: &str,
+    login: &str,
+    password: &str,
+    device_name: &str,
+    clock: std::sync::Arc<dyn Clock>,
+) -> Result<Device> {
+    if path.as_ref().exists() {
+        return Err(Error::State(format!(
+            "{} already exists; enrol into a new store",
+            path.as_ref().display()
+        )));
+    }
+    let actor = automerge::ActorId::random();
+    let body = serde_json::to_vec(&EnrollRequest {
+        login,
+        password,
+        actor: actor.to_hex_string(),
+        name: device_name,
+    })
+    .map_err(|e| Error::invalid("enrolment", e.to_string()))?;
+    let bytes = post(
+        server,
+        "/api/v1/devices",
+        None,
+        "application/json",
+        &body,
+        1 << 20,
+    )?;
+    let r: EnrollResponse = serde_json::from_slice(&bytes).map_err(|e| Error::Server {
+        status: 200,
+        message: format!("unexpected enrolment answer: {e}"),
+    })?;
+    let device = Device::init_with_actor(
+        path,
+        Identity {
+            institution: r.institution,
+            user: PersonRef {
+                user_id: r.user_id,
+                name: r.name,
+            },
+            roles: r.roles,
+            department: r.department,
+        },
+        actor,
+        clock,
+    )?;
+    device.store().set_server(server, Some(&r.token))?;
+    Ok(device)
+}
+
+/// Syncs with the server the device enrolled with.
+pub fn sync(device: &Device, progress: &mut dyn FnMut(&Progress)) -> Result<SyncReport> {
+    let settings = device.store().sync_settings()?;
+    let (Some(server), Some(token)) = (settings.server_url, settings.token) else {
+        return Err(Error::State(
+            "this device is not enrolled with a server; run `saferound enroll`".into(),
+        ));
+    };
+    sync_with(device, &server, &token, progress)
+}
+
+/// Syncs with `server` using `token` (a phone keeps the token in its secret store).
+pub fn sync_with(
+    device: &Device,
+    server: &str,
+    token: &str,
+    progress: &mut dyn FnMut(&Progress),
+) -> Result<SyncReport> {
+    let store = device.store();
+    let mut report = SyncReport::default();
+    let pending: Vec<DocId> = store
+        .unsynced()?
+        .into_iter()
+        .filter(|id| *id != crate::doc::directory::id_for(device.identity().institution))
+        .collect();
+    let total = pending.len();
+    let mut queue = pending.into_iter().peekable();
+    let mut first = true;
+    loop {
+        // One request: as many pending documents as fit, plus whatever the server sends.
+        let mut docs = Vec::new();
+        let mut budget = 0usize;
+        while let Some(id) = queue.peek().copied() {
+            if docs.len() >= wire::MAX_DOCS_PER_REQUEST
+                || (budget >= REQUEST_BUDGET && !docs.is_empty())
+            {
+                break;
+            }
+            queue.next();
+            let Some(mut d) = store.load(id)? else {
+                continue;
+            };
+            let changes = store.unacknowledged_changes(id)?;
+            budget += changes.iter().map(Vec::len).sum::<usize>();
+            docs.push(PushDoc {
+                id: id.0,
+                heads: wire::heads_to_bytes(&d.get_heads()),
+                changes: changes
+                    .into_iter()
+                    .map(serde_bytes::ByteBuf::from)
+                    .collect(),
+            });
+        }
+        let settings = store.sync_settings()?;
+        let req = SyncRequest {
+            protocol: wire::PROTOCOL_VERSION,
+            cursor: settings.cursor,
+            docs,
+            max_update_bytes: 4 * 1024 * 1024,
+        };
+        let pushed = req.docs.len();
+        let body = wire::encode(&req);
+        let answer = post(
+            server,
+            "/api/v1/sync",
+            Some(token),
+            wire::CONTENT_TYPE,
+            &body,
+            64 << 20,
+        )?;
+        report.requests += 1;
+        report.bytes_up += body.len();
+        report.bytes_down += answer.len();
+        report.pushed_docs += pushed;
+        let resp: SyncResponse = wire::decode(&answer, 64 << 20).map_err(|e| Error::Server {
+            status: 200,
+            message: e.to_string(),
+        })?;
+        // A server restored from an older backup has a new epoch: it may have lost what
+        // it acknowledged, so everything is pushed again (it keeps what it lacks).
+        if first {
+            first = false;
+            if settings.epoch.as_deref().is_some_and(|e| e != resp.epoch) {
+                tracing::warn!("the server's data was restored; pushing everything again");
+                store.forget_acknowledgements()?;
+                store.set_cursor(0, &resp.epoch)?;
+                return sync_with(device, server, token, progress);
+            }
+        }
+        apply(device, &resp, &mut report)?;
+        store.set_cursor(resp.cursor, &resp.epoch)?;
+        let docs_done = total - queue.len();
+        progress(&Progress {
+            phase: if queue.peek().is_some() {
+                Phase::Pushing
+            } else {
+                Phase::Receiving
+            },
+            docs_done,
+            docs_total: total,
+            bytes_up: report.bytes_up,
+            bytes_down: report.bytes_down,
+        });
+        if queue.peek().is_none() && !resp.more {
+            break;
+        }
+    }
+    progress(&Progress {
+        phase: Phase::Done,
+        docs_done: total,
+        docs_total: total,
+        bytes_up: report.bytes_up,
+        bytes_down: report.bytes_down,
+    });
+    Ok(report)
+}
+
+fn apply(device: &Device, resp: &SyncResponse, report: &mut SyncReport) -> Result<()> {
+    let store = device.store();
+    let now = device.now();
+    let directory = crate::doc::directory::id_for(device.identity().institution);
+    for u in &resp.updates {
+        let id = DocId(u.id);
+        if u.changes.is_empty() {
+            continue;
+        }
+        let mut bytes = Vec::new();
+        for c in &u.changes {
+            bytes.extend_from_slice(c);
+        }
+        if id == directory || u.kind == DocKind::Directory.code() {
+            // The server owns the directory: take its copy whole, merged over what the
+            // server sent before, never over a locally imported one.
+            let mut merged = match store.load(id)? {
+                // A copy that came from the server: merge the server's news into it.
+                Some(existing) if !store.acknowledged_heads(id)?.is_empty() => existing,
+                // None yet, or one imported locally: the server's copy replaces it.
+                _ => AutoCommit::new(),
+            };
+            let mut incoming = AutoCommit::load(&bytes).map_err(|e| {
+                Error::Document(format!("directory from the server does not load: {e}"))
+            })?;
+            merged.merge(&mut incoming)?;
+            store.replace(id, &merged.save(), device.actor(), now)?;
+            let heads = store
+                .load(id)?
+                .map(|mut d| d.get_heads())
+                .unwrap_or_default();
+            store.set_acknowledged_heads(id, &heads)?;
+        } else {
+            let changes: Vec<Vec<u8>> = u.changes.iter().map(|c| c.to_vec()).collect();
+            device.receive_changes(id, &changes)?;
+        }
+        report.received_docs += 1;
+    }
+    for a in &resp.acks {
+        let id = DocId(a.id);
+        let heads = wire::heads_from_bytes(&a.heads).map_err(|e| Error::Server {
+            status: 200,
+            message: e.to_string(),
+        })?;
+        // Acknowledged: the server holds these heads durably. Only heads this device
+        // knows are recorded, so unknown ones never make local changes look synced.
+        if let Some(mut d) = store.load(id)? {
+            let known: Vec<ChangeHash> = heads
+                .into_iter()
+                .filter(|h| d.get_change_by_hash(h).is_some())
+                .collect();
+            store.set_acknowledged_heads(id, &known)?;
+        }
+        report.acknowledged += 1;
+    }
+    for r in &resp.rejections {
+        let id = DocId(r.id);
+        if r.code == RejectCode::MissingDependencies {
+            // Resend everything of this document next time.
+            store.set_acknowledged_heads(id, &[])?;
+            continue;
+        }
+        let code = serde_json::to_value(r.code)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default();
+        tracing::warn!(document = %id, %code, reason = %r.reason, "the server refused a document; quarantined");
+        store.quarantine(id, &code, &r.reason, &r.server_doc, device.actor(), now)?;
+        report.rejected.push((id.to_string(), r.reason.clone()));
+    }
+    Ok(())
+}
