@@ -6,4 +6,5 @@ cd "$(dirname "$0")/.."
 
 # One build for everything: the tests crate turns on the features the suite needs, so
 # building the workspace at once unifies them (a second feature set would rebuild).
+cargo build --workspace --locked --bins
 cargo test --workspace --locked --lib --bins --tests "$@"
