@@ -20,8 +20,11 @@ pub fn server_binary() -> PathBuf {
     BUILT
         .get_or_init(|| {
             let exe = std::env::current_exe().expect("test executable");
-            // target/<profile>/deps/<test> → target/<profile>/saferound-server
-            let dir = exe.parent().and_then(Path::parent).expect("target dir");
+            // target/<profile>/deps/<test> or target/<profile>/<bin> → target/<profile>
+            let mut dir = exe.parent().expect("target dir");
+            if dir.ends_with("deps") {
+                dir = dir.parent().expect("target dir");
+            }
             let mut c = Command::new(env!("CARGO"));
             c.args([
                 "build",
@@ -60,7 +63,8 @@ impl Server {
         let mut child = Command::new(server_binary())
             .args(["--listen", "127.0.0.1:0", "--db"])
             .arg(&db)
-            .args(["--log", "warn"])
+            .arg("--log")
+            .arg(std::env::var("SAFEROUND_TEST_LOG").unwrap_or_else(|_| "warn".into()))
             .args(extra)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -88,6 +92,24 @@ impl Server {
             db,
             dir: dir.to_path_buf(),
         }
+    }
+
+    /// The server's process id.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(|c| c.id())
+    }
+
+    /// The server's peak resident memory so far, in MB (Linux).
+    pub fn peak_rss_mb(&self) -> Option<f64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid()?)).ok()?;
+        let kb: f64 = status
+            .lines()
+            .find(|l| l.starts_with("VmHWM:"))?
+            .split_whitespace()
+            .nth(1)?
+            .parse()
+            .ok()?;
+        Some(kb / 1024.0)
     }
 
     /// SIGKILL: no chance to finish anything.

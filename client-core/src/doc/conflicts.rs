@@ -29,6 +29,13 @@ pub struct CompetingValue {
     pub actor: String,
 }
 
+/// Whether any change was made concurrently with another (some change depends on more
+/// than one earlier change, or there are several heads). Without concurrency there can be
+/// no conflict, so the costly `scan` can be skipped.
+pub fn had_concurrency(doc: &mut AutoCommit) -> bool {
+    doc.get_heads().len() > 1 || doc.get_changes_meta(&[]).iter().any(|c| c.deps.len() > 1)
+}
+
 /// Every key in the document that holds more than one value, outside bookkeeping maps.
 pub fn scan(doc: &AutoCommit) -> Vec<Conflict> {
     let mut out = Vec::new();

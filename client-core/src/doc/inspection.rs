@@ -132,6 +132,11 @@ pub fn create(
 }
 
 pub fn read(doc: &AutoCommit) -> Result<Inspection> {
+    read_with(doc, true)
+}
+
+/// Reads the inspection; `with_conflicts: false` skips the scan for concurrent values.
+pub fn read_with(doc: &AutoCommit, with_conflicts: bool) -> Result<Inspection> {
     let h = expect_kind(doc, DocKind::Inspection)?;
     let s: Stored = autosurgeon::hydrate(doc)?;
     Ok(Inspection {
@@ -148,7 +153,11 @@ pub fn read(doc: &AutoCommit) -> Result<Inspection> {
         notes: s.notes.as_str().to_string(),
         findings: s.findings,
         amendments: s.amendments,
-        conflicts: conflicts::scan(doc),
+        conflicts: if with_conflicts {
+            conflicts::scan(doc)
+        } else {
+            Vec::new()
+        },
     })
 }
 

@@ -318,6 +318,39 @@ impl Store {
         decode_heads(&bytes.unwrap_or_default())
     }
 
+    /// Records many acknowledgements in one transaction. Heads the device does not know
+    /// (the server has others' changes not received yet) are left out, so they never make
+    /// local changes look synced.
+    pub fn acknowledge(&self, acks: &[(DocId, Vec<ChangeHash>)]) -> Result<()> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        for (id, heads) in acks {
+            let ours: Option<Vec<u8>> = tx
+                .prepare_cached("SELECT heads FROM documents WHERE id = ?1")?
+                .query_row([id.to_string()], |r| r.get(0))
+                .optional()?;
+            let Some(ours) = ours else { continue };
+            let known = if ours == encode_heads(heads) {
+                heads.clone()
+            } else {
+                match load_doc(&tx, *id, &self.path)? {
+                    Some(mut d) => heads
+                        .iter()
+                        .filter(|h| d.get_change_by_hash(h).is_some())
+                        .copied()
+                        .collect(),
+                    None => continue,
+                }
+            };
+            tx.prepare_cached(
+                "INSERT OR REPLACE INTO server_heads (doc_id, heads) VALUES (?1, ?2)",
+            )?
+            .execute(params![id.to_string(), encode_heads(&known)])?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
     /// Records the heads the server acknowledged after it committed our changes.
     pub fn set_acknowledged_heads(&self, id: DocId, heads: &[ChangeHash]) -> Result<()> {
         self.conn().execute(
@@ -345,10 +378,17 @@ impl Store {
     /// The changes of a document the server has not acknowledged, as Automerge change
     /// bytes, in causal order.
     pub fn unacknowledged_changes(&self, id: DocId) -> Result<Vec<Vec<u8>>> {
+        Ok(self.pending_push(id)?.map(|p| p.1).unwrap_or_default())
+    }
+
+    /// What a sync pushes for a document: its current heads and the changes the server
+    /// has not acknowledged (one load of the document).
+    pub fn pending_push(&self, id: DocId) -> Result<Option<(Vec<ChangeHash>, Vec<Vec<u8>>)>> {
         let acked = self.acknowledged_heads(id)?;
         let Some(mut d) = self.load(id)? else {
-            return Err(Error::not_found("document", id));
+            return Ok(None);
         };
+        let heads = d.get_heads();
         // Only heads this document knows count: unknown ones (the server has changes we
         // have not received yet) must not make the whole history look unacknowledged.
         let known: Vec<ChangeHash> = acked
@@ -356,10 +396,12 @@ impl Store {
             .filter(|h| d.get_change_by_hash(h).is_some())
             .collect();
         // Uncompressed chunks: the server never inflates what a device sends.
-        Ok(d.get_changes(&known)
+        let changes = d
+            .get_changes(&known)
             .into_iter()
             .map(|c| c.raw_bytes().to_vec())
-            .collect())
+            .collect();
+        Ok(Some((heads, changes)))
     }
 
     /// Bytes a document takes in the store (snapshot plus appended changes).

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use automerge::{AutoCommit, ChangeHash};
+use automerge::AutoCommit;
 use serde::{Deserialize, Serialize};
 
 use super::wire::{self, PushDoc, RejectCode, SyncRequest, SyncResponse};
@@ -233,14 +233,13 @@ pub fn sync_with(
                 break;
             }
             queue.next();
-            let Some(mut d) = store.load(id)? else {
+            let Some((heads, changes)) = store.pending_push(id)? else {
                 continue;
             };
-            let changes = store.unacknowledged_changes(id)?;
             budget += changes.iter().map(Vec::len).sum::<usize>();
             docs.push(PushDoc {
                 id: id.0,
-                heads: wire::heads_to_bytes(&d.get_heads()),
+                heads: wire::heads_to_bytes(&heads),
                 changes: changes
                     .into_iter()
                     .map(serde_bytes::ByteBuf::from)
@@ -349,23 +348,21 @@ fn apply(device: &Device, resp: &SyncResponse, report: &mut SyncReport) -> Resul
         }
         report.received_docs += 1;
     }
-    for a in &resp.acks {
-        let id = DocId(a.id);
-        let heads = wire::heads_from_bytes(&a.heads).map_err(|e| Error::Server {
-            status: 200,
-            message: e.to_string(),
-        })?;
-        // Acknowledged: the server holds these heads durably. Only heads this device
-        // knows are recorded, so unknown ones never make local changes look synced.
-        if let Some(mut d) = store.load(id)? {
-            let known: Vec<ChangeHash> = heads
-                .into_iter()
-                .filter(|h| d.get_change_by_hash(h).is_some())
-                .collect();
-            store.set_acknowledged_heads(id, &known)?;
-        }
-        report.acknowledged += 1;
-    }
+    // Acknowledged: the server holds these heads durably.
+    let acks = resp
+        .acks
+        .iter()
+        .map(|a| {
+            wire::heads_from_bytes(&a.heads)
+                .map(|h| (DocId(a.id), h))
+                .map_err(|e| Error::Server {
+                    status: 200,
+                    message: e.to_string(),
+                })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    store.acknowledge(&acks)?;
+    report.acknowledged += acks.len();
     for r in &resp.rejections {
         let id = DocId(r.id);
         if r.code == RejectCode::MissingDependencies {

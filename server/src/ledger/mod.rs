@@ -121,12 +121,13 @@ fn conflict_rows(c: &[doc::conflicts::Conflict]) -> Vec<ConflictRow> {
 }
 
 /// Derives the ledger rows of a document.
-pub fn derive(d: &AutoCommit) -> saferound_core::Result<LedgerRows> {
+pub fn derive(d: &mut AutoCommit) -> saferound_core::Result<LedgerRows> {
     let h = doc::header(d)?;
+    let concurrent = doc::conflicts::had_concurrency(d);
     let mut rows = LedgerRows::default();
     match h.kind {
         DocKind::Hazard => {
-            let hz = doc::hazard::read(d)?;
+            let hz = doc::hazard::read_with(d, concurrent)?;
             let last = |k: EventKind| hz.events.iter().rev().find(|e| e.kind == k);
             let closed = hz.status == Some(HazardStatus::Closed);
             rows.events = hz
@@ -183,7 +184,7 @@ pub fn derive(d: &AutoCommit) -> saferound_core::Result<LedgerRows> {
             });
         }
         DocKind::Inspection => {
-            let i = doc::inspection::read(d)?;
+            let i = doc::inspection::read_with(d, concurrent)?;
             rows.answers = i
                 .answers
                 .iter()

@@ -934,9 +934,9 @@ impl Storage for SqliteStorage {
                 let Some(stored) = load_doc(&tx, inst, id)? else {
                     continue;
                 };
-                let doc = automerge::AutoCommit::load(&stored.bytes)
+                let mut doc = automerge::AutoCommit::load(&stored.bytes)
                     .map_err(|e| StoreError::Corrupt(format!("document {id}: {e}")))?;
-                let rows = crate::ledger::derive(&doc)
+                let rows = crate::ledger::derive(&mut doc)
                     .map_err(|e| StoreError::Corrupt(format!("document {id}: {e}")))?;
                 write_ledger(&tx, inst, id, &rows)?;
             }

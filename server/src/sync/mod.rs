@@ -226,7 +226,7 @@ fn merge_one(device: &DeviceAuth, push: &PushDoc, stored: Option<&StoredDoc>) ->
     if new.is_empty() {
         return Outcome::Unchanged(heads, lacking);
     }
-    let ledger = match ledger::derive(&after) {
+    let ledger = match ledger::derive(&mut after) {
         Ok(l) => l,
         Err(e) => return reject(id, RejectCode::SchemaViolation, e.to_string(), stored),
     };
@@ -292,11 +292,29 @@ pub async fn handle(
         let batch: Vec<(DocId, PushDoc)> =
             todo.iter().map(|id| (*id, pushes[id].clone())).collect();
         let dev = device.clone();
+        // Merging is CPU work: off the async threads, spread over the cores.
         let outcomes = tokio::task::spawn_blocking(move || {
-            batch
-                .into_iter()
-                .map(|(id, p)| (id, merge_one(&dev, &p, stored.get(&id))))
-                .collect::<Vec<_>>()
+            let workers = std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1);
+            let chunk = batch.len().div_ceil(workers).max(16);
+            std::thread::scope(|s| {
+                let handles: Vec<_> = batch
+                    .chunks(chunk)
+                    .map(|part| {
+                        let (dev, stored) = (&dev, &stored);
+                        s.spawn(move || {
+                            part.iter()
+                                .map(|(id, p)| (*id, merge_one(dev, p, stored.get(id))))
+                                .collect::<Vec<_>>()
+                        })
+                    })
+                    .collect();
+                handles
+                    .into_iter()
+                    .flat_map(|h| h.join().unwrap_or_default())
+                    .collect::<Vec<_>>()
+            })
         })
         .await
         .map_err(|e| StoreError::Task(e.to_string()))?;
@@ -426,7 +444,7 @@ pub async fn write_server_document(
         if new.is_empty() {
             return Ok(());
         }
-        let ledger = ledger::derive(&d).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let ledger = ledger::derive(&mut d).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let kind = doc::header(&d)
             .map(|h| h.kind.code().to_string())
             .unwrap_or_default();

@@ -67,10 +67,10 @@ pub fn check(
             "the directory is written by the server".into(),
         )),
         DocKind::Inspection => {
-            let a = doc::inspection::read(after).map_err(|e| schema(e.to_string()))?;
+            let a = doc::inspection::read_with(after, false).map_err(|e| schema(e.to_string()))?;
             allowed(Action::Inspect, Named::default())?;
             if let Some(b) = before {
-                let b = doc::inspection::read(b).map_err(|e| schema(e.to_string()))?;
+                let b = doc::inspection::read_with(b, false).map_err(|e| schema(e.to_string()))?;
                 if b.submitted.is_some() && a.submitted.is_none() {
                     return Err(schema("a submission cannot be undone"));
                 }
@@ -82,7 +82,7 @@ pub fn check(
             Ok(h.kind)
         }
         DocKind::Hazard => {
-            doc::hazard::read(after).map_err(|e| schema(e.to_string()))?;
+            doc::hazard::read_with(after, false).map_err(|e| schema(e.to_string()))?;
             for c in new {
                 let seen = if c.deps().is_empty() {
                     None
@@ -116,7 +116,7 @@ fn check_hazard(
     after: &AutoCommit,
     author: &User,
 ) -> Result<(), Refusal> {
-    let a = doc::hazard::read(after).map_err(|e| schema(e.to_string()))?;
+    let a = doc::hazard::read_with(after, false).map_err(|e| schema(e.to_string()))?;
     let roles: &[Role] = &author.roles;
     let Some(before) = before else {
         if !Action::ReportHazard.allowed(roles, Named::default()) {
@@ -132,7 +132,7 @@ fn check_hazard(
         }
         return Ok(());
     };
-    let b = doc::hazard::read(before).map_err(|e| schema(e.to_string()))?;
+    let b = doc::hazard::read_with(before, false).map_err(|e| schema(e.to_string()))?;
 
     // Nobody rewrites or removes past events: the old events, in order, are still there.
     let kept: Vec<_> = a
