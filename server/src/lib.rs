@@ -25,14 +25,19 @@ pub struct AppState {
     pub actor: automerge::ActorId,
     /// Verified against for unknown logins, so a failed login takes as long either way.
     pub dummy_hash: String,
+    pub metrics: Arc<http::metrics::Metrics>,
+    /// Where photo files live.
+    pub blobs: std::path::PathBuf,
 }
 
 impl AppState {
-    pub fn new(storage: Arc<dyn Storage>) -> Self {
+    pub fn new(storage: Arc<dyn Storage>, blobs: std::path::PathBuf) -> Self {
         AppState {
             storage,
             actor: automerge::ActorId::random(),
             dummy_hash: accounts::hash_password("not a real password"),
+            metrics: Default::default(),
+            blobs,
         }
     }
 }

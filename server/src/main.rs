@@ -32,6 +32,14 @@ struct Cli {
         global = true
     )]
     db: PathBuf,
+    /// Directory for photo files.
+    #[arg(
+        long,
+        env = "SAFEROUND_BLOBS",
+        default_value = "saferound-blobs",
+        global = true
+    )]
+    blobs: PathBuf,
     /// Log filter, e.g. info or saferound_server=debug.
     #[arg(long, env = "SAFEROUND_LOG", default_value = "info", global = true)]
     log: String,
@@ -111,7 +119,7 @@ fn main() -> std::process::ExitCode {
 
 async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
     let storage = Arc::new(SqliteStorage::open(&cli.db)?);
-    let state = AppState::new(storage.clone());
+    let state = AppState::new(storage.clone(), cli.blobs.clone());
     match cli.command {
         None => serve(cli.listen, cli.demo, state).await,
         Some(Command::RebuildLedger) => {

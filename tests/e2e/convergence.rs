@@ -48,13 +48,18 @@ fn devices_and_ledger_converge_whatever_order_they_sync_in() {
                     item: Some("LAB-03".into()),
                     risk: Some(RiskGrade::General),
                     description: "废液桶无标识，混放".into(),
-                    photos: vec![photo],
+                    photos: vec![photo.clone()],
                     ..Default::default()
                 },
             )
             .unwrap();
         a.submit_inspection(i).unwrap();
-        sync(&a);
+        let r = sync(&a);
+        assert_eq!(r.photos_uploaded, 1);
+        // The photo reached the server and the institution's other devices can fetch it.
+        let (status, bytes) =
+            saferound_tests::get_bytes(&server, &office, &format!("/api/v1/blobs/{photo}"));
+        assert_eq!((status, bytes), (200, vec![0xFF, 0xD8, 0xFF, 0xE0, 9, 9]));
         for d in [&b, &office, &owner] {
             sync(d);
             assert!(d.hazard(h).is_ok());

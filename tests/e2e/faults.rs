@@ -173,6 +173,76 @@ fn a_forged_actor_and_a_forbidden_action_are_refused_quarantined_and_harm_nothin
 }
 
 #[test]
+fn a_photo_upload_cut_halfway_resumes_with_what_was_left() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = Server::start(tmp.path());
+    let a = enroll(&server, tmp.path(), "a", "inspector", DEMO_PASSWORD);
+    let mut photo = vec![0xFF, 0xD8, 0xFF, 0xE0];
+    photo.extend((0..600_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8));
+    let hash = a.add_photo(&photo).unwrap();
+    let path = format!("/api/v1/blobs/{hash}");
+    // The first 300 KB arrive, then the connection is gone.
+    let len = ("Upload-Length", photo.len().to_string());
+    let (s, _) = saferound_tests::put_raw(
+        &server,
+        &path,
+        &token(&a),
+        &[("Upload-Offset", "0".into()), len.clone()],
+        &photo[..300_000],
+    );
+    assert_eq!(s, 202);
+    // Resuming from the wrong place is refused, not corrupted.
+    let (s, _) = saferound_tests::put_raw(
+        &server,
+        &path,
+        &token(&a),
+        &[("Upload-Offset", "10".into()), len],
+        &photo[10..20],
+    );
+    assert_eq!(s, 409);
+    let r = sync(&a);
+    assert_eq!(r.photos_uploaded, 1);
+    assert_eq!(
+        r.photo_bytes_up,
+        photo.len() - 300_000,
+        "only what was left"
+    );
+    let (s, bytes) = saferound_tests::get_bytes(&server, &a, &path);
+    assert_eq!(s, 200);
+    assert_eq!(bytes, photo);
+    // Bytes that do not match their name are refused.
+    let fake = saferound_core::ids::BlobHash::of(b"something else");
+    let (s, _) = saferound_tests::put_raw(
+        &server,
+        &format!("/api/v1/blobs/{fake}"),
+        &token(&a),
+        &[("Upload-Length", "6".into())],
+        &[0xFF, 0xD8, 0xFF, 0xE0, 1, 2],
+    );
+    assert_eq!(s, 400);
+    // Metrics count what happened.
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let metrics = agent
+        .get(format!("{}/metrics", server.url))
+        .call()
+        .unwrap()
+        .body_mut()
+        .read_to_string()
+        .unwrap();
+    assert!(
+        metrics.contains("saferound_sync_requests_total"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("saferound_blob_bytes_in_total"),
+        "{metrics}"
+    );
+}
+
+#[test]
 fn a_server_killed_mid_sync_loses_nothing_and_doubles_nothing() {
     let tmp = tempfile::tempdir().unwrap();
     let mut server = Server::start(tmp.path());

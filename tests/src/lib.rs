@@ -63,6 +63,8 @@ impl Server {
         let mut child = Command::new(server_binary())
             .args(["--listen", "127.0.0.1:0", "--db"])
             .arg(&db)
+            .arg("--blobs")
+            .arg(dir.join("blobs"))
             .arg("--log")
             .arg(std::env::var("SAFEROUND_TEST_LOG").unwrap_or_else(|_| "warn".into()))
             .args(extra)
@@ -194,6 +196,46 @@ pub fn get_json(server: &Server, d: &Device, path: &str) -> (u16, serde_json::Va
     (
         status,
         serde_json::from_str(&body).unwrap_or(serde_json::Value::Null),
+    )
+}
+
+/// A raw GET of bytes with the device's token: (status, body).
+pub fn get_bytes(server: &Server, d: &Device, path: &str) -> (u16, Vec<u8>) {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let mut r = agent
+        .get(format!("{}{path}", server.url))
+        .header("Authorization", format!("Bearer {}", token(d)))
+        .call()
+        .expect("GET");
+    let status = r.status().as_u16();
+    (status, r.body_mut().read_to_vec().unwrap_or_default())
+}
+
+/// A raw PUT with headers.
+pub fn put_raw(
+    server: &Server,
+    path: &str,
+    token: &str,
+    headers: &[(&str, String)],
+    body: &[u8],
+) -> (u16, String) {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let mut req = agent
+        .put(format!("{}{path}", server.url))
+        .header("Authorization", format!("Bearer {token}"));
+    for (k, v) in headers {
+        req = req.header(*k, v);
+    }
+    let mut r = req.send(body).expect("PUT");
+    (
+        r.status().as_u16(),
+        r.body_mut().read_to_string().unwrap_or_default(),
     )
 }
 

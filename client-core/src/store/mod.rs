@@ -305,6 +305,31 @@ impl Store {
             .optional()?)
     }
 
+    /// Photos not yet uploaded to the server: (hash, size).
+    pub fn pending_blobs(&self) -> Result<Vec<(BlobHash, u64)>> {
+        let conn = self.conn();
+        let mut stmt =
+            conn.prepare("SELECT hash, size FROM blobs WHERE uploaded = 0 ORDER BY created_at")?;
+        let rows: Vec<(String, i64)> = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        rows.into_iter()
+            .map(|(h, n)| {
+                h.parse()
+                    .map(|h| (h, n as u64))
+                    .map_err(|_| Error::Document(format!("bad photo hash {h} in store")))
+            })
+            .collect()
+    }
+
+    pub fn mark_blob_uploaded(&self, hash: &BlobHash) -> Result<()> {
+        self.conn().execute(
+            "UPDATE blobs SET uploaded = 1 WHERE hash = ?1",
+            [hash.to_string()],
+        )?;
+        Ok(())
+    }
+
     /// Heads the server last acknowledged for a document (empty: never synced).
     pub fn acknowledged_heads(&self, id: DocId) -> Result<Vec<ChangeHash>> {
         let conn = self.conn();

@@ -11,6 +11,7 @@ use saferound_core::model::{HazardStatus, RiskGrade, Role};
 use saferound_core::sync::wire::{self, SyncRequest};
 use serde::{Deserialize, Serialize};
 
+use super::metrics::Metrics;
 use super::{ApiError, AuthDevice};
 use crate::AppState;
 use crate::store::{HazardQuery, NewDevice, User};
@@ -64,7 +65,10 @@ pub async fn enroll(
             .map_err(|e| ApiError::Internal(e.to_string()))?;
     let user = match user {
         Some(u) if ok && u.active => u,
-        _ => return Err(ApiError::Unauthenticated),
+        _ => {
+            Metrics::add(&state.metrics.auth_failures, 1);
+            return Err(ApiError::Unauthenticated);
+        }
     };
     let institution = user.institution.ok_or_else(|| {
         ApiError::Forbidden("provincial reviewers read the ledger; they do not sync devices".into())
@@ -83,6 +87,7 @@ pub async fn enroll(
         })
         .await?;
     tracing::info!(device = %device_id, user = %user.id, "device enrolled");
+    Metrics::add(&state.metrics.enrollments, 1);
     Ok(Json(EnrollResponse {
         device_id,
         token,
@@ -147,6 +152,16 @@ pub async fn sync(
     let started = std::time::Instant::now();
     let n = req.docs.len();
     let resp = crate::sync::handle(state.storage.as_ref(), &device, req).await?;
+    let m = &state.metrics;
+    let answer = wire::encode(&resp);
+    Metrics::add(&m.sync_requests, 1);
+    Metrics::add(&m.sync_docs_pushed, n as u64);
+    Metrics::add(&m.sync_acks, resp.acks.len() as u64);
+    Metrics::add(&m.sync_rejections, resp.rejections.len() as u64);
+    Metrics::add(&m.sync_updates, resp.updates.len() as u64);
+    Metrics::add(&m.sync_micros, started.elapsed().as_micros() as u64);
+    Metrics::add(&m.bytes_in, body.len() as u64);
+    Metrics::add(&m.bytes_out, answer.len() as u64);
     tracing::info!(
         device = %device.device_id,
         pushed = n,
@@ -156,10 +171,7 @@ pub async fn sync(
         ms = started.elapsed().as_millis() as u64,
         "sync"
     );
-    Ok((
-        [(header::CONTENT_TYPE, wire::CONTENT_TYPE)],
-        wire::encode(&resp),
-    ))
+    Ok(([(header::CONTENT_TYPE, wire::CONTENT_TYPE)], answer))
 }
 
 #[derive(Deserialize, Default)]

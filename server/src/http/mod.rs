@@ -1,6 +1,8 @@
 //! The HTTP surface: routes, authentication, and the one error type every handler uses.
 
 mod api;
+mod blobs;
+pub mod metrics;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, FromRequestParts};
@@ -16,12 +18,27 @@ use crate::store::{DeviceAuth, StoreError};
 pub fn app(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
+        .route(
+            "/metrics",
+            get(
+                |axum::extract::State(s): axum::extract::State<AppState>| async move {
+                    (
+                        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+                        s.metrics.render(),
+                    )
+                },
+            ),
+        )
         .route("/api/v1/devices", post(api::enroll))
         .route(
             "/api/v1/devices/{id}",
             axum::routing::delete(api::revoke_device),
         )
         .route("/api/v1/sync", post(api::sync))
+        .route(
+            "/api/v1/blobs/{hash}",
+            get(blobs::get).head(blobs::head).put(blobs::put),
+        )
         .route("/api/v1/hazards", get(api::hazards))
         .route("/api/v1/hazards/{id}", get(api::hazard))
         .route("/api/v1/summary", get(api::summary))
@@ -120,8 +137,11 @@ impl FromRequestParts<AppState> for AuthDevice {
         let device = state
             .storage
             .device_by_token(crate::accounts::token_hash(token))
-            .await?
-            .ok_or(ApiError::Unauthenticated)?;
+            .await?;
+        let Some(device) = device else {
+            metrics::Metrics::add(&state.metrics.auth_failures, 1);
+            return Err(ApiError::Unauthenticated);
+        };
         Ok(AuthDevice(device))
     }
 }

@@ -214,6 +214,17 @@ pub trait Storage: Send + Sync + 'static {
         max_bytes: usize,
     ) -> Result<FeedPage>;
 
+    // photos (bytes in files; this records which institution holds which)
+    async fn record_blob(
+        &self,
+        institution: InstitutionId,
+        hash: &str,
+        size: u64,
+        content_type: &str,
+    ) -> Result<()>;
+    /// The blob's size and type, if this institution holds it.
+    async fn blob(&self, institution: InstitutionId, hash: &str) -> Result<Option<(u64, String)>>;
+
     // ledger
     async fn hazards(&self, q: &HazardQuery) -> Result<(Vec<HazardRow>, i64)>;
     async fn hazard(

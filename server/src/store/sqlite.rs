@@ -16,6 +16,7 @@ use crate::ledger::{ConflictRow, EventRow, HazardRow, LedgerRows};
 const MIGRATIONS: &[&str] = &[
     include_str!("migrations/001_initial.sql"),
     include_str!("migrations/002_ledger.sql"),
+    include_str!("migrations/003_blobs.sql"),
 ];
 
 /// Readers for concurrent queries; SQLite in WAL mode lets them run beside the writer.
@@ -764,6 +765,37 @@ impl Storage for SqliteStorage {
             }
             page.more = examined == 2000;
             Ok(page)
+        })
+        .await
+    }
+
+    async fn record_blob(
+        &self,
+        institution: InstitutionId,
+        hash: &str,
+        size: u64,
+        content_type: &str,
+    ) -> Result<()> {
+        let (hash, ct) = (hash.to_string(), content_type.to_string());
+        self.write(move |c| {
+            c.execute(
+                "INSERT OR IGNORE INTO blobs (institution, hash, size, content_type, received_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![institution.to_string(), hash, size as i64, ct, now()],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn blob(&self, institution: InstitutionId, hash: &str) -> Result<Option<(u64, String)>> {
+        let hash = hash.to_string();
+        self.read(move |c| {
+            Ok(c.query_row(
+                "SELECT size, content_type FROM blobs WHERE institution = ?1 AND hash = ?2",
+                params![institution.to_string(), hash],
+                |r| Ok((r.get::<_, i64>(0)? as u64, r.get(1)?)),
+            )
+            .optional()?)
         })
         .await
     }

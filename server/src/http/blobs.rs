@@ -1,0 +1,178 @@
+//! Photos: uploaded separately from documents, addressed by SHA-256, verified on
+//! arrival, resumable. `HEAD` tells how much of an upload the server holds; `PUT` with
+//! `Upload-Offset` appends from there; once `Upload-Length` bytes are in, the hash and
+//! the image type are checked and the photo becomes visible to the institution.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use saferound_core::ids::BlobHash;
+use saferound_core::store::blobs::{DEFAULT_MAX_PHOTO_BYTES, sniff_image};
+
+use super::metrics::Metrics;
+use super::{ApiError, AuthDevice};
+use crate::AppState;
+
+fn parse_hash(s: &str) -> Result<String, ApiError> {
+    s.parse::<BlobHash>()
+        .map(|h| h.to_string())
+        .map_err(|_| ApiError::BadRequest("a blob is named by its SHA-256 in lowercase hex".into()))
+}
+
+fn final_path(state: &AppState, hash: &str) -> PathBuf {
+    state.blobs.join(&hash[..2]).join(hash)
+}
+
+fn partial_path(state: &AppState, institution: &str, hash: &str) -> PathBuf {
+    state
+        .blobs
+        .join("partial")
+        .join(format!("{institution}-{hash}"))
+}
+
+fn header_u64(h: &HeaderMap, name: &str) -> Result<Option<u64>, ApiError> {
+    match h.get(name) {
+        None => Ok(None),
+        Some(v) => v
+            .to_str()
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .map(Some)
+            .ok_or_else(|| ApiError::BadRequest(format!("{name} must be a number"))),
+    }
+}
+
+fn offset_response(status: StatusCode, offset: u64, complete: bool) -> Response {
+    let mut r = (
+        status,
+        Json(serde_json::json!({"offset": offset, "complete": complete})),
+    )
+        .into_response();
+    r.headers_mut()
+        .insert("upload-offset", HeaderValue::from(offset));
+    r
+}
+
+/// `HEAD /api/v1/blobs/{hash}`: 200 when complete, 204 with `Upload-Offset` while partial,
+/// 404 when nothing arrived yet.
+pub async fn head(
+    State(state): State<AppState>,
+    AuthDevice(me): AuthDevice,
+    Path(hash): Path<String>,
+) -> Result<Response, ApiError> {
+    let hash = parse_hash(&hash)?;
+    if let Some((size, _)) = state.storage.blob(me.institution, &hash).await? {
+        return Ok(offset_response(StatusCode::OK, size, true));
+    }
+    match std::fs::metadata(partial_path(&state, &me.institution.to_string(), &hash)) {
+        Ok(m) => Ok(offset_response(StatusCode::NO_CONTENT, m.len(), false)),
+        Err(_) => Err(ApiError::NotFound),
+    }
+}
+
+/// `PUT /api/v1/blobs/{hash}`: appends the body at `Upload-Offset` (default 0).
+pub async fn put(
+    State(state): State<AppState>,
+    AuthDevice(me): AuthDevice,
+    Path(hash): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let hash = parse_hash(&hash)?;
+    let inst = me.institution.to_string();
+    if let Some((size, _)) = state.storage.blob(me.institution, &hash).await? {
+        return Ok(offset_response(StatusCode::OK, size, true));
+    }
+    let offset = header_u64(&headers, "upload-offset")?.unwrap_or(0);
+    let total = header_u64(&headers, "upload-length")?;
+    let max = DEFAULT_MAX_PHOTO_BYTES as u64;
+    if total.is_some_and(|t| t > max) || offset + body.len() as u64 > max {
+        return Err(ApiError::TooLarge);
+    }
+    let partial = partial_path(&state, &inst, &hash);
+    let fin = final_path(&state, &hash);
+    let hash2 = hash.clone();
+    // File work is blocking: off the async threads.
+    let outcome =
+        tokio::task::spawn_blocking(move || -> Result<(u64, Option<&'static str>), ApiError> {
+            let io = |e: std::io::Error| ApiError::Internal(format!("blob storage: {e}"));
+            if let Some(dir) = partial.parent() {
+                std::fs::create_dir_all(dir).map_err(io)?;
+            }
+            let have = std::fs::metadata(&partial).map(|m| m.len()).unwrap_or(0);
+            if have != offset {
+                return Err(ApiError::Conflict(format!(
+                    "the server holds {have} bytes of this upload; resume from there"
+                )));
+            }
+            let mut f = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&partial)
+                .map_err(io)?;
+            f.write_all(&body).map_err(io)?;
+            f.sync_all().map_err(io)?;
+            let now = have + body.len() as u64;
+            if total != Some(now) {
+                return Ok((now, None));
+            }
+            let bytes = std::fs::read(&partial).map_err(io)?;
+            if BlobHash::of(&bytes).to_string() != hash2 {
+                let _ = std::fs::remove_file(&partial);
+                return Err(ApiError::BadRequest(
+                    "the bytes do not match their SHA-256; upload again".into(),
+                ));
+            }
+            let ct = match sniff_image(&bytes) {
+                Ok(ct) => ct,
+                Err(e) => {
+                    let _ = std::fs::remove_file(&partial);
+                    return Err(ApiError::BadRequest(e.to_string()));
+                }
+            };
+            if let Some(dir) = fin.parent() {
+                std::fs::create_dir_all(dir).map_err(io)?;
+            }
+            std::fs::rename(&partial, &fin).map_err(io)?;
+            Ok((now, Some(ct)))
+        })
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))??;
+    Metrics::add(
+        &state.metrics.blob_bytes_in,
+        outcome.0.saturating_sub(offset),
+    );
+    match outcome {
+        (n, Some(ct)) => {
+            state
+                .storage
+                .record_blob(me.institution, &hash, n, ct)
+                .await?;
+            Ok(offset_response(StatusCode::CREATED, n, true))
+        }
+        (n, None) => Ok(offset_response(StatusCode::ACCEPTED, n, false)),
+    }
+}
+
+/// `GET /api/v1/blobs/{hash}`: the photo, if the caller's institution holds it.
+pub async fn get(
+    State(state): State<AppState>,
+    AuthDevice(me): AuthDevice,
+    Path(hash): Path<String>,
+) -> Result<Response, ApiError> {
+    let hash = parse_hash(&hash)?;
+    let (_, ct) = state
+        .storage
+        .blob(me.institution, &hash)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    let bytes = tokio::fs::read(final_path(&state, &hash))
+        .await
+        .map_err(|_| ApiError::NotFound)?;
+    Ok(([(axum::http::header::CONTENT_TYPE, ct)], bytes).into_response())
+}
