@@ -43,6 +43,13 @@ struct Cli {
     /// Log filter, e.g. info or saferound_server=debug.
     #[arg(long, env = "SAFEROUND_LOG", default_value = "info", global = true)]
     log: String,
+    /// Serve HTTPS with this PEM certificate chain (with --tls-key); otherwise plain HTTP,
+    /// for a reverse proxy in front.
+    #[arg(long, env = "SAFEROUND_TLS_CERT", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The PEM private key for --tls-cert.
+    #[arg(long, env = "SAFEROUND_TLS_KEY", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
     /// Load the demo institution (departments, sites, people; password saferound-demo).
     #[arg(long, env = "SAFEROUND_DEMO")]
     demo: bool,
@@ -121,7 +128,10 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
     let storage = Arc::new(SqliteStorage::open(&cli.db)?);
     let state = AppState::new(storage.clone(), cli.blobs.clone());
     match cli.command {
-        None => serve(cli.listen, cli.demo, state).await,
+        None => {
+            let tls = cli.tls_cert.zip(cli.tls_key);
+            serve(cli.listen, cli.demo, tls, state).await
+        }
         Some(Command::RebuildLedger) => {
             let n = storage.rebuild_ledger().await?;
             println!("rebuilt the ledger from {n} documents");
@@ -202,6 +212,7 @@ async fn admin(state: &AppState, a: Admin) -> Result<(), Box<dyn std::error::Err
 async fn serve(
     listen: SocketAddr,
     demo: bool,
+    tls: Option<(PathBuf, PathBuf)>,
     state: AppState,
 ) -> Result<(), Box<dyn std::error::Error>> {
     if let Some(password) = bootstrap_admin(&state).await? {
@@ -214,14 +225,37 @@ async fn serve(
             "Loaded the demo institution; logins inspector, inspector2, owner, office, demo-admin; password '{DEMO_PASSWORD}'."
         );
     }
-    let listener = tokio::net::TcpListener::bind(listen).await?;
-    let addr = listener.local_addr()?;
-    // Tests and scripts read this line to find the port when listening on port 0.
-    println!("listening on http://{addr}");
-    tracing::info!(%addr, "SafeRound server started");
-    axum::serve(listener, saferound_server::http::app(state))
-        .with_graceful_shutdown(shutdown())
-        .await?;
+    let app = saferound_server::http::app(state);
+    if let Some((cert, key)) = tls {
+        let config = axum_server::tls_rustls::RustlsConfig::from_pem_file(&cert, &key)
+            .await
+            .map_err(|e| format!("cannot load the TLS certificate or key: {e}"))?;
+        let listener = std::net::TcpListener::bind(listen)?;
+        listener.set_nonblocking(true)?;
+        let addr = listener.local_addr()?;
+        let handle = axum_server::Handle::new();
+        let h = handle.clone();
+        tokio::spawn(async move {
+            shutdown().await;
+            // Finish in-flight requests, up to half a minute.
+            h.graceful_shutdown(Some(std::time::Duration::from_secs(30)));
+        });
+        println!("listening on https://{addr}");
+        tracing::info!(%addr, "SafeRound server started (HTTPS)");
+        axum_server::from_tcp_rustls(listener, config)?
+            .handle(handle)
+            .serve(app.into_make_service())
+            .await?;
+    } else {
+        let listener = tokio::net::TcpListener::bind(listen).await?;
+        let addr = listener.local_addr()?;
+        // Tests and scripts read this line to find the port when listening on port 0.
+        println!("listening on http://{addr}");
+        tracing::info!(%addr, "SafeRound server started");
+        axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown())
+            .await?;
+    }
     tracing::info!("stopped");
     Ok(())
 }

@@ -318,3 +318,61 @@ fn a_server_killed_mid_sync_loses_nothing_and_doubles_nothing() {
     server.admin(&["rebuild-ledger"]);
     assert_eq!(server.dump_ledger(), ledger);
 }
+
+#[test]
+fn serves_https_with_its_own_certificate_and_stops_cleanly_on_sigterm() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (cert, key) = (tmp.path().join("cert.pem"), tmp.path().join("key.pem"));
+    let made = std::process::Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=localhost",
+            "-keyout",
+        ])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("openssl");
+    assert!(made.status.success());
+    let mut server = Server::start_with(
+        tmp.path(),
+        &[
+            "--tls-cert",
+            cert.to_str().unwrap(),
+            "--tls-key",
+            key.to_str().unwrap(),
+        ],
+    );
+    assert!(server.url.starts_with("https://"), "{}", server.url);
+    let out = std::process::Command::new("curl")
+        .args(["-sk", &format!("{}/healthz", server.url)])
+        .output()
+        .expect("curl");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "ok");
+    let plain = std::process::Command::new("curl")
+        .args([
+            "-s",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            &format!("{}/healthz", server.url.replace("https", "http")),
+        ])
+        .output()
+        .expect("curl");
+    assert_ne!(
+        String::from_utf8_lossy(&plain.stdout),
+        "200",
+        "no plain HTTP on the TLS port"
+    );
+    let status = server.terminate().expect("exit status");
+    assert!(status.success(), "{status:?}");
+}

@@ -114,6 +114,23 @@ impl Server {
         Some(kb / 1024.0)
     }
 
+    /// SIGTERM, as a service manager stops it; waits for the exit.
+    pub fn terminate(&mut self) -> Option<std::process::ExitStatus> {
+        let mut c = self.child.take()?;
+        let _ = Command::new("kill")
+            .args(["-TERM", &c.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = c.try_wait() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = c.kill();
+        c.wait().ok()
+    }
+
     /// SIGKILL: no chance to finish anything.
     pub fn kill(&mut self) {
         if let Some(mut c) = self.child.take() {
