@@ -120,6 +120,14 @@ fn devices_and_ledger_converge_whatever_order_they_sync_in() {
         assert_eq!(detail["events"].as_array().unwrap().len(), 5, "{detail}");
         let (_, list) = get_json(&server, &office, "/api/v1/hazards?risk=significant");
         assert_eq!(list["total"], 1);
+        assert_eq!(
+            detail["photos"]["reported"][0],
+            photo.to_string(),
+            "{detail}"
+        );
+        let (_, inspections) = get_json(&server, &office, "/api/v1/inspections");
+        assert_eq!(inspections["total"], 1);
+        assert_eq!(inspections["inspections"][0]["findings"], 1);
         let (_, summary) = get_json(&server, &office, "/api/v1/summary");
         assert_eq!(summary["inspections"], 1);
 

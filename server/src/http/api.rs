@@ -258,7 +258,68 @@ pub async fn hazard(
         .hazard(scope(&me)?, id)
         .await?
         .ok_or(ApiError::NotFound)?;
-    Ok(Json(h))
+    // Photos from the document itself: the report's (before) and each event's (after).
+    let inst: InstitutionId = h
+        .institution
+        .parse()
+        .map_err(|_| ApiError::Internal("institution id".into()))?;
+    let photos = match state
+        .storage
+        .load_documents(inst, vec![id])
+        .await?
+        .remove(&id)
+    {
+        Some(stored) => tokio::task::spawn_blocking(move || {
+            automerge::AutoCommit::load(&stored.bytes)
+                .ok()
+                .and_then(|d| saferound_core::doc::hazard::read_with(&d, false).ok())
+                .map(|hz| {
+                    let after: Vec<serde_json::Value> = hz
+                        .events
+                        .iter()
+                        .flat_map(|e| {
+                            e.photos.iter().map(
+                                move |p| serde_json::json!({"hash": p, "event": e.kind.code()}),
+                            )
+                        })
+                        .collect();
+                    serde_json::json!({"reported": hz.photos, "events": after})
+                })
+        })
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?,
+        None => None,
+    };
+    let mut v = serde_json::to_value(&h).map_err(|e| ApiError::Internal(e.to_string()))?;
+    v["photos"] = photos.unwrap_or(serde_json::Value::Null);
+    Ok(Json(v))
+}
+
+#[derive(Deserialize)]
+pub struct PageParams {
+    pub site: Option<String>,
+    pub limit: Option<u32>,
+    pub offset: Option<u32>,
+}
+
+/// `GET /api/v1/inspections`: inspections of the ledger, newest first, paged.
+pub async fn inspections(
+    State(state): State<AppState>,
+    AuthDevice(me): AuthDevice,
+    Query(p): Query<PageParams>,
+) -> Result<impl IntoResponse, ApiError> {
+    let (rows, total) = state
+        .storage
+        .inspections(
+            scope(&me)?,
+            p.site,
+            p.limit.unwrap_or(50).min(500),
+            p.offset.unwrap_or(0),
+        )
+        .await?;
+    Ok(Json(
+        serde_json::json!({"total": total, "inspections": rows}),
+    ))
 }
 
 /// `GET /api/v1/summary`: counts for the safety office.

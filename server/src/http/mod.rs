@@ -42,6 +42,7 @@ pub fn app(state: AppState) -> Router {
         .route("/api/v1/hazards", get(api::hazards))
         .route("/api/v1/hazards/{id}", get(api::hazard))
         .route("/api/v1/summary", get(api::summary))
+        .route("/api/v1/inspections", get(api::inspections))
         .route("/api/v1/admin/users", post(api::create_user))
         .layer(DefaultBodyLimit::max(wire::MAX_REQUEST_BYTES))
         .with_state(state)

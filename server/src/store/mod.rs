@@ -233,6 +233,14 @@ pub trait Storage: Send + Sync + 'static {
         id: DocId,
     ) -> Result<Option<HazardDetail>>;
     async fn counts(&self, institution: Option<InstitutionId>) -> Result<Counts>;
+    /// Inspections, newest first: (rows, total).
+    async fn inspections(
+        &self,
+        institution: Option<InstitutionId>,
+        site: Option<String>,
+        limit: u32,
+        offset: u32,
+    ) -> Result<(Vec<crate::ledger::InspectionRow>, i64)>;
     /// Rebuilds every ledger row from the documents; returns how many documents.
     async fn rebuild_ledger(&self) -> Result<usize>;
     /// Every ledger table, ordered, as text: equal dumps mean equal ledgers.

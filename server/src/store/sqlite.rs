@@ -945,6 +945,51 @@ impl Storage for SqliteStorage {
         .await
     }
 
+    async fn inspections(
+        &self,
+        institution: Option<InstitutionId>,
+        site: Option<String>,
+        limit: u32,
+        offset: u32,
+    ) -> Result<(Vec<crate::ledger::InspectionRow>, i64)> {
+        self.read(move |c| {
+            let inst = institution.map(|i| i.to_string());
+            let filter = "(?1 IS NULL OR institution = ?1) AND (?2 IS NULL OR site_id = ?2)";
+            let total: i64 = c.query_row(
+                &format!("SELECT COUNT(*) FROM ledger_inspections WHERE {filter}"),
+                params![inst, site],
+                |r| r.get(0),
+            )?;
+            let rows = c
+                .prepare(&format!(
+                    "SELECT id, campaign, site_id, site_name, site_kind, template, template_version, inspectors,
+                            started_at, submitted_at, answers, failed, findings
+                     FROM ledger_inspections WHERE {filter}
+                     ORDER BY started_at DESC, id DESC LIMIT {limit} OFFSET {offset}"
+                ))?
+                .query_map(params![inst, site], |r| {
+                    Ok(crate::ledger::InspectionRow {
+                        id: r.get(0)?,
+                        campaign: r.get(1)?,
+                        site_id: r.get(2)?,
+                        site_name: r.get(3)?,
+                        site_kind: r.get(4)?,
+                        template: r.get(5)?,
+                        template_version: r.get(6)?,
+                        inspectors: r.get(7)?,
+                        started_at: r.get(8)?,
+                        submitted_at: r.get(9)?,
+                        answers: r.get(10)?,
+                        failed: r.get(11)?,
+                        findings: r.get(12)?,
+                    })
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok((rows, total))
+        })
+        .await
+    }
+
     async fn rebuild_ledger(&self) -> Result<usize> {
         self.write(|c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
