@@ -105,6 +105,17 @@ pub struct NewChange {
     pub bytes: Vec<u8>,
 }
 
+impl From<&automerge::Change> for NewChange {
+    fn from(c: &automerge::Change) -> Self {
+        NewChange {
+            hash: c.hash().0,
+            actor: c.actor_id().to_bytes().to_vec(),
+            // Uncompressed: stored and sent on as devices send them.
+            bytes: c.raw_bytes().to_vec(),
+        }
+    }
+}
+
 /// One document's merge, committed only if the stored heads are still `expected_heads`
 /// (compare-and-swap: a concurrent merge of the same document makes it stale, and the
 /// caller merges again).

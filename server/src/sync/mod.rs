@@ -240,14 +240,7 @@ fn merge_one(device: &DeviceAuth, push: &PushDoc, stored: Option<&StoredDoc>) ->
         kind,
         expected_heads: stored.map(|s| s.heads.clone()),
         new_heads: heads,
-        changes: new
-            .iter()
-            .map(|c| NewChange {
-                hash: c.hash().0,
-                actor: c.actor_id().to_bytes().to_vec(),
-                bytes: c.raw_bytes().to_vec(),
-            })
-            .collect(),
+        changes: new.iter().map(NewChange::from).collect(),
         snapshot: (pending > COMPACT_AFTER).then(|| after.save()),
         bytes: stored_bytes + new_bytes,
         ledger,
@@ -448,22 +441,16 @@ pub async fn write_server_document(
         let kind = doc::header(&d)
             .map(|h| h.kind.code().to_string())
             .unwrap_or_default();
+        let snapshot = d.save();
         let commit = DocCommit {
             institution,
             id,
             kind,
             expected_heads: stored.as_ref().map(|s| s.heads.clone()),
             new_heads: wire::heads_to_bytes(&d.get_heads()),
-            changes: new
-                .iter()
-                .map(|c| NewChange {
-                    hash: c.hash().0,
-                    actor: c.actor_id().to_bytes().to_vec(),
-                    bytes: c.raw_bytes().to_vec(),
-                })
-                .collect(),
-            snapshot: Some(d.save()),
-            bytes: d.save().len(),
+            changes: new.iter().map(NewChange::from).collect(),
+            bytes: snapshot.len(),
+            snapshot: Some(snapshot),
             ledger,
         };
         if storage.commit(vec![commit]).await?.is_empty() {
