@@ -90,6 +90,28 @@ enum Admin {
         #[arg(long, env = "SAFEROUND_PASSWORD")]
         password: String,
     },
+    /// Create a department of an institution.
+    CreateDepartment {
+        #[arg(long)]
+        institution: saferound_core::ids::InstitutionId,
+        #[arg(long)]
+        name: String,
+    },
+    /// Create a site to inspect: --kind dorm|laboratory|hazardous_chemical_store|kitchen|…
+    CreateSite {
+        #[arg(long)]
+        institution: saferound_core::ids::InstitutionId,
+        #[arg(long)]
+        department: saferound_core::ids::DepartmentId,
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        kind: saferound_core::model::SiteKind,
+        #[arg(long, default_value = "")]
+        building: String,
+        #[arg(long, default_value = "")]
+        floor_room: String,
+    },
     /// Set a user's password.
     ResetPassword {
         login: String,
@@ -188,6 +210,39 @@ async fn admin(state: &AppState, a: Admin) -> Result<(), Box<dyn std::error::Err
             if let Some(i) = institution {
                 saferound_server::directory::refresh(state, i).await?;
             }
+            println!("{id}");
+        }
+        Admin::CreateDepartment { institution, name } => {
+            let id = saferound_core::ids::DepartmentId::new();
+            s.create_department(&saferound_server::store::Department {
+                id,
+                institution,
+                name,
+            })
+            .await?;
+            saferound_server::directory::refresh(state, institution).await?;
+            println!("{id}");
+        }
+        Admin::CreateSite {
+            institution,
+            department,
+            name,
+            kind,
+            building,
+            floor_room,
+        } => {
+            let id = saferound_core::ids::SiteId::new();
+            s.create_site(&saferound_server::store::Site {
+                id,
+                institution,
+                department,
+                name,
+                kind,
+                building,
+                floor_room,
+            })
+            .await?;
+            saferound_server::directory::refresh(state, institution).await?;
             println!("{id}");
         }
         Admin::ResetPassword { login, password } => {

@@ -402,27 +402,35 @@ fn apply(device: &Device, resp: &SyncResponse, report: &mut SyncReport) -> Resul
         for c in &u.changes {
             bytes.extend_from_slice(c);
         }
+        let changes: Vec<Vec<u8>> = u.changes.iter().map(|c| c.to_vec()).collect();
         if id == directory || u.kind == DocKind::Directory.code() {
-            // The server owns the directory: take its copy whole, merged over what the
-            // server sent before, never over a locally imported one.
-            let mut merged = match store.load(id)? {
-                // A copy that came from the server: merge the server's news into it.
-                Some(existing) if !store.acknowledged_heads(id)?.is_empty() => existing,
-                // None yet, or one imported locally: the server's copy replaces it.
-                _ => AutoCommit::new(),
-            };
-            let mut incoming = AutoCommit::load(&bytes).map_err(|e| {
-                Error::Document(format!("directory from the server does not load: {e}"))
-            })?;
-            merged.merge(&mut incoming)?;
-            store.replace(id, &merged.save(), device.actor(), now)?;
+            // The server owns the directory. A copy that came from the server takes the
+            // news as changes; none yet, or one imported locally, is replaced by the
+            // server's (the first sync brings its whole history).
+            let from_server =
+                store.load(id)?.is_some() && !store.acknowledged_heads(id)?.is_empty();
+            if from_server {
+                device.receive_changes(id, &changes)?;
+            } else {
+                let fresh = AutoCommit::load(&bytes).map_err(|e| {
+                    Error::Document(format!("directory from the server does not load: {e}"))
+                });
+                match fresh {
+                    Ok(mut d) => store.replace(id, &d.save(), device.actor(), now)?,
+                    // Only part of its history: ask for all of it from the start.
+                    Err(e) => {
+                        tracing::warn!("{e}; resyncing from the start");
+                        store.set_cursor(0, &resp.epoch)?;
+                        continue;
+                    }
+                }
+            }
             let heads = store
                 .load(id)?
                 .map(|mut d| d.get_heads())
                 .unwrap_or_default();
             store.set_acknowledged_heads(id, &heads)?;
         } else {
-            let changes: Vec<Vec<u8>> = u.changes.iter().map(|c| c.to_vec()).collect();
             device.receive_changes(id, &changes)?;
         }
         report.received_docs += 1;

@@ -331,6 +331,91 @@ pub async fn summary(
 }
 
 #[derive(Deserialize)]
+pub struct NewDepartmentRequest {
+    pub name: String,
+}
+
+fn require_admin(me: &crate::store::DeviceAuth) -> Result<(), ApiError> {
+    if me.user.roles.contains(&Role::Administrator) {
+        Ok(())
+    } else {
+        Err(ApiError::Forbidden(
+            "only administrators manage the institution".into(),
+        ))
+    }
+}
+
+fn bounded(field: &str, v: &str, max: usize) -> Result<String, ApiError> {
+    let v = v.trim();
+    if v.is_empty() || v.chars().count() > max {
+        return Err(ApiError::BadRequest(format!(
+            "{field} is required, at most {max} characters"
+        )));
+    }
+    Ok(v.to_string())
+}
+
+/// `POST /api/v1/admin/departments`
+pub async fn create_department(
+    State(state): State<AppState>,
+    AuthDevice(me): AuthDevice,
+    Json(req): Json<NewDepartmentRequest>,
+) -> Result<impl IntoResponse, ApiError> {
+    require_admin(&me)?;
+    let d = crate::store::Department {
+        id: DepartmentId::new(),
+        institution: me.institution,
+        name: bounded("name", &req.name, 100)?,
+    };
+    state.storage.create_department(&d).await?;
+    crate::directory::refresh(&state, me.institution).await?;
+    Ok(Json(serde_json::json!({"id": d.id, "name": d.name})))
+}
+
+#[derive(Deserialize)]
+pub struct NewSiteRequest {
+    pub name: String,
+    pub kind: saferound_core::model::SiteKind,
+    pub department: DepartmentId,
+    #[serde(default)]
+    pub building: String,
+    #[serde(default)]
+    pub floor_room: String,
+}
+
+/// `POST /api/v1/admin/sites`
+pub async fn create_site(
+    State(state): State<AppState>,
+    AuthDevice(me): AuthDevice,
+    Json(req): Json<NewSiteRequest>,
+) -> Result<impl IntoResponse, ApiError> {
+    require_admin(&me)?;
+    if !state
+        .storage
+        .departments(me.institution)
+        .await?
+        .iter()
+        .any(|d| d.id == req.department)
+    {
+        return Err(ApiError::BadRequest(
+            "no such department in this institution".into(),
+        ));
+    }
+    let site = crate::store::Site {
+        id: saferound_core::ids::SiteId::new(),
+        institution: me.institution,
+        department: req.department,
+        name: bounded("name", &req.name, 100)?,
+        kind: req.kind,
+        building: req.building.chars().take(100).collect(),
+        floor_room: req.floor_room.chars().take(100).collect(),
+    };
+    state.storage.create_site(&site).await?;
+    crate::directory::refresh(&state, me.institution).await?;
+    Ok(Json(serde_json::json!({"id": site.id, "name": site.name})))
+}
+
+#[derive(Deserialize)]
 pub struct NewUserRequest {
     pub login: String,
     pub name: String,

@@ -44,6 +44,8 @@ pub fn app(state: AppState) -> Router {
         .route("/api/v1/summary", get(api::summary))
         .route("/api/v1/inspections", get(api::inspections))
         .route("/api/v1/admin/users", post(api::create_user))
+        .route("/api/v1/admin/departments", post(api::create_department))
+        .route("/api/v1/admin/sites", post(api::create_site))
         .layer(DefaultBodyLimit::max(wire::MAX_REQUEST_BYTES))
         .with_state(state)
 }
