@@ -221,10 +221,7 @@ fn a_photo_upload_cut_halfway_resumes_with_what_was_left() {
     );
     assert_eq!(s, 400);
     // Metrics count what happened.
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .into();
+    let agent = saferound_tests::agent();
     let metrics = agent
         .get(format!("{}/metrics", server.url))
         .call()

@@ -110,10 +110,7 @@ fn administrators_manage_people_and_sites_over_the_api_and_nobody_else_does() {
     let admin = enroll(&server, tmp.path(), "admin", "demo-admin", DEMO_PASSWORD);
     let inspector = enroll(&server, tmp.path(), "i", "inspector", DEMO_PASSWORD);
     let post = |d: &Device, path: &str, body: serde_json::Value| -> (u16, serde_json::Value) {
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .build()
-            .into();
+        let agent = saferound_tests::agent();
         let mut r = agent
             .post(format!("{}{path}", server.url))
             .header(

@@ -196,16 +196,20 @@ pub fn sync(d: &Device) -> saferound_core::sync::client::SyncReport {
     saferound_core::sync::client::sync(d, &mut |_| {}).unwrap_or_else(|e| panic!("sync: {e}"))
 }
 
-/// A JSON GET with the device's token.
-pub fn get_json(server: &Server, d: &Device, path: &str) -> (u16, serde_json::Value) {
-    let token = d.store().sync_settings().unwrap().token.unwrap();
-    let agent: ureq::Agent = ureq::Agent::config_builder()
+/// An HTTP client that returns 4xx and 5xx answers instead of failing on them.
+pub fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
         .http_status_as_error(false)
         .build()
-        .into();
+        .into()
+}
+
+/// A JSON GET with the device's token.
+pub fn get_json(server: &Server, d: &Device, path: &str) -> (u16, serde_json::Value) {
+    let agent = agent();
     let mut r = agent
         .get(format!("{}{path}", server.url))
-        .header("Authorization", format!("Bearer {token}"))
+        .header("Authorization", format!("Bearer {}", token(d)))
         .call()
         .expect("GET");
     let status = r.status().as_u16();
@@ -218,10 +222,7 @@ pub fn get_json(server: &Server, d: &Device, path: &str) -> (u16, serde_json::Va
 
 /// A raw GET of bytes with the device's token: (status, body).
 pub fn get_bytes(server: &Server, d: &Device, path: &str) -> (u16, Vec<u8>) {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .into();
+    let agent = agent();
     let mut r = agent
         .get(format!("{}{path}", server.url))
         .header("Authorization", format!("Bearer {}", token(d)))
@@ -239,10 +240,7 @@ pub fn put_raw(
     headers: &[(&str, String)],
     body: &[u8],
 ) -> (u16, String) {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .into();
+    let agent = agent();
     let mut req = agent
         .put(format!("{}{path}", server.url))
         .header("Authorization", format!("Bearer {token}"));
@@ -258,10 +256,7 @@ pub fn put_raw(
 
 /// A raw POST, for hostile bodies.
 pub fn post_raw(server: &Server, path: &str, token: Option<&str>, body: &[u8]) -> (u16, String) {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .into();
+    let agent = agent();
     let mut req = agent
         .post(format!("{}{path}", server.url))
         .header("Content-Type", saferound_core::sync::wire::CONTENT_TYPE);

@@ -511,13 +511,7 @@ impl Store {
                 now.to_string()
             ],
         )?;
-        tx.execute("DELETE FROM changes WHERE doc_id = ?1", [id.to_string()])?;
-        tx.execute("DELETE FROM doc_index WHERE id = ?1", [id.to_string()])?;
-        tx.execute(
-            "DELETE FROM server_heads WHERE doc_id = ?1",
-            [id.to_string()],
-        )?;
-        tx.execute("DELETE FROM documents WHERE id = ?1", [id.to_string()])?;
+        delete_document(&tx, id)?;
         if !server_doc.is_empty() {
             let mut w = Tx {
                 tx,
@@ -564,13 +558,7 @@ impl Store {
     pub fn replace(&self, id: DocId, bytes: &[u8], actor: &ActorId, now: Timestamp) -> Result<()> {
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        tx.execute("DELETE FROM changes WHERE doc_id = ?1", [id.to_string()])?;
-        tx.execute("DELETE FROM doc_index WHERE id = ?1", [id.to_string()])?;
-        tx.execute(
-            "DELETE FROM server_heads WHERE doc_id = ?1",
-            [id.to_string()],
-        )?;
-        tx.execute("DELETE FROM documents WHERE id = ?1", [id.to_string()])?;
+        delete_document(&tx, id)?;
         let mut w = Tx {
             tx,
             actor: actor.clone(),
@@ -819,6 +807,16 @@ impl Tx<'_> {
             .optional()?
             .is_some())
     }
+}
+
+/// Removes every row of a document (its changes, index row, acknowledged heads).
+fn delete_document(tx: &rusqlite::Transaction<'_>, id: DocId) -> Result<()> {
+    let key = id.to_string();
+    tx.execute("DELETE FROM changes WHERE doc_id = ?1", [&key])?;
+    tx.execute("DELETE FROM doc_index WHERE id = ?1", [&key])?;
+    tx.execute("DELETE FROM server_heads WHERE doc_id = ?1", [&key])?;
+    tx.execute("DELETE FROM documents WHERE id = ?1", [&key])?;
+    Ok(())
 }
 
 fn load_doc(conn: &Connection, id: DocId, path: &Path) -> Result<Option<AutoCommit>> {
