@@ -216,13 +216,22 @@ fn merge_one(device: &DeviceAuth, push: &PushDoc, stored: Option<&StoredDoc>) ->
         .into_iter()
         .filter(|h| after.get_change_by_hash(h).is_some())
         .collect();
-    let lacking: Vec<Vec<u8>> = after
-        .get_changes(&known)
-        .into_iter()
-        .filter(|c| c.actor_id().to_bytes() != device.actor.as_slice() || known.is_empty())
-        .map(|c| c.raw_bytes().to_vec())
-        .collect();
-    let heads = wire::heads_to_bytes(&after.get_heads());
+    let mut current = after.get_heads();
+    current.sort();
+    let mut sent = known.clone();
+    sent.sort();
+    // The device already has everything (the usual case after a push): nothing to find.
+    let lacking: Vec<Vec<u8>> = if sent == current {
+        Vec::new()
+    } else {
+        after
+            .get_changes(&known)
+            .into_iter()
+            .filter(|c| c.actor_id().to_bytes() != device.actor.as_slice() || known.is_empty())
+            .map(|c| c.raw_bytes().to_vec())
+            .collect()
+    };
+    let heads = wire::heads_to_bytes(&current);
     if new.is_empty() {
         return Outcome::Unchanged(heads, lacking);
     }

@@ -82,19 +82,28 @@ pub fn check(
             Ok(h.kind)
         }
         DocKind::Hazard => {
-            doc::hazard::read_with(after, false).map_err(|e| schema(e.to_string()))?;
+            let heads = after.get_heads();
+            let mut read_whole = false;
             for c in new {
                 let seen = if c.deps().is_empty() {
                     None
                 } else {
                     Some(after.fork_at(c.deps()).map_err(|e| schema(e.to_string()))?)
                 };
-                let made = after
-                    .fork_at(&[c.hash()])
-                    .map_err(|e| schema(e.to_string()))?;
-                // A change that only adds to a document its author had not seen yet (it
-                // starts the document) is the report itself.
-                check_hazard(seen.as_ref(), &made, author)?;
+                if heads == [c.hash()] {
+                    // The change is the whole document's latest state (a new hazard, or a
+                    // device's only edit): no need to rebuild it.
+                    check_hazard(seen.as_ref(), after, author)?;
+                    read_whole = true;
+                } else {
+                    let made = after
+                        .fork_at(&[c.hash()])
+                        .map_err(|e| schema(e.to_string()))?;
+                    check_hazard(seen.as_ref(), &made, author)?;
+                }
+            }
+            if !read_whole {
+                doc::hazard::read_with(after, false).map_err(|e| schema(e.to_string()))?;
             }
             Ok(h.kind)
         }
