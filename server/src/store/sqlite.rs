@@ -24,6 +24,9 @@ const READERS: usize = 4;
 
 pub struct SqliteStorage {
     inner: Arc<Inner>,
+    /// The database's epoch does not change while this process has it open, so it is
+    /// read once at open rather than on every sync.
+    epoch: String,
 }
 
 struct Inner {
@@ -65,10 +68,15 @@ impl SqliteStorage {
             "INSERT OR IGNORE INTO meta (key, value) VALUES ('epoch', ?1)",
             [uuid::Uuid::new_v4().to_string()],
         )?;
+        let epoch: String =
+            writer.query_row("SELECT value FROM meta WHERE key = 'epoch'", [], |r| {
+                r.get(0)
+            })?;
         let readers = (0..READERS)
             .map(|_| open_conn(&path).map(Mutex::new))
             .collect::<rusqlite::Result<Vec<_>>>()?;
         Ok(SqliteStorage {
+            epoch,
             inner: Arc::new(Inner {
                 writer: Mutex::new(writer),
                 readers,
@@ -340,14 +348,7 @@ fn load_doc(c: &Connection, inst: &str, id: &str) -> Result<Option<StoredDoc>> {
 #[async_trait]
 impl Storage for SqliteStorage {
     async fn epoch(&self) -> Result<String> {
-        self.read(|c| {
-            Ok(
-                c.query_row("SELECT value FROM meta WHERE key = 'epoch'", [], |r| {
-                    r.get(0)
-                })?,
-            )
-        })
-        .await
+        Ok(self.epoch.clone())
     }
 
     async fn create_institution(&self, id: InstitutionId, name: &str) -> Result<()> {
