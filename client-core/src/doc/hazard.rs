@@ -13,6 +13,7 @@
 //! Plan fields are separate keys, so the office setting the deadline and someone else
 //! editing the measure both survive a merge. The status is derived from `events`.
 
+use super::json::DocText;
 use automerge::transaction::Transactable;
 use automerge::{AutoCommit, ObjType, ROOT, ReadDoc};
 use autosurgeon::{Hydrate, Reconcile};
@@ -27,65 +28,81 @@ use crate::model::lifecycle::{self, EventKind, HazardStatus};
 use crate::model::{HazardCategory, HazardGrade, RiskGrade};
 
 /// The rectification plan (五定/六定) and, when deferred, the interim controls.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Hydrate, Reconcile)]
+#[derive(
+    Debug, Clone, Default, PartialEq, Eq, Serialize, serde::Deserialize, Hydrate, Reconcile,
+)]
 pub struct Plan {
     /// 整改措施
+    #[serde(default)]
     #[autosurgeon(missing = "Default::default")]
     pub measure: String,
     /// 责任人
+    #[serde(default)]
     #[autosurgeon(missing = "Default::default")]
     pub responsible: Option<PersonRef>,
     /// 整改资金, as written (e.g. "3000 元").
+    #[serde(default)]
     #[autosurgeon(missing = "Default::default")]
     pub funds: String,
     /// 完成时限, a date in the institution's time zone.
+    #[serde(default)]
     #[autosurgeon(missing = "Default::default")]
     pub deadline: Option<LocalDate>,
     /// 预案
+    #[serde(default)]
     #[autosurgeon(missing = "Default::default")]
     pub contingency: String,
     /// 复查人
+    #[serde(default)]
     #[autosurgeon(missing = "Default::default")]
     pub reinspector: Option<PersonRef>,
     /// 安全防控措施 while deferred.
+    #[serde(default)]
     #[autosurgeon(missing = "Default::default")]
     pub interim_controls: String,
     /// The person designated to watch a deferred hazard.
+    #[serde(default)]
     #[autosurgeon(missing = "Default::default")]
     pub designated_person: Option<PersonRef>,
     /// Treatment plan of a major hazard listed for supervision 挂牌督办.
+    #[serde(default)]
     #[autosurgeon(missing = "Default::default")]
     pub treatment_plan: String,
 }
 
 /// One entry of the hazard's history.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Hydrate, Reconcile)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, Hydrate, Reconcile)]
 pub struct Event {
     pub id: DocId,
     pub kind: EventKind,
     pub by: PersonRef,
     pub at: Timestamp,
+    #[serde(default)]
     #[autosurgeon(missing = "Default::default")]
     pub note: String,
+    #[serde(default)]
     #[autosurgeon(missing = "Default::default")]
     pub photos: Vec<BlobHash>,
     /// The grade set by a `regraded` event.
+    #[serde(default)]
     #[autosurgeon(missing = "Default::default")]
     pub risk: Option<RiskGrade>,
     /// The plan as set by an `assigned` or `deferred` event, kept for the record.
+    #[serde(default)]
     #[autosurgeon(missing = "Default::default")]
     pub plan: Option<Plan>,
 }
 
 /// The stored shape, as autosurgeon reads it; `Hazard` is what callers get.
-#[derive(Hydrate)]
+#[derive(Debug, PartialEq, Hydrate, serde::Deserialize)]
 struct Stored {
+    #[serde(default)]
     #[autosurgeon(missing = "Default::default")]
     inspection: Option<DocId>,
     site: SiteRef,
     category: HazardCategory,
     location: String,
-    description: autosurgeon::Text,
+    description: DocText,
     photos: Vec<BlobHash>,
     reported_by: PersonRef,
     reported_at: Timestamp,
@@ -174,7 +191,7 @@ pub fn read(doc: &AutoCommit) -> Result<Hazard> {
 /// concurrent values (the costly part) and reports only skipped events.
 pub fn read_with(doc: &AutoCommit, with_conflicts: bool) -> Result<Hazard> {
     let h = expect_kind(doc, DocKind::Hazard)?;
-    let s: Stored = autosurgeon::hydrate(doc)?;
+    let s: Stored = super::json::read(doc)?;
     let folded = lifecycle::fold(s.events.iter().map(|e| e.kind));
     let risk = resolved_risk(doc)?;
     let mut plan = s.plan;
@@ -221,7 +238,7 @@ pub fn read_with(doc: &AutoCommit, with_conflicts: bool) -> Result<Hazard> {
         hazard_grade: risk.hazard_grade(),
         risk,
         location: s.location,
-        description: s.description.as_str().to_string(),
+        description: s.description.0,
         photos: s.photos,
         reported_by: s.reported_by,
         reported_at: s.reported_at,

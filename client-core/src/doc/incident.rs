@@ -6,6 +6,7 @@
 //!   description (text), actions_taken, reported_by, reported_at }
 //! ```
 
+use super::json::DocText;
 use automerge::transaction::Transactable;
 use automerge::{AutoCommit, ROOT};
 use autosurgeon::Hydrate;
@@ -32,7 +33,7 @@ pub struct NewIncident {
     pub actions_taken: String,
 }
 
-#[derive(Hydrate)]
+#[derive(Debug, PartialEq, Hydrate, serde::Deserialize)]
 struct Stored {
     occurred_at: Timestamp,
     site: Option<SiteRef>,
@@ -40,7 +41,7 @@ struct Stored {
     category: HazardCategory,
     severity: RiskGrade,
     title: String,
-    description: autosurgeon::Text,
+    description: DocText,
     actions_taken: String,
     reported_by: PersonRef,
     reported_at: Timestamp,
@@ -91,8 +92,13 @@ pub fn create(
 }
 
 pub fn read(doc: &AutoCommit) -> Result<IncidentReport> {
+    read_with(doc, true)
+}
+
+/// Reads the report; `with_conflicts: false` skips the scan for concurrent values.
+pub fn read_with(doc: &AutoCommit, with_conflicts: bool) -> Result<IncidentReport> {
     let h = expect_kind(doc, DocKind::IncidentReport)?;
-    let s: Stored = autosurgeon::hydrate(doc)?;
+    let s: Stored = super::json::read(doc)?;
     Ok(IncidentReport {
         id: h.id,
         institution: h.institution,
@@ -103,10 +109,14 @@ pub fn read(doc: &AutoCommit) -> Result<IncidentReport> {
         category: s.category,
         severity: s.severity,
         title: s.title,
-        description: s.description.as_str().to_string(),
+        description: s.description.0,
         actions_taken: s.actions_taken,
         reported_by: s.reported_by,
         reported_at: s.reported_at,
-        conflicts: conflicts::scan(doc),
+        conflicts: if with_conflicts {
+            conflicts::scan(doc)
+        } else {
+            Vec::new()
+        },
     })
 }

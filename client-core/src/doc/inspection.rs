@@ -13,6 +13,7 @@
 
 use std::collections::BTreeMap;
 
+use super::json::DocText;
 use automerge::transaction::Transactable;
 use automerge::{AutoCommit, ObjType, ROOT, ReadDoc};
 use autosurgeon::{Hydrate, Reconcile};
@@ -33,31 +34,33 @@ code_enum!(
     }
 );
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Hydrate, Reconcile)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, Hydrate, Reconcile)]
 pub struct TemplateRef {
     pub id: String,
     pub version: u32,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Hydrate, Reconcile)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, Hydrate, Reconcile)]
 pub struct Answer {
     pub result: AnswerResult,
+    #[serde(default)]
     #[autosurgeon(missing = "Default::default")]
     pub note: String,
+    #[serde(default)]
     #[autosurgeon(missing = "Default::default")]
     pub photos: Vec<BlobHash>,
     pub by: PersonRef,
     pub at: Timestamp,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Hydrate, Reconcile)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, Hydrate, Reconcile)]
 pub struct Submission {
     pub by: PersonRef,
     pub at: Timestamp,
 }
 
 /// A change made after submission: it needs a reason and stays on the record.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Hydrate, Reconcile)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, Hydrate, Reconcile)]
 pub struct Amendment {
     pub by: PersonRef,
     pub at: Timestamp,
@@ -65,7 +68,7 @@ pub struct Amendment {
     pub item: String,
 }
 
-#[derive(Hydrate)]
+#[derive(Debug, PartialEq, Hydrate, serde::Deserialize)]
 struct Stored {
     site: SiteRef,
     template: TemplateRef,
@@ -74,7 +77,7 @@ struct Stored {
     ended_at: Option<Timestamp>,
     submitted: Option<Submission>,
     answers: BTreeMap<String, Answer>,
-    notes: autosurgeon::Text,
+    notes: DocText,
     findings: Vec<DocId>,
     amendments: Vec<Amendment>,
 }
@@ -138,7 +141,7 @@ pub fn read(doc: &AutoCommit) -> Result<Inspection> {
 /// Reads the inspection; `with_conflicts: false` skips the scan for concurrent values.
 pub fn read_with(doc: &AutoCommit, with_conflicts: bool) -> Result<Inspection> {
     let h = expect_kind(doc, DocKind::Inspection)?;
-    let s: Stored = autosurgeon::hydrate(doc)?;
+    let s: Stored = super::json::read(doc)?;
     Ok(Inspection {
         id: h.id,
         institution: h.institution,
@@ -150,7 +153,7 @@ pub fn read_with(doc: &AutoCommit, with_conflicts: bool) -> Result<Inspection> {
         ended_at: s.ended_at,
         submitted: s.submitted,
         answers: s.answers,
-        notes: s.notes.as_str().to_string(),
+        notes: s.notes.0,
         findings: s.findings,
         amendments: s.amendments,
         conflicts: if with_conflicts {

@@ -48,6 +48,7 @@ pub struct Header {
     pub kind: DocKind,
     pub id: DocId,
     pub institution: InstitutionId,
+    #[serde(default)]
     #[autosurgeon(missing = "Default::default")]
     pub campaign: Option<CampaignId>,
 }

@@ -10,6 +10,7 @@
 //! `filings[].at` is the phone's clock; whether the report was on time is judged by the
 //! server's receipt time, kept on the server.
 
+use super::json::DocText;
 use automerge::transaction::{CommitOptions, Transactable};
 use automerge::{AutoCommit, ObjType, ROOT};
 use autosurgeon::{Hydrate, Reconcile};
@@ -67,21 +68,23 @@ impl std::str::FromStr for IsoWeek {
 
 crate::ids::string_in_document!(IsoWeek);
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Hydrate, Reconcile)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, Hydrate, Reconcile)]
 pub struct Filing {
     pub by: PersonRef,
     /// The phone's clock when filed.
     pub at: Timestamp,
 }
 
-#[derive(Hydrate)]
+#[derive(Debug, PartialEq, Hydrate, serde::Deserialize)]
 struct Stored {
     department: DepartmentId,
+    #[serde(deserialize_with = "super::json::from_str")]
     week: IsoWeek,
+    #[serde(default)]
     #[autosurgeon(missing = "Default::default")]
     department_name: String,
     all_clear: bool,
-    content: autosurgeon::Text,
+    content: DocText,
     filings: Vec<Filing>,
 }
 
@@ -151,8 +154,13 @@ pub fn file(doc: &mut AutoCommit, f: &Filed<'_>, by: &PersonRef, at: Timestamp) 
 }
 
 pub fn read(doc: &AutoCommit) -> Result<WeeklyReport> {
+    read_with(doc, true)
+}
+
+/// Reads the report; `with_conflicts: false` skips the scan for concurrent values.
+pub fn read_with(doc: &AutoCommit, with_conflicts: bool) -> Result<WeeklyReport> {
     let h = expect_kind(doc, DocKind::WeeklyReport)?;
-    let s: Stored = autosurgeon::hydrate(doc)?;
+    let s: Stored = super::json::read(doc)?;
     Ok(WeeklyReport {
         id: h.id,
         institution: h.institution,
@@ -161,9 +169,13 @@ pub fn read(doc: &AutoCommit) -> Result<WeeklyReport> {
         department_name: s.department_name,
         week: s.week,
         all_clear: s.all_clear,
-        content: s.content.as_str().to_string(),
+        content: s.content.0,
         filings: s.filings,
-        conflicts: conflicts::scan(doc),
+        conflicts: if with_conflicts {
+            conflicts::scan(doc)
+        } else {
+            Vec::new()
+        },
     })
 }
 

@@ -410,6 +410,14 @@ impl Store {
     /// has not acknowledged (one load of the document).
     pub fn pending_push(&self, id: DocId) -> Result<Option<(Vec<ChangeHash>, Vec<Vec<u8>>)>> {
         let acked = self.acknowledged_heads(id)?;
+        if acked.is_empty() {
+            // Never acknowledged and never compacted (a document made on this device and
+            // not synced yet, the usual case): every change is in the appended chunks, so
+            // they go as stored, without loading the document.
+            if let Some(p) = self.unsnapshotted_changes(id)? {
+                return Ok(Some(p));
+            }
+        }
         let Some(mut d) = self.load(id)? else {
             return Ok(None);
         };
@@ -427,6 +435,37 @@ impl Store {
             .map(|c| c.raw_bytes().to_vec())
             .collect();
         Ok(Some((heads, changes)))
+    }
+
+    /// The heads and every change of a document stored without a snapshot, split into
+    /// single changes; None if the document has a snapshot (or does not exist).
+    fn unsnapshotted_changes(&self, id: DocId) -> Result<Option<(Vec<ChangeHash>, Vec<Vec<u8>>)>> {
+        let conn = self.conn();
+        let key = id.to_string();
+        let row: Option<(i64, Vec<u8>)> = conn
+            .prepare_cached("SELECT LENGTH(snapshot), heads FROM documents WHERE id = ?1")?
+            .query_row([&key], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?;
+        let Some((0, heads)) = row else {
+            return Ok(None);
+        };
+        let mut stmt =
+            conn.prepare_cached("SELECT bytes FROM changes WHERE doc_id = ?1 ORDER BY seq")?;
+        let mut rows = stmt.query([&key])?;
+        let mut changes = Vec::new();
+        while let Some(r) = rows.next()? {
+            let chunk = r.get_ref(0)?.as_blob().map_err(|_| Error::Corrupt {
+                path: self.path.clone(),
+                reason: format!("document {id} has a change that is not bytes"),
+            })?;
+            for c in split_change_chunks(chunk).map_err(|reason| Error::Corrupt {
+                path: self.path.clone(),
+                reason: format!("document {id}: {reason}"),
+            })? {
+                changes.push(c.to_vec());
+            }
+        }
+        Ok(Some((decode_heads(&heads)?, changes)))
     }
 
     /// Bytes a document takes in the store (snapshot plus appended changes).
@@ -745,10 +784,22 @@ impl Tx<'_> {
             )));
         }
         let now = Timestamp(chrono::DateTime::from_timestamp(self.time, 0).unwrap_or_default());
-        if before.is_empty() {
+        if before.is_empty() && merged {
+            // Received whole (perhaps a long history): one snapshot loads fastest.
             self.tx.execute(
                 "INSERT INTO documents (id, kind, snapshot, heads, updated_at) VALUES (?1, ?2, ?3, ?4, ?5)",
                 params![id.to_string(), h.kind.code(), d.save(), encode_heads(&heads), now.to_string()],
+            )?;
+        } else if before.is_empty() {
+            // Made here: no snapshot, its changes as appended chunks, so the first sync
+            // pushes them as stored without loading the document (`pending_push`).
+            self.tx.execute(
+                "INSERT INTO documents (id, kind, snapshot, heads, updated_at) VALUES (?1, ?2, X'', ?3, ?4)",
+                params![id.to_string(), h.kind.code(), encode_heads(&heads), now.to_string()],
+            )?;
+            self.tx.execute(
+                "INSERT INTO changes (doc_id, seq, bytes) VALUES (?1, 1, ?2)",
+                params![id.to_string(), d.save_after(&[])],
             )?;
         } else {
             let (seq, n): (i64, i64) = self.tx.query_row(
@@ -846,6 +897,39 @@ fn load_doc(conn: &Connection, id: DocId, path: &Path) -> Result<Option<AutoComm
             path: path.to_path_buf(),
             reason: format!("document {id} does not load: {e}"),
         })
+}
+
+/// Splits concatenated change chunks (what `save_after` writes) into single changes by
+/// their framing: magic, checksum, chunk type, LEB128 length, body.
+pub fn split_change_chunks(mut bytes: &[u8]) -> std::result::Result<Vec<&[u8]>, String> {
+    const MAGIC: [u8; 4] = [0x85, 0x6f, 0x4a, 0x83];
+    let mut out = Vec::new();
+    while !bytes.is_empty() {
+        if bytes.len() < 10 || bytes[..4] != MAGIC || bytes[8] != 1 {
+            return Err("stored changes are not uncompressed change chunks".into());
+        }
+        let (mut len, mut shift, mut pos) = (0u64, 0u32, 9usize);
+        loop {
+            let b = *bytes.get(pos).ok_or("a change chunk is cut short")?;
+            if shift > 56 {
+                return Err("a change chunk's length does not fit".into());
+            }
+            len |= u64::from(b & 0x7f) << shift;
+            shift += 7;
+            pos += 1;
+            if b & 0x80 == 0 {
+                break;
+            }
+        }
+        let end = usize::try_from(len)
+            .ok()
+            .and_then(|l| pos.checked_add(l))
+            .filter(|e| *e <= bytes.len())
+            .ok_or("a change chunk is cut short")?;
+        out.push(&bytes[..end]);
+        bytes = &bytes[end..];
+    }
+    Ok(out)
 }
 
 pub fn encode_heads(heads: &[ChangeHash]) -> Vec<u8> {

@@ -86,9 +86,16 @@ fn flipped_bytes_inside_a_document_give_a_clear_error_not_a_panic() {
     let path = filled_store(tmp.path());
     {
         let c = rusqlite::Connection::open(&path).unwrap();
+        // A document's bytes are its snapshot (if compacted) and its appended changes.
         c.execute(
             "UPDATE documents SET snapshot = CAST(substr(snapshot, 1, 40) || x'00ff00ff' || substr(snapshot, 45) AS BLOB)
-             WHERE kind = 'hazard'",
+             WHERE kind = 'hazard' AND length(snapshot) > 0",
+            [],
+        )
+        .unwrap();
+        c.execute(
+            "UPDATE changes SET bytes = CAST(substr(bytes, 1, 40) || x'00ff00ff' || substr(bytes, 45) AS BLOB)
+             WHERE doc_id IN (SELECT id FROM documents WHERE kind = 'hazard')",
             [],
         )
         .unwrap();
@@ -191,4 +198,70 @@ impl TapMkdir for std::path::PathBuf {
         std::fs::create_dir_all(&self).unwrap();
         self
     }
+}
+
+#[test]
+fn stored_change_chunks_split_into_single_changes_and_damage_is_an_error() {
+    use automerge::{AutoCommit, ROOT, transaction::Transactable};
+    let mut d = AutoCommit::new();
+    for i in 0..5i64 {
+        d.put(ROOT, "k", i).unwrap();
+        d.commit();
+    }
+    let bytes = d.save_after(&[]);
+    let expected: Vec<Vec<u8>> = d
+        .get_changes(&[])
+        .iter()
+        .map(|c| c.raw_bytes().to_vec())
+        .collect();
+    let parts = saferound_core::store::split_change_chunks(&bytes).unwrap();
+    assert_eq!(
+        parts.iter().map(|p| p.to_vec()).collect::<Vec<_>>(),
+        expected
+    );
+    // Cut anywhere but between two changes: an error, never a shorter list.
+    let mut boundaries = vec![0];
+    for c in &expected {
+        boundaries.push(boundaries.last().unwrap() + c.len());
+    }
+    for cut in 1..bytes.len() {
+        let r = saferound_core::store::split_change_chunks(&bytes[..cut]);
+        assert_eq!(r.is_ok(), boundaries.contains(&cut), "cut at {cut}");
+    }
+    let mut garbage = bytes.clone();
+    garbage[0] ^= 0xff;
+    assert!(saferound_core::store::split_change_chunks(&garbage).is_err());
+}
+
+#[test]
+fn a_new_documents_pending_changes_are_its_whole_history() {
+    let tmp = tempfile::tempdir().unwrap();
+    let clock = FixedClock::new(at("2026-12-28T01:00:00Z"));
+    let d = device(tmp.path(), "inspector", &clock);
+    let i = d
+        .start_inspection(demo::site("1号学生公寓"), None, None)
+        .unwrap();
+    let code = d.templates().unwrap()[0].items[0].code.clone();
+    for n in 0..5 {
+        d.answer(
+            i,
+            &code,
+            saferound_core::doc::inspection::AnswerResult::Pass,
+            &format!("第 {n} 次"),
+            &[],
+            None,
+        )
+        .unwrap();
+    }
+    // Read without loading the document (stored chunks), and by loading it.
+    let (heads, changes) = d.store().pending_push(i).unwrap().unwrap();
+    let mut doc = d.store().load(i).unwrap().unwrap();
+    assert_eq!(heads, doc.get_heads());
+    let all: Vec<Vec<u8>> = doc
+        .get_changes(&[])
+        .iter()
+        .map(|c| c.raw_bytes().to_vec())
+        .collect();
+    assert_eq!(changes, all);
+    assert_eq!(changes.len(), 6);
 }

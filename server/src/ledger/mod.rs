@@ -120,14 +120,49 @@ fn conflict_rows(c: &[doc::conflicts::Conflict]) -> Vec<ConflictRow> {
     rows
 }
 
-/// Derives the ledger rows of a document.
-pub fn derive(d: &mut AutoCommit) -> saferound_core::Result<LedgerRows> {
+/// A document as read for validation (its merged state, without the conflict scan), so
+/// the ledger need not read it again.
+pub enum Read {
+    Hazard(Box<doc::hazard::Hazard>),
+    Inspection(Box<doc::inspection::Inspection>),
+    Weekly(Box<doc::weekly::WeeklyReport>),
+    Incident(Box<doc::incident::IncidentReport>),
+}
+
+impl Read {
+    /// Reads a document of any kind but the directory (which has no ledger rows).
+    pub fn of(
+        d: &AutoCommit,
+        kind: DocKind,
+        conflicts: bool,
+    ) -> saferound_core::Result<Option<Read>> {
+        Ok(Some(match kind {
+            DocKind::Hazard => Read::Hazard(Box::new(doc::hazard::read_with(d, conflicts)?)),
+            DocKind::Inspection => {
+                Read::Inspection(Box::new(doc::inspection::read_with(d, conflicts)?))
+            }
+            DocKind::WeeklyReport => Read::Weekly(Box::new(doc::weekly::read_with(d, conflicts)?)),
+            DocKind::IncidentReport => {
+                Read::Incident(Box::new(doc::incident::read_with(d, conflicts)?))
+            }
+            DocKind::Directory => return Ok(None),
+        }))
+    }
+}
+
+/// Derives the ledger rows of a document. `read`: the document as already read at its
+/// current heads without the conflict scan; used unless it had concurrent edits.
+pub fn derive(d: &mut AutoCommit, read: Option<Read>) -> saferound_core::Result<LedgerRows> {
     let h = doc::header(d)?;
     let concurrent = doc::conflicts::had_concurrency(d);
+    let read = match read {
+        Some(r) if !concurrent => Some(r),
+        _ => Read::of(d, h.kind, concurrent)?,
+    };
     let mut rows = LedgerRows::default();
-    match h.kind {
-        DocKind::Hazard => {
-            let hz = doc::hazard::read_with(d, concurrent)?;
+    match read {
+        None => {}
+        Some(Read::Hazard(hz)) => {
             let last = |k: EventKind| hz.events.iter().rev().find(|e| e.kind == k);
             let closed = hz.status == Some(HazardStatus::Closed);
             rows.events = hz
@@ -183,8 +218,7 @@ pub fn derive(d: &mut AutoCommit) -> saferound_core::Result<LedgerRows> {
                 conflicts: rows.conflicts.len() as i64,
             });
         }
-        DocKind::Inspection => {
-            let i = doc::inspection::read_with(d, concurrent)?;
+        Some(Read::Inspection(i)) => {
             rows.answers = i
                 .answers
                 .iter()
@@ -222,8 +256,7 @@ pub fn derive(d: &mut AutoCommit) -> saferound_core::Result<LedgerRows> {
                 findings: i.findings.len() as i64,
             });
         }
-        DocKind::WeeklyReport => {
-            let r = doc::weekly::read(d)?;
+        Some(Read::Weekly(r)) => {
             rows.conflicts = conflict_rows(&r.conflicts);
             rows.report = Some(ReportRow {
                 id: r.id.to_string(),
@@ -235,8 +268,7 @@ pub fn derive(d: &mut AutoCommit) -> saferound_core::Result<LedgerRows> {
                 filed_at: r.filings.first().map(|f| f.at.to_string()),
             });
         }
-        DocKind::IncidentReport => {
-            let r = doc::incident::read(d)?;
+        Some(Read::Incident(r)) => {
             rows.conflicts = conflict_rows(&r.conflicts);
             rows.report = Some(ReportRow {
                 id: r.id.to_string(),
@@ -248,7 +280,6 @@ pub fn derive(d: &mut AutoCommit) -> saferound_core::Result<LedgerRows> {
                 filed_at: Some(r.reported_at.to_string()),
             });
         }
-        DocKind::Directory => {}
     }
     Ok(rows)
 }

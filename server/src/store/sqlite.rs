@@ -1014,7 +1014,7 @@ impl Storage for SqliteStorage {
                 };
                 let mut doc = automerge::AutoCommit::load(&stored.bytes)
                     .map_err(|e| StoreError::Corrupt(format!("document {id}: {e}")))?;
-                let rows = crate::ledger::derive(&mut doc)
+                let rows = crate::ledger::derive(&mut doc, None)
                     .map_err(|e| StoreError::Corrupt(format!("document {id}: {e}")))?;
                 write_ledger(&tx, inst, id, &rows)?;
             }

@@ -156,6 +156,7 @@ fn merge_one(device: &DeviceAuth, push: &PushDoc, stored: Option<&StoredDoc>) ->
         Some(b) => b.fork(),
         None => AutoCommit::new(),
     };
+    let mut read = None;
     if !new.is_empty() {
         let applied =
             std::panic::catch_unwind(AssertUnwindSafe(|| after.apply_changes(new.clone())));
@@ -199,7 +200,7 @@ fn merge_one(device: &DeviceAuth, push: &PushDoc, stored: Option<&StoredDoc>) ->
                 );
             }
         }
-        if let Err((code, reason)) = validate::check(
+        match validate::check(
             before.as_ref(),
             &mut after,
             &new,
@@ -207,7 +208,8 @@ fn merge_one(device: &DeviceAuth, push: &PushDoc, stored: Option<&StoredDoc>) ->
             device.institution,
             id,
         ) {
-            return reject(id, code, reason, stored);
+            Ok(r) => read = Some(r),
+            Err((code, reason)) => return reject(id, code, reason, stored),
         }
     }
     // What the device lacks of this document: everything after the heads it sent that the
@@ -235,7 +237,7 @@ fn merge_one(device: &DeviceAuth, push: &PushDoc, stored: Option<&StoredDoc>) ->
     if new.is_empty() {
         return Outcome::Unchanged(heads, lacking);
     }
-    let ledger = match ledger::derive(&mut after) {
+    let ledger = match ledger::derive(&mut after, read) {
         Ok(l) => l,
         Err(e) => return reject(id, RejectCode::SchemaViolation, e.to_string(), stored),
     };
@@ -284,69 +286,45 @@ pub async fn handle(
     let mut updates = Vec::new();
     let mut todo: Vec<DocId> = pushes.keys().copied().collect();
     todo.sort();
+    let pushes = std::sync::Arc::new(pushes);
     for attempt in 0..5 {
         if todo.is_empty() {
             break;
         }
-        let stored = storage
-            .load_documents(device.institution, todo.clone())
-            .await?;
-        let batch: Vec<(DocId, PushDoc)> =
-            todo.iter().map(|id| (*id, pushes[id].clone())).collect();
-        let dev = device.clone();
-        // Merging is CPU work: off the async threads, spread over the cores.
-        let outcomes = tokio::task::spawn_blocking(move || {
-            let workers = std::thread::available_parallelism()
-                .map(|n| n.get())
-                .unwrap_or(1);
-            let chunk = batch.len().div_ceil(workers).max(16);
-            std::thread::scope(|s| {
-                let handles: Vec<_> = batch
-                    .chunks(chunk)
-                    .map(|part| {
-                        let (dev, stored) = (&dev, &stored);
-                        s.spawn(move || {
-                            part.iter()
-                                .map(|(id, p)| (*id, merge_one(dev, p, stored.get(id))))
-                                .collect::<Vec<_>>()
-                        })
-                    })
-                    .collect();
-                handles
-                    .into_iter()
-                    .flat_map(|h| h.join().unwrap_or_default())
-                    .collect::<Vec<_>>()
-            })
-        })
-        .await
-        .map_err(|e| StoreError::Task(e.to_string()))?;
-        let mut commits = Vec::new();
-        let mut pending_acks = Vec::new();
-        for (id, o) in outcomes {
-            match o {
-                Outcome::Commit(c, lacking) => {
-                    pending_acks.push((id, c.new_heads.clone(), c.kind.clone(), lacking));
-                    commits.push(*c);
+        // A pipeline: while one part's commit is written (one writer thread), the next
+        // part is merged on the cores.
+        let mut stale: Vec<DocId> = Vec::new();
+        let mut previous = Batch::default();
+        for part in todo.chunks(PIPELINE_PART) {
+            let stored = storage
+                .load_documents(device.institution, part.to_vec())
+                .await?;
+            let merging = merge_part(device, &pushes, part.to_vec(), stored);
+            let committing = commit_part(storage, std::mem::take(&mut previous));
+            let (outcomes, committed) = tokio::join!(merging, committing);
+            stale.extend(committed?.finish(&mut acks, &mut updates));
+            for (id, o) in outcomes? {
+                match o {
+                    Outcome::Commit(c, lacking) => {
+                        previous
+                            .acks
+                            .push((id, c.new_heads.clone(), c.kind.clone(), lacking));
+                        previous.commits.push(*c);
+                    }
+                    Outcome::Unchanged(heads, lacking) => {
+                        push_update(&mut updates, id, "", &heads, lacking);
+                        acks.push(Ack { id: id.0, heads });
+                    }
+                    Outcome::Rejected(r) => rejections.push(r),
                 }
-                Outcome::Unchanged(heads, lacking) => {
-                    push_update(&mut updates, id, "", &heads, lacking);
-                    acks.push(Ack { id: id.0, heads });
-                }
-                Outcome::Rejected(r) => rejections.push(r),
             }
         }
-        let stale: HashSet<DocId> = if commits.is_empty() {
-            HashSet::new()
-        } else {
-            storage.commit(commits).await?.into_iter().collect()
-        };
-        for (id, heads, kind, lacking) in pending_acks {
-            if !stale.contains(&id) {
-                push_update(&mut updates, id, &kind, &heads, lacking);
-                acks.push(Ack { id: id.0, heads });
-            }
-        }
-        todo = stale.into_iter().collect();
+        stale.extend(
+            commit_part(storage, previous)
+                .await?
+                .finish(&mut acks, &mut updates),
+        );
+        todo = stale;
         todo.sort();
         if !todo.is_empty() {
             tracing::debug!(
@@ -394,6 +372,86 @@ pub async fn handle(
         more: page.more,
         epoch: storage.epoch().await?,
     })
+}
+
+/// Documents merged per step of the merge/commit pipeline.
+const PIPELINE_PART: usize = 64;
+
+/// Merged documents waiting for their commit, with what to answer once committed.
+#[derive(Default)]
+struct Batch {
+    commits: Vec<DocCommit>,
+    acks: Vec<(DocId, Vec<u8>, String, Vec<Vec<u8>>)>,
+}
+
+/// A committed batch, and the documents another request changed first.
+struct Committed {
+    acks: Vec<(DocId, Vec<u8>, String, Vec<Vec<u8>>)>,
+    stale: HashSet<DocId>,
+}
+
+impl Committed {
+    /// Answers for the committed documents; returns the stale ones, to merge again.
+    fn finish(self, acks: &mut Vec<Ack>, updates: &mut Vec<Update>) -> Vec<DocId> {
+        for (id, heads, kind, lacking) in self.acks {
+            if !self.stale.contains(&id) {
+                push_update(updates, id, &kind, &heads, lacking);
+                acks.push(Ack { id: id.0, heads });
+            }
+        }
+        self.stale.into_iter().collect()
+    }
+}
+
+async fn commit_part(storage: &dyn Storage, batch: Batch) -> Result<Committed, SyncError> {
+    let stale = if batch.commits.is_empty() {
+        HashSet::new()
+    } else {
+        storage.commit(batch.commits).await?.into_iter().collect()
+    };
+    Ok(Committed {
+        acks: batch.acks,
+        stale,
+    })
+}
+
+/// Merges one part of a request: CPU work, off the async threads, spread over the cores.
+async fn merge_part(
+    device: &DeviceAuth,
+    pushes: &std::sync::Arc<HashMap<DocId, PushDoc>>,
+    ids: Vec<DocId>,
+    stored: HashMap<DocId, StoredDoc>,
+) -> Result<Vec<(DocId, Outcome)>, SyncError> {
+    let dev = device.clone();
+    let pushes = pushes.clone();
+    tokio::task::spawn_blocking(move || {
+        let workers = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1);
+        let chunk = ids.len().div_ceil(workers).max(8);
+        std::thread::scope(|s| {
+            let handles: Vec<_> = ids
+                .chunks(chunk)
+                .map(|part| {
+                    let (dev, stored, pushes) = (&dev, &stored, &pushes);
+                    s.spawn(move || {
+                        part.iter()
+                            .filter_map(|id| {
+                                let p = pushes.get(id)?;
+                                Some((*id, merge_one(dev, p, stored.get(id))))
+                            })
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|h| h.join().unwrap_or_default())
+                .collect::<Vec<_>>()
+        })
+    })
+    .await
+    .map_err(|e| SyncError::Store(StoreError::Task(e.to_string())))
 }
 
 fn push_update(
@@ -446,7 +504,8 @@ pub async fn write_server_document(
         if new.is_empty() {
             return Ok(());
         }
-        let ledger = ledger::derive(&mut d).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let ledger =
+            ledger::derive(&mut d, None).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let kind = doc::header(&d)
             .map(|h| h.kind.code().to_string())
             .unwrap_or_default();

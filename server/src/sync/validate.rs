@@ -11,6 +11,7 @@ use saferound_core::model::role::Named;
 use saferound_core::model::{Action, Role};
 use saferound_core::sync::wire::RejectCode;
 
+use crate::ledger::Read;
 use crate::store::User;
 
 pub type Refusal = (RejectCode, String);
@@ -37,7 +38,7 @@ pub fn check(
     author: &User,
     institution: InstitutionId,
     id: DocId,
-) -> Result<DocKind, Refusal> {
+) -> Result<Read, Refusal> {
     let h = doc::header(after).map_err(|e| schema(e.to_string()))?;
     if h.id != id {
         return Err(schema(format!("the document says its id is {}", h.id)));
@@ -79,53 +80,69 @@ pub fn check(
                     return Err(schema("amendments are append-only"));
                 }
             }
-            Ok(h.kind)
+            Ok(Read::Inspection(Box::new(a)))
         }
         DocKind::Hazard => {
             let heads = after.get_heads();
-            let mut read_whole = false;
+            let current = read_hazard(after)?;
             for c in new {
                 let seen = if c.deps().is_empty() {
                     None
                 } else {
-                    Some(after.fork_at(c.deps()).map_err(|e| schema(e.to_string()))?)
+                    let d = after.fork_at(c.deps()).map_err(|e| schema(e.to_string()))?;
+                    Some(read_hazard(&d)?)
                 };
                 if heads == [c.hash()] {
                     // The change is the whole document's latest state (a new hazard, or a
                     // device's only edit): no need to rebuild it.
-                    check_hazard(seen.as_ref(), after, author)?;
-                    read_whole = true;
+                    check_hazard(seen.as_ref(), &current, author)?;
                 } else {
                     let made = after
                         .fork_at(&[c.hash()])
                         .map_err(|e| schema(e.to_string()))?;
-                    check_hazard(seen.as_ref(), &made, author)?;
+                    check_hazard(seen.as_ref(), &read_hazard(&made)?, author)?;
                 }
             }
-            if !read_whole {
-                doc::hazard::read_with(after, false).map_err(|e| schema(e.to_string()))?;
-            }
-            Ok(h.kind)
+            Ok(Read::Hazard(Box::new(current.hazard)))
         }
         DocKind::WeeklyReport => {
-            doc::weekly::read(after).map_err(|e| schema(e.to_string()))?;
+            let r = doc::weekly::read_with(after, false).map_err(|e| schema(e.to_string()))?;
             allowed(Action::FileWeeklyReport, Named::default())?;
-            Ok(h.kind)
+            Ok(Read::Weekly(Box::new(r)))
         }
         DocKind::IncidentReport => {
-            doc::incident::read(after).map_err(|e| schema(e.to_string()))?;
+            let r = doc::incident::read_with(after, false).map_err(|e| schema(e.to_string()))?;
             allowed(Action::FileIncident, Named::default())?;
-            Ok(h.kind)
+            Ok(Read::Incident(Box::new(r)))
         }
     }
 }
 
+/// A hazard as a change's author saw it or made it: its fields, and its raw risk values
+/// (every concurrent one, sorted) so a change to any of them counts as regrading.
+struct HazardState {
+    hazard: doc::hazard::Hazard,
+    raw_risk: Vec<String>,
+}
+
+fn read_hazard(d: &AutoCommit) -> Result<HazardState, Refusal> {
+    let hazard = doc::hazard::read_with(d, false).map_err(|e| schema(e.to_string()))?;
+    let mut raw_risk: Vec<String> = d
+        .get_all(ROOT, "risk")
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|(v, _)| v.as_str().map(str::to_string))
+        .collect();
+    raw_risk.sort();
+    Ok(HazardState { hazard, raw_risk })
+}
+
 fn check_hazard(
-    before: Option<&AutoCommit>,
-    after: &AutoCommit,
+    before: Option<&HazardState>,
+    after: &HazardState,
     author: &User,
 ) -> Result<(), Refusal> {
-    let a = doc::hazard::read_with(after, false).map_err(|e| schema(e.to_string()))?;
+    let a = &after.hazard;
     let roles: &[Role] = &author.roles;
     let Some(before) = before else {
         if !Action::ReportHazard.allowed(roles, Named::default()) {
@@ -141,7 +158,7 @@ fn check_hazard(
         }
         return Ok(());
     };
-    let b = doc::hazard::read_with(before, false).map_err(|e| schema(e.to_string()))?;
+    let b = &before.hazard;
 
     // Nobody rewrites or removes past events: the old events, in order, are still there.
     let kept: Vec<_> = a
@@ -163,7 +180,7 @@ fn check_hazard(
             .reinspector
             .as_ref()
             .is_some_and(|p| p.user_id == author.id),
-        unassigned: !doc::hazard::ever_assigned(&b),
+        unassigned: !doc::hazard::ever_assigned(b),
     };
     let allowed = |act: Action| {
         if act.allowed(roles, named) {
@@ -191,17 +208,7 @@ fn check_hazard(
             EventKind::Regraded => Action::Regrade,
         })?;
     }
-    let raw_risk = |d: &AutoCommit| -> Vec<String> {
-        let mut v: Vec<String> = d
-            .get_all(ROOT, "risk")
-            .unwrap_or_default()
-            .iter()
-            .filter_map(|(v, _)| v.as_str().map(str::to_string))
-            .collect();
-        v.sort();
-        v
-    };
-    if raw_risk(before) != raw_risk(after) {
+    if before.raw_risk != after.raw_risk {
         allowed(Action::Regrade)?;
     }
     if a.plan != b.plan {
@@ -227,7 +234,7 @@ fn check_hazard(
             h.reported_at,
         )
     };
-    if core(&a) != core(&b) {
+    if core(a) != core(b) {
         // The report itself: its authors' colleagues may correct it until it is assigned.
         allowed(Action::Regrade)?;
     }
