@@ -1,10 +1,22 @@
 #!/usr/bin/env bash
-# The whole test suite: unit, integration and end-to-end tests of every crate.
-# Later suites (Python and Kotlin bindings, browser) install what they need here too.
+# The whole test suite: unit, integration and end-to-end tests of every crate, then the
+# phone library from foreign languages (Python against a real server, Kotlin on the JVM,
+# the Swift bindings parsed). Tools those need are fetched by scripts/mobile-tools.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+target="${CARGO_TARGET_DIR:-$PWD/target}"
 
-# One build for everything: the tests crate turns on the features the suite needs, so
-# building the workspace at once unifies them (a second feature set would rebuild).
+# One build for everything: the tests crate turns on the features the suite needs
+# (including saferound-mobile's uniffi-bindgen), so building the workspace at once unifies
+# them (a second feature set would rebuild).
 cargo build --workspace --locked --bins
 cargo test --workspace --locked --lib --bins --tests "$@"
+
+# The phone library (mobile-bindings/README.md): generate Kotlin, Swift and Python from
+# the library just built (the build above is reused, nothing recompiles).
+kotlin="$(scripts/mobile-tools.sh)"
+scripts/bindings.sh "$target/bindings"
+SAFEROUND_BINDINGS="$target/bindings/python" SAFEROUND_SERVER="$target/debug/saferound-server" \
+  python3 -m pytest -q -p no:cacheprovider mobile-bindings/tests/python
+python3 mobile-bindings/tests/swift/check_swift.py "$target/bindings/swift/saferound_mobile.swift"
+mobile-bindings/tests/kotlin/run.sh "$target/bindings" "$kotlin" "$target/kotlin-smoke"

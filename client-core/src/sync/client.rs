@@ -3,6 +3,7 @@
 //! Nothing leaves the pending set before the server acknowledged it durably; a retried
 //! request is harmless (changes are content-addressed).
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use automerge::AutoCommit;
@@ -66,10 +67,12 @@ fn upload_photos(
     server: &str,
     token: &str,
     report: &mut SyncReport,
+    cancel: &AtomicBool,
 ) -> Result<()> {
     let store = device.store();
     let agent = agent();
     for (hash, size) in store.pending_blobs()? {
+        check_cancelled(cancel)?;
         let url = endpoint(server, &format!("/api/v1/blobs/{hash}"));
         let auth = format!("Bearer {token}");
         let head = agent
@@ -104,6 +107,7 @@ fn upload_photos(
             offset = 0;
         }
         loop {
+            check_cancelled(cancel)?;
             let start = offset as usize;
             let end = (start + PHOTO_CHUNK).min(bytes.len());
             let mut resp = agent
@@ -170,6 +174,7 @@ fn post(
     content_type: &str,
     body: &[u8],
     limit: u64,
+    cancel: &AtomicBool,
 ) -> Result<Vec<u8>> {
     let agent = agent();
     let mut last = Error::Network("no attempt made".into());
@@ -177,6 +182,7 @@ fn post(
         if attempt > 0 {
             std::thread::sleep(Duration::from_millis(200 * 2u64.pow(attempt)));
         }
+        check_cancelled(cancel)?;
         let mut req = agent
             .post(endpoint(server, path))
             .header("Content-Type", content_type);
@@ -219,7 +225,9 @@ fn post(
     Err(last)
 }
 
-/// Enrolls a new device with the user's password and creates its store at `path`.
+/// Enrolls a new device with the user's password and creates its store at `path`, with
+/// the device token kept in the store (the CLI). A phone keeps the token in its own secret
+/// store instead: `enroll_returning_token`.
 pub fn enroll(
     path: impl AsRef<std::path::Path>,
     server: &str,
@@ -228,6 +236,23 @@ pub fn enroll(
     device_name: &str,
     clock: std::sync::Arc<dyn Clock>,
 ) -> Result<Device> {
+    let (device, token) =
+        enroll_returning_token(path, server, login, password, device_name, clock)?;
+    device.store().set_server(server, Some(&token))?;
+    Ok(device)
+}
+
+/// Enrolls a new device and creates its store at `path` with the server's URL but without
+/// the token, which is returned for the caller's secret store (Android Keystore, iOS
+/// Keychain); sync with it through `sync_with`.
+pub fn enroll_returning_token(
+    path: impl AsRef<std::path::Path>,
+    server: &str,
+    login: &str,
+    password: &str,
+    device_name: &str,
+    clock: std::sync::Arc<dyn Clock>,
+) -> Result<(Device, String)> {
     if path.as_ref().exists() {
         return Err(Error::State(format!(
             "{} already exists; enrol into a new store",
@@ -249,6 +274,7 @@ pub fn enroll(
         "application/json",
         &body,
         1 << 20,
+        &AtomicBool::new(false),
     )?;
     let r: EnrollResponse = serde_json::from_slice(&bytes).map_err(|e| Error::Server {
         status: 200,
@@ -268,8 +294,8 @@ pub fn enroll(
         actor,
         clock,
     )?;
-    device.store().set_server(server, Some(&r.token))?;
-    Ok(device)
+    device.store().set_server(server, None)?;
+    Ok((device, r.token))
 }
 
 /// Syncs with the server the device enrolled with.
@@ -290,6 +316,30 @@ pub fn sync_with(
     token: &str,
     progress: &mut dyn FnMut(&Progress),
 ) -> Result<SyncReport> {
+    sync_cancellable(device, server, token, progress, &AtomicBool::new(false))
+}
+
+/// The error a sync stops with once `cancel` is set.
+pub const CANCELLED: &str = "the sync was cancelled; nothing is lost, the next sync continues";
+
+fn check_cancelled(cancel: &AtomicBool) -> Result<()> {
+    if cancel.load(Ordering::Relaxed) {
+        Err(Error::State(CANCELLED.into()))
+    } else {
+        Ok(())
+    }
+}
+
+/// `sync_with` that stops at the next step (before a request, a retry or a photo chunk)
+/// once `cancel` is set, with `Error::State(CANCELLED)`. What was acknowledged stays
+/// acknowledged; the rest waits for the next sync.
+pub fn sync_cancellable(
+    device: &Device,
+    server: &str,
+    token: &str,
+    progress: &mut dyn FnMut(&Progress),
+    cancel: &AtomicBool,
+) -> Result<SyncReport> {
     let store = device.store();
     let mut report = SyncReport::default();
     let pending: Vec<DocId> = store
@@ -301,6 +351,7 @@ pub fn sync_with(
     let mut queue = pending.into_iter().peekable();
     let mut first = true;
     loop {
+        check_cancelled(cancel)?;
         // One request: as many pending documents as fit, plus whatever the server sends.
         let mut docs = Vec::new();
         let mut budget = 0usize;
@@ -340,6 +391,7 @@ pub fn sync_with(
             wire::CONTENT_TYPE,
             &body,
             64 << 20,
+            cancel,
         )?;
         report.requests += 1;
         report.bytes_up += body.len();
@@ -357,7 +409,7 @@ pub fn sync_with(
                 tracing::warn!("the server's data was restored; pushing everything again");
                 store.forget_acknowledgements()?;
                 store.set_cursor(0, &resp.epoch)?;
-                return sync_with(device, server, token, progress);
+                return sync_cancellable(device, server, token, progress, cancel);
             }
         }
         apply(device, &resp, &mut report)?;
@@ -378,7 +430,7 @@ pub fn sync_with(
             break;
         }
     }
-    upload_photos(device, server, token, &mut report)?;
+    upload_photos(device, server, token, &mut report, cancel)?;
     progress(&Progress {
         phase: Phase::Done,
         docs_done: total,
