@@ -64,6 +64,10 @@ fn devices_and_ledger_converge_whatever_order_they_sync_in() {
             sync(d);
             assert!(d.hazard(h).is_ok());
         }
+        // What a device received, the server has: the next sync pushes nothing back.
+        for d in [&b, &office, &owner] {
+            assert_eq!(sync(d).pushed_docs, 0);
+        }
 
         // Offline: the two inspectors grade it differently, the office assigns it with a
         // deadline, and the owner (once assigned) reports the rectification.

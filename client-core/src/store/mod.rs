@@ -377,6 +377,27 @@ impl Store {
     }
 
     /// Records the heads the server acknowledged after it committed our changes.
+    /// Records that the server holds `received` (changes it just sent for `id`): they
+    /// count as acknowledged with what was before, so they are never pushed back.
+    pub fn acknowledge_received(&self, id: DocId, received: &[ChangeHash]) -> Result<()> {
+        let Some(mut d) = self.load(id)? else {
+            return Ok(());
+        };
+        let mut have = self.acknowledged_heads(id)?;
+        have.extend_from_slice(received);
+        have.retain(|h| d.get_change_by_hash(h).is_some());
+        have.sort();
+        have.dedup();
+        // The smallest set of heads that covers them: the document's own heads when it
+        // holds nothing else (the usual case), otherwise the heads of that part.
+        let heads = if d.get_changes(&have).is_empty() {
+            d.get_heads()
+        } else {
+            d.fork_at(&have)?.get_heads()
+        };
+        self.set_acknowledged_heads(id, &heads)
+    }
+
     pub fn set_acknowledged_heads(&self, id: DocId, heads: &[ChangeHash]) -> Result<()> {
         self.conn().execute(
             "INSERT OR REPLACE INTO server_heads (doc_id, heads) VALUES (?1, ?2)",

@@ -484,6 +484,12 @@ fn apply(device: &Device, resp: &SyncResponse, report: &mut SyncReport) -> Resul
             store.set_acknowledged_heads(id, &heads)?;
         } else {
             device.receive_changes(id, &changes)?;
+            let hashes: Vec<automerge::ChangeHash> = changes
+                .iter()
+                .filter_map(|c| automerge::Change::from_bytes(c.clone()).ok())
+                .map(|c| c.hash())
+                .collect();
+            store.acknowledge_received(id, &hashes)?;
         }
         report.received_docs += 1;
     }
