@@ -114,6 +114,17 @@ impl Server {
         Some(kb / 1024.0)
     }
 
+    /// CPU time the server process has used so far (user + system), in milliseconds.
+    pub fn cpu_ms(&self) -> Option<u64> {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid()?)).ok()?;
+        // Fields after the command name (which may hold spaces): utime is the 14th field
+        // of the line, stime the 15th, in clock ticks (100 per second on Linux).
+        let rest = stat.rsplit_once(')')?.1;
+        let f: Vec<&str> = rest.split_whitespace().collect();
+        let ticks: u64 = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
+        Some(ticks * 10)
+    }
+
     /// SIGTERM, as a service manager stops it; waits for the exit.
     pub fn terminate(&mut self) -> Option<std::process::ExitStatus> {
         let mut c = self.child.take()?;

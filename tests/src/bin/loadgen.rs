@@ -100,6 +100,7 @@ fn main() {
         .sum();
 
     eprintln!("syncing {docs} documents…");
+    let cpu_before = server.cpu_ms();
     let started = Instant::now();
     let reports: Vec<_> = std::thread::scope(|s| {
         let handles: Vec<_> = phones.iter().map(|d| s.spawn(|| sync(d))).collect();
@@ -109,6 +110,12 @@ fn main() {
             .collect()
     });
     let sync_ms = started.elapsed().as_millis();
+    // Server CPU during the first sync: what the sync costs the server, whatever else
+    // this machine is doing meanwhile.
+    let sync_server_cpu_ms = server
+        .cpu_ms()
+        .zip(cpu_before)
+        .map(|(after, before)| after.saturating_sub(before));
     let (bytes_up, bytes_down, requests): (usize, usize, usize) =
         reports.iter().fold((0, 0, 0), |a, r| {
             (a.0 + r.bytes_up, a.1 + r.bytes_down, a.2 + r.requests)
@@ -164,6 +171,7 @@ fn main() {
             "noop_requests": noop.requests,
             "noop_bytes_up": noop.bytes_up,
             "noop_bytes_down": noop.bytes_down,
+            "sync_server_cpu_ms": sync_server_cpu_ms,
             "server_peak_rss_mb": server.peak_rss_mb().map(|m| (m * 10.0).round() / 10.0),
             "requests": requests + resync_requests,
         })
