@@ -361,7 +361,7 @@ impl Store {
                 match load_doc(&tx, *id, &self.path)? {
                     Some(mut d) => heads
                         .iter()
-                        .filter(|h| d.get_change_by_hash(h).is_some())
+                        .filter(|h| d.get_change_meta_by_hash(h).is_some())
                         .copied()
                         .collect(),
                     None => continue,
@@ -385,7 +385,7 @@ impl Store {
         };
         let mut have = self.acknowledged_heads(id)?;
         have.extend_from_slice(received);
-        have.retain(|h| d.get_change_by_hash(h).is_some());
+        have.retain(|h| d.get_change_meta_by_hash(h).is_some());
         have.sort();
         have.dedup();
         // The smallest set of heads that covers them: the document's own heads when it
@@ -447,7 +447,7 @@ impl Store {
         // have not received yet) must not make the whole history look unacknowledged.
         let known: Vec<ChangeHash> = acked
             .into_iter()
-            .filter(|h| d.get_change_by_hash(h).is_some())
+            .filter(|h| d.get_change_meta_by_hash(h).is_some())
             .collect();
         // Uncompressed chunks: the server never inflates what a device sends.
         let changes = d

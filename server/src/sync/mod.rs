@@ -149,7 +149,7 @@ fn merge_one(device: &DeviceAuth, push: &PushDoc, stored: Option<&StoredDoc>) ->
         .filter(|c| {
             before
                 .as_mut()
-                .is_none_or(|b| b.get_change_by_hash(&c.hash()).is_none())
+                .is_none_or(|b| b.get_change_meta_by_hash(&c.hash()).is_none())
         })
         .collect();
     let mut after = match before.as_mut() {
@@ -214,18 +214,19 @@ fn merge_one(device: &DeviceAuth, push: &PushDoc, stored: Option<&StoredDoc>) ->
     }
     // What the device lacks of this document: everything after the heads it sent that the
     // server knows (heads the server does not know are ignored).
-    let known: Vec<ChangeHash> = device_heads
-        .into_iter()
-        .filter(|h| after.get_change_by_hash(h).is_some())
-        .collect();
     let mut current = after.get_heads();
     current.sort();
-    let mut sent = known.clone();
+    let mut sent = device_heads;
     sent.sort();
     // The device already has everything (the usual case after a push): nothing to find.
+    // Checked first because looking a change up by hash rebuilds it (Automerge 0.12).
     let lacking: Vec<Vec<u8>> = if sent == current {
         Vec::new()
     } else {
+        let known: Vec<ChangeHash> = sent
+            .into_iter()
+            .filter(|h| after.get_change_meta_by_hash(h).is_some())
+            .collect();
         after
             .get_changes(&known)
             .into_iter()
