@@ -221,6 +221,11 @@ impl Device {
     }
 
     /// Lowers or raises the photo size limit (the server's limit is the one that counts).
+    /// The largest photo this device accepts, in bytes.
+    pub fn max_photo_bytes(&self) -> usize {
+        self.max_photo_bytes
+    }
+
     pub fn set_max_photo_bytes(&mut self, max: usize) {
         self.max_photo_bytes = max;
     }

@@ -326,6 +326,38 @@ impl SafeRoundStore {
         Ok(self.device.photo(&h)?)
     }
 
+    /// The bytes of a photo, downloaded from the server when this phone does not have it
+    /// (a record synced from another phone refers to photos taken there); the download is
+    /// checked against the hash and kept. Runs off the caller's thread. Not on the server
+    /// either: `NotFound`; no signal: `Network`.
+    pub async fn fetch_photo(&self, hash: String) -> Result<Vec<u8>> {
+        let h: BlobHash = parse_id("hash", &hash)?;
+        if let Some(bytes) = self.device.store().blob(&h)? {
+            return Ok(bytes);
+        }
+        let server = self
+            .device
+            .store()
+            .sync_settings()?
+            .server_url
+            .ok_or_else(|| SafeRoundError::NotFound {
+                what: "photo".into(),
+                id: hash.clone(),
+            })?;
+        let token = self
+            .secrets
+            .as_ref()
+            .and_then(|s| s.load_token(self.device.device_id().to_string()))
+            .ok_or_else(|| SafeRoundError::NotAuthenticated {
+                reason: "no device token in the secret store; enroll again".into(),
+            })?;
+        let device = self.device.clone();
+        off_thread("photo", Default::default(), move || {
+            Ok(client::fetch_photo_with(&device, &server, &token, &h)?)
+        })
+        .await
+    }
+
     // ----- inspections -----------------------------------------------------------------
 
     /// Starts an inspection of a site with a template (default: the newest one for the

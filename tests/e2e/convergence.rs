@@ -64,6 +64,11 @@ fn devices_and_ledger_converge_whatever_order_they_sync_in() {
             sync(d);
             assert!(d.hazard(h).is_ok());
         }
+        // A phone that did not take the photo downloads it when it is looked at.
+        assert!(office.photo(&photo).is_err());
+        let fetched = saferound_core::sync::client::fetch_photo(&office, &photo).unwrap();
+        assert_eq!(fetched, vec![0xFF, 0xD8, 0xFF, 0xE0, 9, 9]);
+        assert_eq!(office.photo(&photo).unwrap(), fetched);
         // What a device received, the server has: the next sync pushes nothing back.
         for d in [&b, &office, &owner] {
             assert_eq!(sync(d).pushed_docs, 0);

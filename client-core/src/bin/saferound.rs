@@ -115,6 +115,13 @@ enum Command {
     Documents { kind: DocKind },
     /// A document as JSON.
     Show { id: DocId },
+    /// Writes a photo to a file, downloading it from the server if this device lacks it.
+    Photo {
+        hash: saferound_core::ids::BlobHash,
+        /// Where to write it.
+        #[arg(long)]
+        out: std::path::PathBuf,
+    },
     /// Who this device is and what it holds.
     Status,
     /// Enrol this device with a server (creates the store).
@@ -698,6 +705,15 @@ fn run(cli: &Cli) -> Result<(), Error> {
             let device = open(cli)?;
             let v = device.show(*id)?;
             out!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+            Ok(())
+        }
+        Command::Photo { hash, out } => {
+            let device = open(cli)?;
+            let bytes = saferound_core::sync::client::fetch_photo(&device, hash)?;
+            std::fs::write(out, &bytes).map_err(|e| {
+                saferound_core::Error::invalid("out", format!("{}: {e}", out.display()))
+            })?;
+            out!("{} bytes → {}", bytes.len(), out.display());
             Ok(())
         }
     }

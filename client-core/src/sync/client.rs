@@ -14,7 +14,7 @@ use crate::clock::Clock;
 use crate::device::{Device, Identity};
 use crate::doc::{DocKind, PersonRef};
 use crate::error::{Error, Result};
-use crate::ids::{DepartmentId, DocId, InstitutionId, UserId};
+use crate::ids::{BlobHash, DepartmentId, DocId, InstitutionId, UserId};
 use crate::model::Role;
 
 /// Bytes of changes per request before the client starts another.
@@ -307,6 +307,92 @@ pub fn sync(device: &Device, progress: &mut dyn FnMut(&Progress)) -> Result<Sync
         ));
     };
     sync_with(device, &server, &token, progress)
+}
+
+/// A photo by its hash: from the store, or else downloaded from the server the device
+/// enrolled with (a record synced from another phone refers to photos this one never
+/// took), verified against the hash and kept.
+pub fn fetch_photo(device: &Device, hash: &BlobHash) -> Result<Vec<u8>> {
+    if let Some(b) = device.store().blob(hash)? {
+        return Ok(b);
+    }
+    let settings = device.store().sync_settings()?;
+    let (Some(server), Some(token)) = (settings.server_url, settings.token) else {
+        return Err(Error::not_found("photo", hash));
+    };
+    fetch_photo_with(device, &server, &token, hash)
+}
+
+/// `fetch_photo` with the server and token given (a phone keeps the token in its secret
+/// store). The download is refused if it is larger than a photo may be or its bytes do
+/// not hash to `hash`.
+pub fn fetch_photo_with(
+    device: &Device,
+    server: &str,
+    token: &str,
+    hash: &BlobHash,
+) -> Result<Vec<u8>> {
+    let store = device.store();
+    if let Some(b) = store.blob(hash)? {
+        return Ok(b);
+    }
+    let url = endpoint(server, &format!("/api/v1/blobs/{hash}"));
+    let mut last = Error::Network("no attempt made".into());
+    for attempt in 0..ATTEMPTS {
+        if attempt > 0 {
+            std::thread::sleep(Duration::from_millis(200 * 2u64.pow(attempt)));
+        }
+        let mut resp = match agent()
+            .get(&url)
+            .header("Authorization", format!("Bearer {token}"))
+            .call()
+        {
+            Ok(r) => r,
+            Err(e) => {
+                last = Error::Network(e.to_string());
+                continue;
+            }
+        };
+        match resp.status().as_u16() {
+            200 => {}
+            404 => return Err(Error::not_found("photo", hash)),
+            s if s < 500 => {
+                return Err(Error::Server {
+                    status: s,
+                    message: "the photo download was refused".into(),
+                });
+            }
+            s => {
+                last = Error::Server {
+                    status: s,
+                    message: "server error".into(),
+                };
+                continue;
+            }
+        }
+        let bytes = match resp
+            .body_mut()
+            .with_config()
+            .limit(device.max_photo_bytes() as u64)
+            .read_to_vec()
+        {
+            Ok(b) => b,
+            Err(e) => {
+                last = Error::Network(e.to_string());
+                continue;
+            }
+        };
+        if BlobHash::of(&bytes) != *hash {
+            return Err(Error::Server {
+                status: 200,
+                message: format!("the server sent bytes that are not photo {hash}"),
+            });
+        }
+        let stored = device.add_photo(&bytes)?;
+        store.mark_blob_uploaded(&stored)?;
+        return Ok(bytes);
+    }
+    Err(last)
 }
 
 /// Syncs with `server` using `token` (a phone keeps the token in its secret store).

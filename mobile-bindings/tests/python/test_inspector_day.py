@@ -166,6 +166,14 @@ def test_the_inspector_day(server, tmp_path):
     # The re-inspector verifies: the hazard is written off 销号, on the phone and server.
     sync(inspector)
     assert inspector.hazard(corridor).status == sr.HazardStatus.AWAITING_VERIFICATION
+    # The owner's after-photo is not on this phone until it is looked at: then it is
+    # downloaded, checked against its hash, and kept.
+    with pytest.raises(sr.SafeRoundError.NotFound):
+        inspector.photo(after)
+    assert asyncio.run(inspector.fetch_photo(after)) == jpeg(2)
+    assert inspector.photo(after) == jpeg(2)
+    with pytest.raises(sr.SafeRoundError.NotFound):
+        asyncio.run(inspector.fetch_photo("ab" * 32))
     inspector.reinspect(corridor, True, "复核通过", [])
     sync(inspector)
     assert inspector.assigned_to_me() == []
