@@ -295,7 +295,10 @@ pub async fn handle(
         // part is merged on the cores.
         let mut stale: Vec<DocId> = Vec::new();
         let mut previous = Batch::default();
-        let pp: usize = std::env::var("PP").ok().and_then(|v| v.parse().ok()).unwrap_or(PIPELINE_PART);
+        let pp: usize = std::env::var("PP")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(PIPELINE_PART);
         for part in todo.chunks(pp) {
             let stored = storage
                 .load_documents(device.institution, part.to_vec())
