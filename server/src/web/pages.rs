@@ -81,8 +81,15 @@ pub async fn login(
         return again("login_failed", StatusCode::BAD_REQUEST);
     }
     let key = format!("login:{}", f.login.trim().to_lowercase());
+    // Failures are logged against the account they tried (its institution's log).
+    let target = state
+        .storage
+        .user_by_login(f.login.trim())
+        .await
+        .ok()
+        .flatten();
     if state.web.locked(&key) {
-        super::audit(&state, None, f.login.trim(), "login_locked", "").await;
+        super::audit(&state, target.as_ref(), f.login.trim(), "login_locked", "").await;
         return again("login_locked", StatusCode::TOO_MANY_REQUESTS);
     }
     let user = match state.storage.user_by_login(f.login.trim()).await {
@@ -110,7 +117,7 @@ pub async fn login(
         _ => {
             state.web.failed(&key);
             crate::http::metrics::Metrics::add(&state.metrics.auth_failures, 1);
-            super::audit(&state, None, f.login.trim(), "login_failed", "").await;
+            super::audit(&state, user.as_ref(), f.login.trim(), "login_failed", "").await;
             return again("login_failed", StatusCode::UNAUTHORIZED);
         }
     };
