@@ -53,6 +53,10 @@ struct Cli {
     /// Load the demo institution (departments, sites, people; password saferound-demo).
     #[arg(long, env = "SAFEROUND_DEMO")]
     demo: bool,
+    /// With --demo: also report eight demo hazards and drive some through the loop, so the
+    /// dashboard has something to show.
+    #[arg(long, env = "SAFEROUND_DEMO_HAZARDS", requires = "demo")]
+    demo_hazards: bool,
     /// Stand the clock still at this instant (RFC 3339, e.g. 2026-03-01T09:00:00+08:00)
     /// for overdue, due soon and deadlines: for tests and demonstrations only. Unset, the
     /// system clock is used.
@@ -164,7 +168,15 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
     match cli.command {
         None => {
             let tls = cli.tls_cert.zip(cli.tls_key);
-            serve(cli.listen, cli.demo, tls, cli.incident_webhook, state).await
+            serve(
+                cli.listen,
+                cli.demo,
+                cli.demo_hazards,
+                tls,
+                cli.incident_webhook,
+                state,
+            )
+            .await
         }
         Some(Command::RebuildLedger) => {
             let n = storage.rebuild_ledger().await?;
@@ -279,6 +291,7 @@ async fn admin(state: &AppState, a: Admin) -> Result<(), Box<dyn std::error::Err
 async fn serve(
     listen: SocketAddr,
     demo: bool,
+    demo_hazards: bool,
     tls: Option<(PathBuf, PathBuf)>,
     webhook: Option<String>,
     state: AppState,
@@ -293,7 +306,7 @@ async fn serve(
             "Loaded the demo institution; logins inspector, inspector2, owner, office, demo-admin; password '{DEMO_PASSWORD}'."
         );
     }
-    if demo {
+    if demo && demo_hazards {
         let n = saferound_server::web::demo::seed(&state).await?;
         if n > 0 {
             println!("Loaded {n} demo hazards; the dashboard is at /login (login office).");

@@ -147,7 +147,7 @@ fn hazard_in(w: &Web, status: &str) -> String {
 #[test]
 fn sessions_csrf_lockout_and_audit() {
     let tmp = tempfile::tempdir().unwrap();
-    let server = Server::start(tmp.path());
+    let server = Server::start_with(tmp.path(), &["--demo", "--demo-hazards"]);
     let a = agent();
     // Not signed in: pages go to the login, exports answer 401.
     let p = page(a.get(format!("{}/ledger", server.url)).call().unwrap());
@@ -258,7 +258,7 @@ fn status_of(w: &Web, id: &str) -> String {
 #[test]
 fn every_action_by_every_role_from_the_dashboard_and_the_phone() {
     let tmp = tempfile::tempdir().unwrap();
-    let server = Server::start(tmp.path());
+    let server = Server::start_with(tmp.path(), &["--demo", "--demo-hazards"]);
     server.admin(&[
         "admin",
         "create-user",
@@ -562,7 +562,7 @@ fn every_action_by_every_role_from_the_dashboard_and_the_phone() {
 fn exports_match_the_ledger_and_filters() {
     use calamine::{Reader, Xlsx};
     let tmp = tempfile::tempdir().unwrap();
-    let server = Server::start(tmp.path());
+    let server = Server::start_with(tmp.path(), &["--demo", "--demo-hazards"]);
     let office = Web::login(&server, "office");
     let phone = enroll(&server, tmp.path(), "office-phone", "office", DEMO_PASSWORD);
     let (_, all) = get_json(&server, &phone, "/api/v1/hazards?limit=500");
@@ -627,7 +627,12 @@ fn overdue_board_after_the_deadline_passes() {
     let tmp = tempfile::tempdir().unwrap();
     let mut server = Server::start_with(
         tmp.path(),
-        &["--demo", "--now", "2027-03-01T09:00:00+08:00"],
+        &[
+            "--demo",
+            "--demo-hazards",
+            "--now",
+            "2027-03-01T09:00:00+08:00",
+        ],
     );
     let office = Web::login(&server, "office");
     let id = hazard_in(&office, "reported");
@@ -671,7 +676,7 @@ fn overdue_board_after_the_deadline_passes() {
 fn weekly_grid_judges_server_receipt_time() {
     use saferound_core::doc::weekly::IsoWeek;
     let tmp = tempfile::tempdir().unwrap();
-    let server = Server::start(tmp.path());
+    let server = Server::start_with(tmp.path(), &["--demo", "--demo-hazards"]);
     let owner = enroll(&server, tmp.path(), "owner-phone", "owner", DEMO_PASSWORD);
     let today = chrono::Utc::now().date_naive();
     // A report for a week long past arrives now: late by weeks. One for next week: on time.
@@ -707,7 +712,7 @@ fn weekly_grid_judges_server_receipt_time() {
 #[test]
 fn an_incident_appears_on_the_stream_within_seconds() {
     let tmp = tempfile::tempdir().unwrap();
-    let server = Server::start(tmp.path());
+    let server = Server::start_with(tmp.path(), &["--demo", "--demo-hazards"]);
     let office = Web::login(&server, "office");
     let page = office.get("/incidents");
     assert_eq!(page.status, 200);
