@@ -20,3 +20,13 @@ SAFEROUND_BINDINGS="$target/bindings/python" SAFEROUND_SERVER="$target/debug/saf
   python3 -m pytest -q -p no:cacheprovider mobile-bindings/tests/python
 python3 mobile-bindings/tests/swift/check_swift.py "$target/bindings/swift/saferound_mobile.swift"
 mobile-bindings/tests/kotlin/run.sh "$target/bindings" "$kotlin" "$target/kotlin-smoke"
+
+# The dashboard in headless Chromium (tests/browser/dashboard.mjs): playwright-core is
+# fetched once into the target dir; Debian's chromium is installed by .ci/run. Screenshots
+# of the main pages go to target/screenshots.
+browser="$target/browser"
+mkdir -p "$browser"
+cp tests/browser/package.json tests/browser/dashboard.mjs "$browser/"
+[[ -d "$browser/node_modules/playwright-core" ]] ||
+  (cd "$browser" && npm install --silent --no-audit --no-fund)
+SCREENSHOTS="$target/screenshots" node "$browser/dashboard.mjs" "$target/debug/saferound-server" "$target/debug/saferound"

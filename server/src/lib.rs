@@ -4,10 +4,12 @@
 
 pub mod accounts;
 pub mod directory;
+pub mod export;
 pub mod http;
 pub mod ledger;
 pub mod store;
 pub mod sync;
+pub mod web;
 
 use std::sync::Arc;
 
@@ -28,6 +30,11 @@ pub struct AppState {
     pub metrics: Arc<http::metrics::Metrics>,
     /// Where photo files live.
     pub blobs: std::path::PathBuf,
+    /// "What time is it" for overdue, due soon and deadlines: the system clock, or a
+    /// fixed instant set with `--now` / `SAFEROUND_NOW` (tests and demonstrations).
+    pub clock: Arc<dyn saferound_core::Clock>,
+    /// The web dashboard: templates, failed-login counters, incident webhook.
+    pub web: Arc<web::WebState>,
 }
 
 impl AppState {
@@ -38,7 +45,26 @@ impl AppState {
             dummy_hash: accounts::hash_password("not a real password"),
             metrics: Default::default(),
             blobs,
+            clock: Arc::new(saferound_core::SystemClock),
+            web: Arc::new(web::WebState::new()),
         }
+    }
+
+    /// The same state with another clock.
+    pub fn with_clock(mut self, clock: Arc<dyn saferound_core::Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.clock.now()
+    }
+
+    /// Today in the institution's time zone.
+    pub fn today(&self) -> chrono::NaiveDate {
+        self.now()
+            .with_timezone(&web::institution_tz())
+            .date_naive()
     }
 }
 

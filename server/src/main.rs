@@ -53,6 +53,18 @@ struct Cli {
     /// Load the demo institution (departments, sites, people; password saferound-demo).
     #[arg(long, env = "SAFEROUND_DEMO")]
     demo: bool,
+    /// With --demo: also report eight demo hazards and drive some through the loop, so the
+    /// dashboard has something to show.
+    #[arg(long, env = "SAFEROUND_DEMO_HAZARDS", requires = "demo")]
+    demo_hazards: bool,
+    /// Stand the clock still at this instant (RFC 3339, e.g. 2026-03-01T09:00:00+08:00)
+    /// for overdue, due soon and deadlines: for tests and demonstrations only. Unset, the
+    /// system clock is used.
+    #[arg(long, env = "SAFEROUND_NOW", global = true)]
+    now: Option<chrono::DateTime<chrono::FixedOffset>>,
+    /// Called (POST, JSON) for every incident report the server receives.
+    #[arg(long, env = "SAFEROUND_INCIDENT_WEBHOOK")]
+    incident_webhook: Option<String>,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -148,11 +160,23 @@ fn main() -> std::process::ExitCode {
 
 async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
     let storage = Arc::new(SqliteStorage::open(&cli.db)?);
-    let state = AppState::new(storage.clone(), cli.blobs.clone());
+    let mut state = AppState::new(storage.clone(), cli.blobs.clone());
+    if let Some(now) = cli.now {
+        tracing::warn!(%now, "the clock is fixed by --now / SAFEROUND_NOW");
+        state = state.with_clock(Arc::new(saferound_core::FixedClock::new(now.to_utc())));
+    }
     match cli.command {
         None => {
             let tls = cli.tls_cert.zip(cli.tls_key);
-            serve(cli.listen, cli.demo, tls, state).await
+            serve(
+                cli.listen,
+                cli.demo,
+                cli.demo_hazards,
+                tls,
+                cli.incident_webhook,
+                state,
+            )
+            .await
         }
         Some(Command::RebuildLedger) => {
             let n = storage.rebuild_ledger().await?;
@@ -267,7 +291,9 @@ async fn admin(state: &AppState, a: Admin) -> Result<(), Box<dyn std::error::Err
 async fn serve(
     listen: SocketAddr,
     demo: bool,
+    demo_hazards: bool,
     tls: Option<(PathBuf, PathBuf)>,
+    webhook: Option<String>,
     state: AppState,
 ) -> Result<(), Box<dyn std::error::Error>> {
     if let Some(password) = bootstrap_admin(&state).await? {
@@ -279,6 +305,18 @@ async fn serve(
         println!(
             "Loaded the demo institution; logins inspector, inspector2, owner, office, demo-admin; password '{DEMO_PASSWORD}'."
         );
+    }
+    if demo && demo_hazards {
+        let n = saferound_server::web::demo::seed(&state).await?;
+        if n > 0 {
+            println!("Loaded {n} demo hazards; the dashboard is at /login (login office).");
+        }
+    }
+    if let Some(url) = webhook {
+        tokio::spawn(saferound_server::web::reports::run_webhook(
+            state.clone(),
+            url,
+        ));
     }
     let app = saferound_server::http::app(state);
     if let Some((cert, key)) = tls {

@@ -2,5 +2,6 @@
 //! database, and devices that are real store files synced by the core's client.
 
 mod convergence;
+mod dashboard;
 mod faults;
 mod isolation;

@@ -5,7 +5,6 @@ use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, header};
 use axum::response::IntoResponse;
-use chrono::Utc;
 use saferound_core::ids::{DepartmentId, DocId, InstitutionId, UserId};
 use saferound_core::model::{HazardStatus, RiskGrade, Role};
 use saferound_core::sync::wire::{self, SyncRequest};
@@ -204,9 +203,8 @@ pub async fn hazards(
     AuthDevice(me): AuthDevice,
     Query(p): Query<HazardParams>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let tz = chrono::FixedOffset::east_opt(8 * 3600)
-        .ok_or_else(|| ApiError::Internal("offset".into()))?;
-    let today = Utc::now().with_timezone(&tz).date_naive();
+    // Overdue is judged on the server's clock (fixed by `--now` in tests).
+    let today = state.today();
     let at = |d: chrono::NaiveDate| format!("{}T00:00:00.000+08:00", d.format("%Y-%m-%d"));
     let q = HazardQuery {
         institution: scope(&me)?,
@@ -221,6 +219,7 @@ pub async fn hazards(
         reported_before: p.to.map(|d| utc_of(&at(d))),
         limit: p.limit.unwrap_or(50).min(500),
         offset: p.offset.unwrap_or(0),
+        ..Default::default()
     };
     let (rows, total) = state.storage.hazards(&q).await?;
     let rows: Vec<serde_json::Value> = rows

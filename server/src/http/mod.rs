@@ -47,6 +47,7 @@ pub fn app(state: AppState) -> Router {
         .route("/api/v1/admin/departments", post(api::create_department))
         .route("/api/v1/admin/sites", post(api::create_site))
         .layer(DefaultBodyLimit::max(wire::MAX_REQUEST_BYTES))
+        .merge(crate::web::routes())
         .with_state(state)
 }
 

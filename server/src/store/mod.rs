@@ -163,6 +163,12 @@ pub struct HazardQuery {
     pub overdue_before: Option<String>,
     pub reported_from: Option<String>,
     pub reported_before: Option<String>,
+    /// Hazards at sites of this department.
+    pub department: Option<String>,
+    /// Exactly this risk grade (code).
+    pub risk: Option<String>,
+    /// Earliest deadline first (the overdue board), instead of newest report first.
+    pub by_deadline: bool,
     pub limit: u32,
     pub offset: u32,
 }
@@ -184,6 +190,43 @@ pub struct Counts {
     pub by_category: Vec<(String, i64)>,
     pub inspections: i64,
     pub submitted_inspections: i64,
+}
+
+/// One line of the audit log: logins, exports, administrative actions.
+#[derive(Debug, Clone, Serialize)]
+pub struct AuditEntry {
+    pub seq: i64,
+    pub at: String,
+    pub institution: Option<String>,
+    pub user_id: Option<String>,
+    pub login: String,
+    pub action: String,
+    pub detail: String,
+}
+
+/// A web session: the user and the session's CSRF token.
+#[derive(Debug, Clone)]
+pub struct WebSession {
+    pub user: User,
+    pub csrf: String,
+}
+
+/// A report (weekly or incident) with the time the server first received it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReportReceipt {
+    /// Feed position of its first change: incidents newer than a cursor.
+    pub first_seq: i64,
+    pub institution: String,
+    pub id: String,
+    pub kind: String,
+    pub department: Option<String>,
+    pub week: Option<String>,
+    pub all_clear: Option<bool>,
+    pub title: String,
+    /// The phone's time of the first filing.
+    pub filed_at: Option<String>,
+    /// When the server first received any of it (UTC, RFC 3339).
+    pub received_at: String,
 }
 
 #[async_trait]
@@ -256,4 +299,55 @@ pub trait Storage: Send + Sync + 'static {
     async fn rebuild_ledger(&self) -> Result<usize>;
     /// Every ledger table, ordered, as text: equal dumps mean equal ledgers.
     async fn ledger_dump(&self) -> Result<String>;
+
+    // web dashboard
+    async fn create_session(
+        &self,
+        token_hash: [u8; 32],
+        user: UserId,
+        csrf: &str,
+        expires_at: &str,
+    ) -> Result<()>;
+    /// The session's user if the session exists, has not expired (`now`, RFC 3339 UTC)
+    /// and the user is active.
+    async fn session(&self, token_hash: [u8; 32], now: &str) -> Result<Option<WebSession>>;
+    async fn delete_session(&self, token_hash: [u8; 32]) -> Result<()>;
+    async fn user_by_id(&self, id: UserId) -> Result<Option<User>>;
+    async fn set_user_active(
+        &self,
+        institution: InstitutionId,
+        id: UserId,
+        active: bool,
+    ) -> Result<bool>;
+    /// The device the server writes this user's dashboard actions with, in `institution`.
+    async fn web_device(
+        &self,
+        user: UserId,
+        institution: InstitutionId,
+    ) -> Result<Option<DeviceAuth>>;
+    /// Registers `d` as the user's dashboard device in its institution (replacing a revoked one).
+    async fn set_web_device(&self, d: &NewDevice) -> Result<()>;
+    async fn audit(
+        &self,
+        institution: Option<InstitutionId>,
+        user: Option<&User>,
+        login: &str,
+        action: &str,
+        detail: &str,
+    ) -> Result<()>;
+    /// Newest first.
+    async fn audit_log(
+        &self,
+        institution: Option<InstitutionId>,
+        limit: u32,
+    ) -> Result<Vec<AuditEntry>>;
+    /// Reports of `kind` (weekly_report | incident_report), with server receipt times;
+    /// only those first received after feed position `after_seq`; newest first.
+    async fn reports(
+        &self,
+        institution: Option<InstitutionId>,
+        kind: &str,
+        after_seq: i64,
+        limit: u32,
+    ) -> Result<Vec<ReportReceipt>>;
 }

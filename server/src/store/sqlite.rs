@@ -17,6 +17,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/001_initial.sql"),
     include_str!("migrations/002_ledger.sql"),
     include_str!("migrations/003_blobs.sql"),
+    include_str!("migrations/004_web.sql"),
 ];
 
 /// Readers for concurrent queries; SQLite in WAL mode lets them run beside the writer.
@@ -837,6 +838,23 @@ impl Storage for SqliteStorage {
             if let Some(v) = q.reported_before {
                 add("reported_at <", Box::new(v));
             }
+            if let Some(v) = q.risk {
+                add("risk =", Box::new(v));
+            }
+            if let Some(v) = q.department {
+                add(
+                    "site_id IN (SELECT id FROM sites WHERE department =",
+                    Box::new(v),
+                );
+                if let Some(last) = clauses.last_mut() {
+                    last.push(')');
+                }
+            }
+            let order = if q.by_deadline {
+                "deadline ASC, reported_at DESC, id DESC"
+            } else {
+                "reported_at DESC, id DESC"
+            };
             let filter = clauses.join(" AND ");
             let params =
                 rusqlite::params_from_iter(args.iter().map(|b| b.as_ref() as &dyn rusqlite::ToSql));
@@ -850,7 +868,7 @@ impl Storage for SqliteStorage {
             let rows = c
                 .prepare(&format!(
                     "SELECT {HAZARD_COLS} FROM ledger_hazards WHERE {filter}
-                     ORDER BY reported_at DESC, id DESC LIMIT {} OFFSET {}",
+                     ORDER BY {order} LIMIT {} OFFSET {}",
                     q.limit, q.offset
                 ))?
                 .query_map(params, hazard_from)?
@@ -1020,6 +1038,256 @@ impl Storage for SqliteStorage {
             }
             tx.commit()?;
             Ok(docs.len())
+        })
+        .await
+    }
+
+    async fn create_session(
+        &self,
+        token_hash: [u8; 32],
+        user: UserId,
+        csrf: &str,
+        expires_at: &str,
+    ) -> Result<()> {
+        let (csrf, expires_at) = (csrf.to_string(), expires_at.to_string());
+        self.write(move |c| {
+            c.execute(
+                "INSERT INTO web_sessions (token_hash, user_id, csrf, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![token_hash.to_vec(), user.to_string(), csrf, now(), expires_at],
+            )?;
+            // Expired sessions go whenever someone logs in.
+            c.execute("DELETE FROM web_sessions WHERE expires_at < ?1", [now()])?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn session(&self, token_hash: [u8; 32], at: &str) -> Result<Option<WebSession>> {
+        let at = at.to_string();
+        self.read(move |c| {
+            let row = c
+                .prepare_cached(&format!(
+                    "SELECT s.csrf, {USER_COLS} FROM web_sessions s JOIN users u ON u.id = s.user_id
+                     WHERE s.token_hash = ?1 AND s.expires_at > ?2 AND u.active = 1"
+                ))?
+                .query_row(params![token_hash.to_vec(), at], |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        (
+                            r.get(1)?,
+                            r.get(2)?,
+                            r.get(3)?,
+                            r.get(4)?,
+                            r.get(5)?,
+                            r.get(6)?,
+                            r.get(7)?,
+                            r.get(8)?,
+                        ),
+                    ))
+                })
+                .optional()?;
+            match row {
+                None => Ok(None),
+                Some((csrf, u)) => Ok(Some(WebSession {
+                    user: user_of(u)?,
+                    csrf,
+                })),
+            }
+        })
+        .await
+    }
+
+    async fn delete_session(&self, token_hash: [u8; 32]) -> Result<()> {
+        self.write(move |c| {
+            c.execute(
+                "DELETE FROM web_sessions WHERE token_hash = ?1",
+                [token_hash.to_vec()],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn user_by_id(&self, id: UserId) -> Result<Option<User>> {
+        self.read(move |c| {
+            let row = c
+                .prepare_cached(&format!("SELECT {USER_COLS} FROM users u WHERE u.id = ?1"))?
+                .query_row([id.to_string()], |r| {
+                    Ok((
+                        r.get(0)?,
+                        r.get(1)?,
+                        r.get(2)?,
+                        r.get(3)?,
+                        r.get(4)?,
+                        r.get(5)?,
+                        r.get(6)?,
+                        r.get(7)?,
+                    ))
+                })
+                .optional()?;
+            row.map(user_of).transpose()
+        })
+        .await
+    }
+
+    async fn set_user_active(
+        &self,
+        institution: InstitutionId,
+        id: UserId,
+        active: bool,
+    ) -> Result<bool> {
+        self.write(move |c| {
+            let n = c.execute(
+                "UPDATE users SET active = ?3 WHERE id = ?1 AND institution = ?2",
+                params![id.to_string(), institution.to_string(), active],
+            )?;
+            if !active {
+                c.execute(
+                    "DELETE FROM web_sessions WHERE user_id = ?1",
+                    [id.to_string()],
+                )?;
+            }
+            Ok(n > 0)
+        })
+        .await
+    }
+
+    async fn web_device(
+        &self,
+        user: UserId,
+        institution: InstitutionId,
+    ) -> Result<Option<DeviceAuth>> {
+        self.read(move |c| {
+            let row = c
+                .prepare_cached(&format!(
+                    "SELECT d.id, d.institution, d.actor, {USER_COLS} FROM web_devices w
+                     JOIN devices d ON d.id = w.device_id JOIN users u ON u.id = w.user_id
+                     WHERE w.user_id = ?1 AND w.institution = ?2 AND d.revoked_at IS NULL AND u.active = 1"
+                ))?
+                .query_row(params![user.to_string(), institution.to_string()], |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, Vec<u8>>(2)?,
+                        (r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?, r.get(8)?, r.get(9)?, r.get(10)?),
+                    ))
+                })
+                .optional()?;
+            match row {
+                None => Ok(None),
+                Some((id, inst, actor, u)) => Ok(Some(DeviceAuth {
+                    device_id: id,
+                    institution: parse(&inst, "institution")?,
+                    actor,
+                    user: user_of(u)?,
+                })),
+            }
+        })
+        .await
+    }
+
+    async fn set_web_device(&self, d: &NewDevice) -> Result<()> {
+        let d = d.clone();
+        self.write(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            tx.execute(
+                "INSERT INTO devices (id, user_id, institution, actor, token_hash, name, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![d.id, d.user.to_string(), d.institution.to_string(), d.actor, d.token_hash.to_vec(), d.name, now()],
+            )?;
+            tx.execute(
+                "INSERT OR REPLACE INTO web_devices (user_id, institution, device_id) VALUES (?1, ?2, ?3)",
+                params![d.user.to_string(), d.institution.to_string(), d.id],
+            )?;
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn audit(
+        &self,
+        institution: Option<InstitutionId>,
+        user: Option<&User>,
+        login: &str,
+        action: &str,
+        detail: &str,
+    ) -> Result<()> {
+        let (inst, uid) = (
+            institution.map(|i| i.to_string()),
+            user.map(|u| u.id.to_string()),
+        );
+        let (login, action, detail) = (login.to_string(), action.to_string(), detail.to_string());
+        self.write(move |c| {
+            c.execute(
+                "INSERT INTO audit_log (at, institution, user_id, login, action, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![now(), inst, uid, login, action, detail],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn audit_log(
+        &self,
+        institution: Option<InstitutionId>,
+        limit: u32,
+    ) -> Result<Vec<AuditEntry>> {
+        self.read(move |c| {
+            c.prepare(
+                "SELECT seq, at, institution, user_id, login, action, detail FROM audit_log
+                 WHERE (?1 IS NULL OR institution = ?1) ORDER BY seq DESC LIMIT ?2",
+            )?
+            .query_map(params![institution.map(|i| i.to_string()), limit], |r| {
+                Ok(AuditEntry {
+                    seq: r.get(0)?,
+                    at: r.get(1)?,
+                    institution: r.get(2)?,
+                    user_id: r.get(3)?,
+                    login: r.get(4)?,
+                    action: r.get(5)?,
+                    detail: r.get(6)?,
+                })
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(Into::into)
+        })
+        .await
+    }
+
+    async fn reports(
+        &self,
+        institution: Option<InstitutionId>,
+        kind: &str,
+        after_seq: i64,
+        limit: u32,
+    ) -> Result<Vec<ReportReceipt>> {
+        let kind = kind.to_string();
+        self.read(move |c| {
+            let rows = c
+                .prepare(
+                    "SELECT f.seq, r.institution, r.id, r.kind, r.department, r.week, r.all_clear, r.title, r.filed_at, f.received_at
+                     FROM ledger_reports r
+                     JOIN changes f ON f.seq = (SELECT MIN(seq) FROM changes x WHERE x.institution = r.institution AND x.doc_id = r.id)
+                     WHERE (?1 IS NULL OR r.institution = ?1) AND r.kind = ?2 AND f.seq > ?3
+                     ORDER BY f.seq DESC LIMIT ?4",
+                )?
+                .query_map(params![institution.map(|i| i.to_string()), kind, after_seq, limit], |r| {
+                    Ok(ReportReceipt {
+                        first_seq: r.get(0)?,
+                        institution: r.get(1)?,
+                        id: r.get(2)?,
+                        kind: r.get(3)?,
+                        department: r.get(4)?,
+                        week: r.get(5)?,
+                        all_clear: r.get(6)?,
+                        title: r.get(7)?,
+                        filed_at: r.get(8)?,
+                        received_at: r.get(9)?,
+                    })
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(rows)
         })
         .await
     }

@@ -1,0 +1,259 @@
+//! Administration: users and roles, departments, sites, devices (revoke), the audit log.
+//! Administrators of an institution only; every change is audit-logged and reaches the
+//! phones through the directory document.
+
+use std::collections::HashMap;
+
+use axum::Form;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use saferound_core::ids::{DepartmentId, SiteId, UserId};
+use saferound_core::model::{Role, SiteKind};
+use serde_json::json;
+
+use super::{Web, csrf_ok, error_page, render};
+use crate::AppState;
+use crate::store::{Department, Site, User};
+
+fn admin_institution(web: &Web) -> Option<saferound_core::ids::InstitutionId> {
+    if web.is(Role::Administrator) {
+        web.user.institution
+    } else {
+        None
+    }
+}
+
+pub async fn page(State(state): State<AppState>, web: Web) -> Response {
+    let Some(inst) = admin_institution(&web) else {
+        return super::forbidden(&state, &web);
+    };
+    let s = state.storage.as_ref();
+    let (users, depts, sites, devices, audit) = match (
+        s.users(inst).await,
+        s.departments(inst).await,
+        s.sites(inst).await,
+        s.devices(inst).await,
+        s.audit_log(Some(inst), 200).await,
+    ) {
+        (Ok(a), Ok(b), Ok(c), Ok(d), Ok(e)) => (a, b, c, d, e),
+        _ => {
+            return error_page(
+                &state,
+                web.lang,
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "cannot read the institution",
+            );
+        }
+    };
+    let name_of = |id: &UserId| {
+        users
+            .iter()
+            .find(|u| u.id == *id)
+            .map(|u| u.name.clone())
+            .unwrap_or_default()
+    };
+    let dept_name = |id: &DepartmentId| {
+        depts
+            .iter()
+            .find(|d| d.id == *id)
+            .map(|d| d.name.clone())
+            .unwrap_or_default()
+    };
+    render(
+        &state,
+        Some(&web),
+        web.lang,
+        "admin.html",
+        "/admin",
+        json!({
+            "users": users.iter().map(|u| json!({
+                "id": u.id.to_string(), "login": u.login, "name": u.name, "active": u.active,
+                "roles": u.roles.iter().map(|r| r.code()).collect::<Vec<_>>(),
+                "department": u.department.as_ref().map(dept_name),
+            })).collect::<Vec<_>>(),
+            "departments": depts.iter().map(|d| json!({"id": d.id.to_string(), "name": d.name})).collect::<Vec<_>>(),
+            "sites": sites.iter().map(|x| json!({"id": x.id.to_string(), "name": x.name, "kind": x.kind.code(), "building": x.building, "floor_room": x.floor_room, "department": dept_name(&x.department)})).collect::<Vec<_>>(),
+            "devices": devices.iter().map(|d| json!({"id": d.id, "user": name_of(&d.user_id), "name": d.name, "created_at": d.created_at, "revoked_at": d.revoked_at, "last_sync_at": d.last_sync_at})).collect::<Vec<_>>(),
+            "audit": audit,
+            "role_codes": Role::ALL.iter().filter(|r| **r != Role::ProvincialReviewer).map(|r| r.code()).collect::<Vec<_>>(),
+            "site_kinds": SiteKind::ALL.iter().map(|k| k.code()).collect::<Vec<_>>(),
+        }),
+    )
+}
+
+fn field(f: &HashMap<String, String>, k: &str, max: usize) -> Result<String, String> {
+    let v = f.get(k).map(|v| v.trim()).unwrap_or("");
+    if v.is_empty() || v.chars().count() > max {
+        return Err(format!("{k}: required, at most {max} characters"));
+    }
+    Ok(v.to_string())
+}
+
+/// `POST /admin/{user|department|site|revoke|deactivate|activate}`
+pub async fn post(
+    State(state): State<AppState>,
+    web: Web,
+    Path(what): Path<String>,
+    Form(f): Form<HashMap<String, String>>,
+) -> Response {
+    if !csrf_ok(&web, f.get("csrf")) {
+        return error_page(
+            &state,
+            web.lang,
+            StatusCode::FORBIDDEN,
+            "CSRF token missing or wrong",
+        );
+    }
+    let Some(inst) = admin_institution(&web) else {
+        return super::forbidden(&state, &web);
+    };
+    let s = state.storage.as_ref();
+    let result: Result<String, (StatusCode, String)> = async {
+        let bad = |e: String| (StatusCode::BAD_REQUEST, e);
+        let internal = |e: crate::store::StoreError| match e {
+            crate::store::StoreError::Conflict(m) => (StatusCode::CONFLICT, m),
+            other => (StatusCode::INTERNAL_SERVER_ERROR, other.to_string()),
+        };
+        match what.as_str() {
+            "department" => {
+                let name = field(&f, "name", 100).map_err(bad)?;
+                let d = Department {
+                    id: DepartmentId::new(),
+                    institution: inst,
+                    name,
+                };
+                s.create_department(&d).await.map_err(internal)?;
+                crate::directory::refresh(&state, inst)
+                    .await
+                    .map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+                Ok(format!("department {} {}", d.id, d.name))
+            }
+            "site" => {
+                let department: DepartmentId = field(&f, "department", 64)
+                    .map_err(bad)?
+                    .parse()
+                    .map_err(|_| bad("department: not an id".into()))?;
+                if !s
+                    .departments(inst)
+                    .await
+                    .map_err(internal)?
+                    .iter()
+                    .any(|d| d.id == department)
+                {
+                    return Err(bad("department: not in this institution".into()));
+                }
+                let site = Site {
+                    id: SiteId::new(),
+                    institution: inst,
+                    department,
+                    name: field(&f, "name", 100).map_err(bad)?,
+                    kind: field(&f, "kind", 40)
+                        .map_err(bad)?
+                        .parse::<SiteKind>()
+                        .map_err(|e| bad(e.to_string()))?,
+                    building: f
+                        .get("building")
+                        .map(|b| b.trim().chars().take(100).collect())
+                        .unwrap_or_default(),
+                    floor_room: f
+                        .get("floor_room")
+                        .map(|b| b.trim().chars().take(100).collect())
+                        .unwrap_or_default(),
+                };
+                s.create_site(&site).await.map_err(internal)?;
+                crate::directory::refresh(&state, inst)
+                    .await
+                    .map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+                Ok(format!("site {} {}", site.id, site.name))
+            }
+            "user" => {
+                let login = field(&f, "login", 100).map_err(bad)?;
+                let name = field(&f, "name", 100).map_err(bad)?;
+                let password = f.get("password").cloned().unwrap_or_default();
+                if password.len() < 8 || password.len() > 200 {
+                    return Err(bad("password: 8 to 200 characters".into()));
+                }
+                // One checkbox per role: `role_<code>`.
+                let roles: Vec<Role> = Role::ALL
+                    .iter()
+                    .filter(|r| f.contains_key(&format!("role_{}", r.code())))
+                    .copied()
+                    .collect();
+                if roles.is_empty() || roles.contains(&Role::ProvincialReviewer) {
+                    return Err(bad(
+                        "roles: at least one; provincial reviewers are created by the operator"
+                            .into(),
+                    ));
+                }
+                let department = match f
+                    .get("department")
+                    .map(|d| d.trim())
+                    .filter(|d| !d.is_empty())
+                {
+                    Some(d) => Some(
+                        d.parse::<DepartmentId>()
+                            .map_err(|_| bad("department: not an id".into()))?,
+                    ),
+                    None => None,
+                };
+                let u = User {
+                    id: UserId::new(),
+                    institution: Some(inst),
+                    department,
+                    login,
+                    name,
+                    roles,
+                    password_hash: crate::accounts::hash_password(&password),
+                    active: true,
+                };
+                s.create_user(&u).await.map_err(internal)?;
+                crate::directory::refresh(&state, inst)
+                    .await
+                    .map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+                Ok(format!("user {} {} {:?}", u.id, u.login, u.roles))
+            }
+            "revoke" => {
+                let id = field(&f, "device", 64).map_err(bad)?;
+                if s.revoke_device(Some(inst), &id).await.map_err(internal)? {
+                    Ok(format!("device {id}"))
+                } else {
+                    Err((StatusCode::NOT_FOUND, "no such active device".into()))
+                }
+            }
+            "deactivate" | "activate" => {
+                let id: UserId = field(&f, "user", 64)
+                    .map_err(bad)?
+                    .parse()
+                    .map_err(|_| bad("user: not an id".into()))?;
+                if id == web.user.id {
+                    return Err(bad("you cannot deactivate yourself".into()));
+                }
+                if s.set_user_active(inst, id, what == "activate")
+                    .await
+                    .map_err(internal)?
+                {
+                    Ok(format!("user {id}"))
+                } else {
+                    Err((StatusCode::NOT_FOUND, "no such user".into()))
+                }
+            }
+            _ => Err((StatusCode::NOT_FOUND, "not found".into())),
+        }
+    }
+    .await;
+    match result {
+        Ok(detail) => {
+            super::audit(
+                &state,
+                Some(&web.user),
+                &web.user.login,
+                &format!("admin_{what}"),
+                &detail,
+            )
+            .await;
+            Redirect::to("/admin").into_response()
+        }
+        Err((status, msg)) => error_page(&state, web.lang, status, &msg),
+    }
+}

@@ -1,0 +1,174 @@
+//! Interface text in zh-CN (default) and English. Domain labels (roles, statuses,
+//! categories, grades, events) come from the core's enums (`label`).
+
+use std::collections::BTreeMap;
+
+use saferound_core::model::Lang;
+
+/// (key, zh-CN, English)
+const TEXT: &[(&str, &str, &str)] = &[
+    (
+        "app",
+        "校园安全巡查 · 隐患台账",
+        "SafeRound · hazard ledger",
+    ),
+    ("login", "登录", "Log in"),
+    ("logout", "退出", "Log out"),
+    ("login_name", "账号", "Login"),
+    ("password", "密码", "Password"),
+    ("login_failed", "账号或密码错误", "Wrong login or password"),
+    (
+        "login_locked",
+        "失败次数过多，请稍后再试",
+        "Too many failed attempts; try again later",
+    ),
+    ("ledger", "隐患台账", "Hazard ledger"),
+    ("overdue", "逾期督办", "Overdue"),
+    ("weekly", "周报情况", "Weekly reports"),
+    ("incidents", "突发事件", "Incidents"),
+    ("admin", "系统管理", "Administration"),
+    ("filter", "筛选", "Filter"),
+    ("reset", "重置", "Reset"),
+    ("all", "全部", "All"),
+    ("site", "部位/场所", "Site"),
+    ("department", "部门", "Department"),
+    ("category", "隐患类别", "Category"),
+    ("risk", "风险等级", "Risk grade"),
+    ("status", "状态", "Status"),
+    ("only_overdue", "仅逾期", "Overdue only"),
+    ("from", "排查时间自", "Reported from"),
+    ("to", "至", "to"),
+    ("reported_at", "排查时间", "Reported"),
+    ("reported_by", "排查人员", "Reported by"),
+    ("description", "隐患描述", "Description"),
+    ("measure", "整改措施", "Measure"),
+    ("funds", "整改资金", "Funds"),
+    ("responsible", "责任人", "Responsible person"),
+    ("deadline", "完成时限", "Deadline"),
+    ("contingency", "应急预案", "Contingency plan"),
+    ("reinspector", "复查人", "Re-inspector"),
+    (
+        "interim_controls",
+        "安全防控措施",
+        "Interim control measures",
+    ),
+    ("designated_person", "监控责任人", "Designated person"),
+    ("treatment_plan", "治理方案", "Treatment plan"),
+    ("note", "说明", "Note"),
+    ("total", "共", "Total"),
+    ("page", "页", "page"),
+    ("prev", "上一页", "Previous"),
+    ("next", "下一页", "Next"),
+    ("export_csv", "导出 CSV", "Export CSV"),
+    ("export_xlsx", "导出 Excel", "Export Excel"),
+    ("overdue_badge", "逾期", "Overdue"),
+    ("due_soon", "即将到期", "Due soon"),
+    ("days_overdue", "逾期天数", "Days overdue"),
+    ("escalated", "已升级督办", "Escalated"),
+    ("events", "处理记录", "History"),
+    ("conflicts", "待处理冲突", "Conflicts to settle"),
+    ("photos_before", "整改前照片", "Photos before"),
+    ("photos_after", "整改后照片", "Photos after"),
+    ("actions", "处理", "Actions"),
+    ("assign", "交办", "Assign"),
+    ("rectify", "整改完成", "Report rectification"),
+    (
+        "verify_pass",
+        "复核通过（销号）",
+        "Verify: pass (write off)",
+    ),
+    ("verify_fail", "复核未通过", "Verify: fail"),
+    ("defer", "暂缓整改", "Defer"),
+    ("reopen", "回头看重新打开", "Reopen (look-back)"),
+    ("supervise", "挂牌督办", "List for supervision"),
+    ("regrade", "调整风险等级", "Change risk grade"),
+    ("submit", "提交", "Submit"),
+    ("none", "无", "none"),
+    ("notice", "整改通知单", "Rectification notice"),
+    ("letter", "督办函", "Supervision letter"),
+    ("print", "打印", "Print"),
+    (
+        "no_actions",
+        "您当前没有可执行的操作。",
+        "No action is open to you on this hazard now.",
+    ),
+    ("read_only", "只读", "read-only"),
+    ("week", "周", "Week"),
+    ("on_time", "按时", "On time"),
+    ("late", "迟报", "Late"),
+    ("missing", "漏报", "Missing"),
+    ("pending", "未到截止", "Not yet due"),
+    ("all_clear", "报平安", "All-clear"),
+    ("received", "服务器接收", "Received by server"),
+    ("phone_time", "手机时间", "Phone time"),
+    (
+        "weekly_deadline",
+        "截止：每周五 12:00（学校时间）",
+        "Deadline: Friday 12:00, institution time",
+    ),
+    ("live", "实时更新", "Live"),
+    ("users", "用户", "Users"),
+    ("departments", "部门", "Departments"),
+    ("sites", "场所", "Sites"),
+    ("devices", "设备", "Devices"),
+    ("audit", "审计日志", "Audit log"),
+    ("revoke", "吊销", "Revoke"),
+    ("revoked", "已吊销", "Revoked"),
+    ("create", "新建", "Create"),
+    ("name", "名称", "Name"),
+    ("roles", "角色", "Roles"),
+    ("kind", "类型", "Kind"),
+    ("building", "楼栋", "Building"),
+    ("floor_room", "楼层/房间", "Floor / room"),
+    ("deactivate", "停用", "Deactivate"),
+    ("active", "启用", "Active"),
+    ("last_sync", "最近同步", "Last sync"),
+    ("error", "出错了", "Something went wrong"),
+    ("back", "返回", "Back"),
+    (
+        "forbidden_page",
+        "您没有权限访问此页面。",
+        "You may not open this page.",
+    ),
+    ("new_hazard", "上报隐患", "Report a hazard"),
+    ("location", "具体位置", "Location"),
+    ("at", "时间", "Time"),
+    ("by", "人员", "By"),
+    ("event", "事项", "Event"),
+    (
+        "skipped",
+        "（合并后不成立，已跳过）",
+        "(not legal where it merged; skipped)",
+    ),
+    ("resolution", "处理结果", "Resolution"),
+    ("institution", "单位", "Institution"),
+    ("hazard_no", "隐患编号", "Hazard no."),
+    ("sign", "签收", "Signed"),
+    ("date", "日期", "Date"),
+];
+
+/// The interface text of `lang`, by key, for the templates (`t.key`).
+pub fn dict(lang: Lang) -> BTreeMap<&'static str, &'static str> {
+    TEXT.iter()
+        .map(|(k, zh, en)| (*k, if lang == Lang::En { *en } else { *zh }))
+        .collect()
+}
+
+pub fn text(lang: Lang, key: &str) -> &'static str {
+    TEXT.iter()
+        .find(|(k, _, _)| *k == key)
+        .map(|(_, zh, en)| if lang == Lang::En { *en } else { *zh })
+        .unwrap_or("")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn keys_are_unique() {
+        let mut keys: Vec<_> = super::TEXT.iter().map(|x| x.0).collect();
+        keys.sort();
+        let n = keys.len();
+        keys.dedup();
+        assert_eq!(n, keys.len());
+    }
+}

@@ -1,0 +1,380 @@
+//! The safety office's web dashboard: server-rendered HTML (minijinja templates embedded
+//! in the binary), session cookies, CSRF tokens on every form, zh-CN with an English
+//! switch. Every page reads the ledger; every action goes through the hazard documents
+//! (`actions`), so phones and dashboard never disagree.
+
+pub mod actions;
+mod admin;
+pub mod demo;
+pub mod i18n;
+pub mod pages;
+pub mod reports;
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, FromRequestParts};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use chrono::FixedOffset;
+use saferound_core::ids::InstitutionId;
+use saferound_core::model::{Lang, Role};
+use serde::Serialize;
+
+use crate::AppState;
+use crate::store::User;
+
+/// Form bodies of the dashboard are small; anything larger is refused (413).
+pub const MAX_FORM_BYTES: usize = 64 * 1024;
+/// Failed logins per login name within `LOCKOUT_WINDOW`
+/// before further attempts are refused.
+pub const MAX_FAILED_LOGINS: usize = 5;
+pub const LOCKOUT_WINDOW: Duration = Duration::from_secs(15 * 60);
+/// A session lasts a working day.
+pub const SESSION_HOURS: i64 = 12;
+pub const SESSION_COOKIE: &str = "sr_session";
+pub const LANG_COOKIE: &str = "sr_lang";
+
+/// The institutions' time zone (Asia/Shanghai has no daylight saving).
+pub fn institution_tz() -> FixedOffset {
+    FixedOffset::east_opt(8 * 3600).unwrap_or_else(|| FixedOffset::east_opt(0).expect("UTC"))
+}
+
+/// What a user may read: their institution; provincial reviewers (and a server operator
+/// with no institution) every institution.
+pub(crate) fn scope_of(user: &User) -> Option<InstitutionId> {
+    user.institution
+}
+
+pub struct WebState {
+    env: minijinja::Environment<'static>,
+    failures: Mutex<HashMap<String, VecDeque<Instant>>>,
+    /// Called with a JSON body for every new incident (`--incident-webhook`).
+    pub webhook: Mutex<Option<String>>,
+}
+
+impl Default for WebState {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+macro_rules! templates {
+    ($env:ident, $($name:literal),+) => {
+        $( $env.add_template($name, include_str!(concat!("templates/", $name)))
+            .expect(concat!("template ", $name)); )+
+    };
+}
+
+impl WebState {
+    pub fn new() -> Self {
+        let mut env = minijinja::Environment::new();
+        // Templates are part of the binary and checked by the tests: a broken one is a
+        // programming error caught at start-up.
+        templates!(
+            env,
+            "base.html",
+            "login.html",
+            "ledger.html",
+            "hazard.html",
+            "overdue.html",
+            "weekly.html",
+            "incidents.html",
+            "admin.html",
+            "notice.html",
+            "letter.html",
+            "error.html"
+        );
+        env.add_filter("label", label);
+        WebState {
+            env,
+            failures: Mutex::new(HashMap::new()),
+            webhook: Mutex::new(None),
+        }
+    }
+
+    /// Whether `key` is locked out by failed logins.
+    fn locked(&self, key: &str) -> bool {
+        let mut f = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        match f.get_mut(key) {
+            Some(q) => {
+                while q.front().is_some_and(|t| t.elapsed() > LOCKOUT_WINDOW) {
+                    q.pop_front();
+                }
+                q.len() >= MAX_FAILED_LOGINS
+            }
+            None => false,
+        }
+    }
+
+    fn failed(&self, key: &str) {
+        let mut f = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        if f.len() > 100_000 {
+            // Bounded memory under a flood of distinct names: forget the oldest state.
+            f.clear();
+        }
+        f.entry(key.to_string())
+            .or_default()
+            .push_back(Instant::now());
+    }
+
+    fn succeeded(&self, key: &str) {
+        self.failures
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(key);
+    }
+}
+
+/// `{{ code | label("risk") }}`: a code's label in the page's language.
+fn label(state: &minijinja::State, code: Option<String>, kind: String) -> String {
+    use saferound_core::model::*;
+    let lang = match state
+        .lookup("lang")
+        .and_then(|v| v.as_str().map(str::to_string))
+    {
+        Some(l) if l == "en" => Lang::En,
+        _ => Lang::Zh,
+    };
+    let Some(code) = code else {
+        return String::new();
+    };
+    let l = match kind.as_str() {
+        "risk" => code.parse::<RiskGrade>().ok().map(|x| x.label(lang)),
+        "grade" => code.parse::<HazardGrade>().ok().map(|x| x.label(lang)),
+        "category" => code.parse::<HazardCategory>().ok().map(|x| x.label(lang)),
+        "status" => code.parse::<HazardStatus>().ok().map(|x| x.label(lang)),
+        "event" => code.parse::<EventKind>().ok().map(|x| x.label(lang)),
+        "role" => code.parse::<Role>().ok().map(|x| x.label(lang)),
+        "site_kind" => code.parse::<SiteKind>().ok().map(|x| x.label(lang)),
+        _ => None,
+    };
+    l.map(str::to_string).unwrap_or(code)
+}
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/", get(|| async { Redirect::to("/ledger") }))
+        .route("/login", get(pages::login_page).post(pages::login))
+        .route("/logout", post(pages::logout))
+        .route("/lang/{code}", get(pages::set_lang))
+        .route("/static/style.css", get(pages::css))
+        .route("/ledger", get(pages::ledger))
+        .route("/hazards/new", post(pages::new_hazard))
+        .route("/hazards/{id}", get(pages::hazard))
+        .route("/hazards/{id}/act", post(pages::act))
+        .route("/hazards/{id}/notice", get(pages::notice))
+        .route("/hazards/{id}/letter", get(pages::letter))
+        .route("/photos/{hash}", get(pages::photo))
+        .route("/overdue", get(pages::overdue))
+        .route("/export/ledger.csv", get(pages::export_csv))
+        .route("/export/ledger.xlsx", get(pages::export_xlsx))
+        .route("/weekly", get(reports::weekly))
+        .route("/export/weekly.csv", get(reports::weekly_csv))
+        .route("/incidents", get(reports::incidents))
+        .route("/incidents/stream", get(reports::incident_stream))
+        .route("/admin", get(admin::page))
+        .route("/admin/{what}", post(admin::post))
+        .layer(DefaultBodyLimit::max(MAX_FORM_BYTES))
+}
+
+/// The signed-in user of a dashboard request.
+pub struct Web {
+    pub user: User,
+    pub csrf: String,
+    pub lang: Lang,
+    token_hash: [u8; 32],
+}
+
+impl Web {
+    pub fn is(&self, r: Role) -> bool {
+        self.user.roles.contains(&r)
+    }
+
+    /// Safety office, administrator or provincial reviewer: exports and reports.
+    pub fn is_office(&self) -> bool {
+        self.is(Role::SafetyOffice)
+            || self.is(Role::Administrator)
+            || self.is(Role::ProvincialReviewer)
+    }
+
+    pub fn scope(&self) -> Option<InstitutionId> {
+        scope_of(&self.user)
+    }
+}
+
+pub(crate) fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+pub(crate) fn lang_of(headers: &HeaderMap) -> Lang {
+    match cookie(headers, LANG_COOKIE) {
+        Some("en") => Lang::En,
+        _ => Lang::Zh,
+    }
+}
+
+impl FromRequestParts<AppState> for Web {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        let to_login = || {
+            // Pages send people to the login; scripts (fetch, EventSource) get a 401.
+            if parts.uri.path().starts_with("/export/") || parts.uri.path().ends_with("/stream") {
+                StatusCode::UNAUTHORIZED.into_response()
+            } else {
+                Redirect::to("/login").into_response()
+            }
+        };
+        let Some(token) = cookie(&parts.headers, SESSION_COOKIE).filter(|t| t.len() == 64) else {
+            return Err(to_login());
+        };
+        let hash = crate::accounts::token_hash(token);
+        // Sessions expire by the real clock, whatever `--now` says.
+        let now = saferound_core::ids::Timestamp(chrono::Utc::now()).to_string();
+        match state.storage.session(hash, &now).await {
+            Ok(Some(s)) => Ok(Web {
+                user: s.user,
+                csrf: s.csrf,
+                lang: lang_of(&parts.headers),
+                token_hash: hash,
+            }),
+            Ok(None) => Err(to_login()),
+            Err(e) => Err(error_page(
+                state,
+                Lang::Zh,
+                StatusCode::INTERNAL_SERVER_ERROR,
+                &e.to_string(),
+            )),
+        }
+    }
+}
+
+/// Constant-time comparison of the CSRF token a form sent with the session's.
+pub(crate) fn csrf_ok(web: &Web, sent: Option<&String>) -> bool {
+    let Some(sent) = sent else { return false };
+    let (a, b) = (sent.as_bytes(), web.csrf.as_bytes());
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+#[derive(Serialize)]
+struct Base<'a> {
+    lang: &'static str,
+    t: std::collections::BTreeMap<&'static str, &'static str>,
+    me: Option<Me<'a>>,
+    csrf: &'a str,
+    path: &'a str,
+}
+
+#[derive(Serialize)]
+struct Me<'a> {
+    name: &'a str,
+    login: &'a str,
+    roles: Vec<&'static str>,
+    admin: bool,
+    office: bool,
+    reviewer: bool,
+}
+
+/// Renders `template` with the page's own context merged over the common one.
+pub(crate) fn render(
+    state: &AppState,
+    web: Option<&Web>,
+    lang: Lang,
+    template: &str,
+    path: &str,
+    ctx: serde_json::Value,
+) -> Response {
+    let base = Base {
+        lang: if lang == Lang::En { "en" } else { "zh" },
+        t: i18n::dict(lang),
+        me: web.map(|w| Me {
+            name: &w.user.name,
+            login: &w.user.login,
+            roles: w.user.roles.iter().map(|r| r.code()).collect(),
+            admin: w.is(Role::Administrator),
+            office: w.is_office(),
+            reviewer: w.is(Role::ProvincialReviewer),
+        }),
+        csrf: web.map(|w| w.csrf.as_str()).unwrap_or(""),
+        path,
+    };
+    let mut v = serde_json::to_value(&base).unwrap_or_default();
+    if let (Some(m), serde_json::Value::Object(extra)) = (v.as_object_mut(), ctx) {
+        m.extend(extra);
+    }
+    let html = state
+        .web
+        .env
+        .get_template(template)
+        .and_then(|t| t.render(minijinja::Value::from(minijinja::value::Serde(&v))));
+    match html {
+        Ok(h) => (
+            [
+                (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+                (header::CACHE_CONTROL, "no-store"),
+            ],
+            h,
+        )
+            .into_response(),
+        Err(e) => {
+            tracing::error!("template {template}: {e:#}");
+            (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response()
+        }
+    }
+}
+
+pub(crate) fn error_page(state: &AppState, lang: Lang, status: StatusCode, msg: &str) -> Response {
+    if status == StatusCode::INTERNAL_SERVER_ERROR {
+        tracing::error!("{msg}");
+    }
+    let shown = if status == StatusCode::INTERNAL_SERVER_ERROR {
+        "internal error"
+    } else {
+        msg
+    };
+    let mut r = render(
+        state,
+        None,
+        lang,
+        "error.html",
+        "",
+        serde_json::json!({"status": status.as_u16(), "message": shown}),
+    );
+    *r.status_mut() = status;
+    r
+}
+
+pub(crate) fn forbidden(state: &AppState, web: &Web) -> Response {
+    error_page(
+        state,
+        web.lang,
+        StatusCode::FORBIDDEN,
+        i18n::text(web.lang, "forbidden_page"),
+    )
+}
+
+/// Records an audit line; a failure to record is logged, not shown.
+pub(crate) async fn audit(
+    state: &AppState,
+    user: Option<&User>,
+    login: &str,
+    action: &str,
+    detail: &str,
+) {
+    let inst = user.and_then(|u| u.institution);
+    if let Err(e) = state.storage.audit(inst, user, login, action, detail).await {
+        tracing::error!("audit log: {e}");
+    }
+}

@@ -1,0 +1,965 @@
+//! Login, the ledger, one hazard with its actions, printable documents, the overdue
+//! board, photos and the ledger exports.
+
+use std::collections::HashMap;
+
+use axum::Form;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use chrono::{Duration, NaiveDate};
+use saferound_core::ids::{DocId, InstitutionId, SiteId, UserId};
+use saferound_core::model::role::Named;
+use saferound_core::model::{
+    Action, EventKind, HazardCategory, HazardStatus, Lang, RiskGrade, lifecycle,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::actions::{self, ActionError, HazardAction};
+use super::{LANG_COOKIE, SESSION_COOKIE, SESSION_HOURS, Web, csrf_ok, error_page, i18n, render};
+use crate::AppState;
+use crate::export;
+use crate::ledger::HazardRow;
+use crate::store::HazardQuery;
+
+pub const PAGE_SIZE: u32 = 50;
+/// Days before the deadline a hazard counts as due soon.
+pub const DUE_SOON_DAYS: i64 = 3;
+/// Overdue this many days (or a major hazard overdue at all): escalated 督办.
+pub const ESCALATE_AFTER_DAYS: i64 = 7;
+/// Rows in one export, at most.
+pub const MAX_EXPORT_ROWS: usize = 200_000;
+
+pub async fn css() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "max-age=3600"),
+        ],
+        include_str!("style.css"),
+    )
+}
+
+pub fn session_cookie(token: &str, max_age: i64) -> HeaderValue {
+    HeaderValue::from_str(&format!(
+        "{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}"
+    ))
+    .unwrap_or_else(|_| HeaderValue::from_static("sr_session=; Path=/; Max-Age=0"))
+}
+
+pub async fn login_page(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let lang = super::lang_of(&headers);
+    render(&state, None, lang, "login.html", "/login", json!({}))
+}
+
+#[derive(Deserialize)]
+pub struct LoginForm {
+    login: String,
+    password: String,
+}
+
+pub async fn login(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Form(f): Form<LoginForm>,
+) -> Response {
+    let lang = super::lang_of(&headers);
+    let again = |key: &str, status: StatusCode| {
+        let mut r = render(
+            &state,
+            None,
+            lang,
+            "login.html",
+            "/login",
+            json!({"error": i18n::text(lang, key), "login_value": f.login.chars().take(100).collect::<String>()}),
+        );
+        *r.status_mut() = status;
+        r
+    };
+    if f.login.len() > 100 || f.password.len() > 200 {
+        return again("login_failed", StatusCode::BAD_REQUEST);
+    }
+    let key = format!("login:{}", f.login.trim().to_lowercase());
+    // Failures are logged against the account they tried (its institution's log).
+    let target = state
+        .storage
+        .user_by_login(f.login.trim())
+        .await
+        .ok()
+        .flatten();
+    if state.web.locked(&key) {
+        super::audit(&state, target.as_ref(), f.login.trim(), "login_locked", "").await;
+        return again("login_locked", StatusCode::TOO_MANY_REQUESTS);
+    }
+    let user = match state.storage.user_by_login(f.login.trim()).await {
+        Ok(u) => u,
+        Err(e) => {
+            return error_page(
+                &state,
+                lang,
+                StatusCode::INTERNAL_SERVER_ERROR,
+                &e.to_string(),
+            );
+        }
+    };
+    let hash = user
+        .as_ref()
+        .map(|u| u.password_hash.clone())
+        .unwrap_or_else(|| state.dummy_hash.clone());
+    let password = f.password.clone();
+    let ok =
+        tokio::task::spawn_blocking(move || crate::accounts::verify_password(&password, &hash))
+            .await
+            .unwrap_or(false);
+    let user = match user {
+        Some(u) if ok && u.active => u,
+        _ => {
+            state.web.failed(&key);
+            crate::http::metrics::Metrics::add(&state.metrics.auth_failures, 1);
+            super::audit(&state, user.as_ref(), f.login.trim(), "login_failed", "").await;
+            return again("login_failed", StatusCode::UNAUTHORIZED);
+        }
+    };
+    state.web.succeeded(&key);
+    let token = crate::accounts::new_secret();
+    let csrf = crate::accounts::new_secret();
+    let expires =
+        saferound_core::ids::Timestamp(chrono::Utc::now() + Duration::hours(SESSION_HOURS))
+            .to_string();
+    if let Err(e) = state
+        .storage
+        .create_session(
+            crate::accounts::token_hash(&token),
+            user.id,
+            &csrf,
+            &expires,
+        )
+        .await
+    {
+        return error_page(
+            &state,
+            lang,
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &e.to_string(),
+        );
+    }
+    super::audit(&state, Some(&user), &user.login, "login", "").await;
+    let mut r = Redirect::to("/ledger").into_response();
+    r.headers_mut().insert(
+        header::SET_COOKIE,
+        session_cookie(&token, SESSION_HOURS * 3600),
+    );
+    r
+}
+
+pub async fn logout(
+    State(state): State<AppState>,
+    web: Web,
+    Form(f): Form<HashMap<String, String>>,
+) -> Response {
+    if !csrf_ok(&web, f.get("csrf")) {
+        return error_page(
+            &state,
+            web.lang,
+            StatusCode::FORBIDDEN,
+            "CSRF token missing or wrong",
+        );
+    }
+    if let Err(e) = state.storage.delete_session(web.token_hash).await {
+        return error_page(
+            &state,
+            web.lang,
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &e.to_string(),
+        );
+    }
+    super::audit(&state, Some(&web.user), &web.user.login, "logout", "").await;
+    let mut r = Redirect::to("/login").into_response();
+    r.headers_mut()
+        .insert(header::SET_COOKIE, session_cookie("", 0));
+    r
+}
+
+/// `/lang/en` or `/lang/zh`: remembers the language in a cookie and goes back.
+pub async fn set_lang(Path(code): Path<String>, headers: HeaderMap) -> Response {
+    let lang = if code == "en" { "en" } else { "zh" };
+    // Back to the page the switch was on, when it is one of ours.
+    let back = headers
+        .get(header::REFERER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|r| r.find("://").map(|i| &r[i + 3..]))
+        .and_then(|r| r.find('/').map(|i| r[i..].to_string()))
+        .filter(|p| p.starts_with('/') && !p.starts_with("//") && p.len() < 2000)
+        .unwrap_or_else(|| "/ledger".into());
+    let mut r = Redirect::to(&back).into_response();
+    if let Ok(v) = HeaderValue::from_str(&format!(
+        "{LANG_COOKIE}={lang}; Path=/; SameSite=Strict; Max-Age=31536000"
+    )) {
+        r.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    r
+}
+
+/// The ledger's filters, from the query string; shared by the page and the exports.
+#[derive(Debug, Default, Deserialize, Serialize, Clone)]
+pub struct Filter {
+    #[serde(default)]
+    pub site: String,
+    #[serde(default)]
+    pub department: String,
+    #[serde(default)]
+    pub category: String,
+    #[serde(default)]
+    pub risk: String,
+    #[serde(default)]
+    pub status: String,
+    #[serde(default)]
+    pub overdue: String,
+    #[serde(default)]
+    pub from: String,
+    #[serde(default)]
+    pub to: String,
+    #[serde(default)]
+    pub page: Option<u32>,
+    /// Provincial reviewers: one institution.
+    #[serde(default)]
+    pub institution: String,
+}
+
+impl Filter {
+    /// The ledger query this filter means; a malformed value is an error naming it.
+    pub fn query(&self, web: &Web, today: NaiveDate) -> Result<HazardQuery, String> {
+        let some = |s: &str| (!s.is_empty()).then(|| s.to_string());
+        let date = |s: &str, f: &str| -> Result<Option<NaiveDate>, String> {
+            if s.is_empty() {
+                return Ok(None);
+            }
+            s.parse::<NaiveDate>()
+                .map(Some)
+                .map_err(|_| format!("{f}: not a date (YYYY-MM-DD)"))
+        };
+        if let Some(s) = some(&self.site) {
+            s.parse::<SiteId>()
+                .map_err(|_| "site: not a site id".to_string())?;
+        }
+        if let Some(s) = some(&self.department) {
+            s.parse::<uuid::Uuid>()
+                .map_err(|_| "department: not a department id".to_string())?;
+        }
+        if let Some(s) = some(&self.category) {
+            s.parse::<HazardCategory>().map_err(|e| e.to_string())?;
+        }
+        if let Some(s) = some(&self.risk) {
+            s.parse::<RiskGrade>().map_err(|e| e.to_string())?;
+        }
+        if let Some(s) = some(&self.status) {
+            s.parse::<HazardStatus>().map_err(|e| e.to_string())?;
+        }
+        let mut institution = web.scope();
+        if institution.is_none() && !self.institution.is_empty() {
+            institution = Some(
+                self.institution
+                    .parse::<InstitutionId>()
+                    .map_err(|_| "institution: not an id".to_string())?,
+            );
+        }
+        // Stored instants are UTC; a local date starts at its local midnight.
+        let midnight = |d: NaiveDate| {
+            d.and_hms_opt(0, 0, 0)
+                .and_then(|t| t.and_local_timezone(super::institution_tz()).single())
+                .map(|t| saferound_core::ids::Timestamp(t.to_utc()).to_string())
+        };
+        Ok(HazardQuery {
+            institution,
+            site: some(&self.site),
+            category: some(&self.category),
+            risk: some(&self.risk),
+            status: some(&self.status),
+            department: some(&self.department),
+            overdue_before: (self.overdue == "1").then(|| today.to_string()),
+            reported_from: date(&self.from, "from")?.and_then(midnight),
+            reported_before: date(&self.to, "to")?
+                .and_then(|d| d.succ_opt())
+                .and_then(midnight),
+            limit: PAGE_SIZE,
+            offset: self.page.unwrap_or(0).min(100_000) * PAGE_SIZE,
+            ..Default::default()
+        })
+    }
+
+    /// The filter as a query string (values are validated ids, codes and dates).
+    pub fn qs(&self) -> String {
+        [
+            ("site", &self.site),
+            ("department", &self.department),
+            ("category", &self.category),
+            ("risk", &self.risk),
+            ("status", &self.status),
+            ("overdue", &self.overdue),
+            ("from", &self.from),
+            ("to", &self.to),
+            ("institution", &self.institution),
+        ]
+        .iter()
+        .filter(|(_, v)| !v.is_empty())
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join("&")
+    }
+}
+
+/// A ledger row as pages show it.
+fn view(h: &HazardRow, today: NaiveDate) -> serde_json::Value {
+    let deadline = h
+        .deadline
+        .as_deref()
+        .and_then(|d| d.parse::<NaiveDate>().ok());
+    let in_rect = h.status.as_deref() == Some("in_rectification");
+    let overdue = export::is_overdue(h, today);
+    let days_overdue = deadline
+        .map(|d| (today - d).num_days())
+        .filter(|_| overdue)
+        .unwrap_or(0);
+    let due_soon =
+        in_rect && deadline.is_some_and(|d| d >= today && (d - today).num_days() <= DUE_SOON_DAYS);
+    let mut v = serde_json::to_value(h).unwrap_or_default();
+    v["overdue"] = json!(overdue);
+    v["days_overdue"] = json!(days_overdue);
+    v["escalated"] = json!(overdue && (days_overdue > ESCALATE_AFTER_DAYS || h.risk == "major"));
+    v["due_soon"] = json!(due_soon);
+    v["reported_local"] = json!(export::local_time(&h.reported_at));
+    v["title"] = json!(
+        h.description
+            .lines()
+            .next()
+            .unwrap_or("")
+            .chars()
+            .take(80)
+            .collect::<String>()
+    );
+    v
+}
+
+/// Site and department choices of the filters.
+async fn choices(state: &AppState, web: &Web) -> serde_json::Value {
+    let Some(inst) = web.scope() else {
+        let insts = state.storage.institutions().await.unwrap_or_default();
+        return json!({"institutions": insts.iter().map(|(i, n)| json!({"id": i.to_string(), "name": n})).collect::<Vec<_>>()});
+    };
+    let sites = state.storage.sites(inst).await.unwrap_or_default();
+    let depts = state.storage.departments(inst).await.unwrap_or_default();
+    json!({
+        "sites": sites.iter().map(|s| json!({"id": s.id.to_string(), "name": s.name})).collect::<Vec<_>>(),
+        "departments": depts.iter().map(|d| json!({"id": d.id.to_string(), "name": d.name})).collect::<Vec<_>>(),
+        "categories": HazardCategory::ALL.iter().map(|c| c.code()).collect::<Vec<_>>(),
+        "risks": RiskGrade::ALL.iter().rev().map(|c| c.code()).collect::<Vec<_>>(),
+        "statuses": HazardStatus::ALL.iter().map(|c| c.code()).collect::<Vec<_>>(),
+    })
+}
+
+pub async fn ledger(State(state): State<AppState>, web: Web, Query(f): Query<Filter>) -> Response {
+    let today = state.today();
+    let q = match f.query(&web, today) {
+        Ok(q) => q,
+        Err(e) => return error_page(&state, web.lang, StatusCode::BAD_REQUEST, &e),
+    };
+    let (rows, total) = match state.storage.hazards(&q).await {
+        Ok(x) => x,
+        Err(e) => {
+            return error_page(
+                &state,
+                web.lang,
+                StatusCode::INTERNAL_SERVER_ERROR,
+                &e.to_string(),
+            );
+        }
+    };
+    let page = f.page.unwrap_or(0);
+    let pages = (total as u32).div_ceil(PAGE_SIZE).max(1);
+    let mut choices = choices(&state, &web).await;
+    if web.scope().is_none() {
+        choices["categories"] = json!(
+            HazardCategory::ALL
+                .iter()
+                .map(|c| c.code())
+                .collect::<Vec<_>>()
+        );
+        choices["risks"] = json!(
+            RiskGrade::ALL
+                .iter()
+                .rev()
+                .map(|c| c.code())
+                .collect::<Vec<_>>()
+        );
+        choices["statuses"] = json!(
+            HazardStatus::ALL
+                .iter()
+                .map(|c| c.code())
+                .collect::<Vec<_>>()
+        );
+    }
+    let can_report = web.user.institution.is_some()
+        && Action::ReportHazard.allowed(&web.user.roles, Named::default());
+    render(
+        &state,
+        Some(&web),
+        web.lang,
+        "ledger.html",
+        "/ledger",
+        json!({
+            "rows": rows.iter().map(|h| view(h, today)).collect::<Vec<_>>(),
+            "total": total,
+            "page": page,
+            "pages": pages,
+            "prev": page.checked_sub(1),
+            "next": (page + 1 < pages).then_some(page + 1),
+            "f": f,
+            "qs": f.qs(),
+            "choices": choices,
+            "today": today.to_string(),
+            "can_report": can_report,
+        }),
+    )
+}
+
+/// The actions `web` may take on this hazard now, by the same rules the documents check.
+fn available(web: &Web, h: &crate::store::HazardDetail) -> Vec<&'static str> {
+    let me = web.user.id.to_string();
+    let named = Named {
+        responsible: h.hazard.responsible.as_deref() == Some(me.as_str()),
+        reinspector: h.hazard.reinspector.as_deref() == Some(me.as_str()),
+        unassigned: !h.events.iter().any(|e| e.kind == "assigned"),
+    };
+    let status = h
+        .hazard
+        .status
+        .as_deref()
+        .and_then(|s| s.parse::<HazardStatus>().ok());
+    let options: [(&str, Action, EventKind); 8] = [
+        ("assign", Action::Assign, EventKind::Assigned),
+        (
+            "rectify",
+            Action::ReportRectification,
+            EventKind::RectificationReported,
+        ),
+        ("verify_pass", Action::Verify, EventKind::Verified),
+        ("verify_fail", Action::Verify, EventKind::VerificationFailed),
+        ("defer", Action::Defer, EventKind::Deferred),
+        ("reopen", Action::Reopen, EventKind::Reopened),
+        (
+            "supervise",
+            Action::ListForSupervision,
+            EventKind::ListedForSupervision,
+        ),
+        ("regrade", Action::Regrade, EventKind::Regraded),
+    ];
+    options
+        .iter()
+        .filter(|(name, a, k)| {
+            a.allowed(&web.user.roles, named)
+                && lifecycle::transition(status, *k).is_some()
+                && (*name != "supervise" || h.hazard.risk == "major")
+        })
+        .map(|(n, _, _)| *n)
+        .collect()
+}
+
+async fn detail(
+    state: &AppState,
+    web: &Web,
+    id: &str,
+) -> Result<(crate::store::HazardDetail, InstitutionId), Response> {
+    let not_found = || error_page(state, web.lang, StatusCode::NOT_FOUND, "not found");
+    let id: DocId = id.parse().map_err(|_| not_found())?;
+    let h = state
+        .storage
+        .hazard(web.scope(), id)
+        .await
+        .map_err(|e| {
+            error_page(
+                state,
+                web.lang,
+                StatusCode::INTERNAL_SERVER_ERROR,
+                &e.to_string(),
+            )
+        })?
+        .ok_or_else(not_found)?;
+    let inst = h.institution.parse().map_err(|_| not_found())?;
+    Ok((h, inst))
+}
+
+/// Photo hashes of the hazard from its document: reported (before) and per event (after).
+async fn photos(
+    state: &AppState,
+    inst: InstitutionId,
+    id: DocId,
+) -> (Vec<String>, Vec<serde_json::Value>) {
+    let Ok(mut docs) = state.storage.load_documents(inst, vec![id]).await else {
+        return Default::default();
+    };
+    let Some(stored) = docs.remove(&id) else {
+        return Default::default();
+    };
+    tokio::task::spawn_blocking(move || {
+        automerge::AutoCommit::load(&stored.bytes)
+            .ok()
+            .and_then(|d| saferound_core::doc::hazard::read_with(&d, false).ok())
+            .map(|hz| {
+                let before = hz.photos.iter().map(|p| p.to_string()).collect();
+                let after = hz
+                    .events
+                    .iter()
+                    .flat_map(|e| {
+                        e.photos
+                            .iter()
+                            .map(move |p| json!({"hash": p.to_string(), "event": e.kind.code()}))
+                    })
+                    .collect();
+                (before, after)
+            })
+            .unwrap_or_default()
+    })
+    .await
+    .unwrap_or_default()
+}
+
+pub async fn hazard(
+    State(state): State<AppState>,
+    web: Web,
+    Path(id): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let (h, inst) = match detail(&state, &web, &id).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let today = state.today();
+    let (before, after) = match h.hazard.id.parse() {
+        Ok(id) => photos(&state, inst, id).await,
+        Err(_) => Default::default(),
+    };
+    let people: Vec<serde_json::Value> = state
+        .storage
+        .users(inst)
+        .await
+        .unwrap_or_default()
+        .iter()
+        .filter(|u| u.active)
+        .map(|u| json!({"id": u.id.to_string(), "name": u.name, "roles": u.roles.iter().map(|r| r.code()).collect::<Vec<_>>()}))
+        .collect();
+    let conflicts: Vec<serde_json::Value> = h
+        .conflicts
+        .iter()
+        .map(|c| json!({"field": c.field, "resolution": c.resolution, "values": serde_json::from_str::<serde_json::Value>(&c.competing).unwrap_or_default()}))
+        .collect();
+    let events: Vec<serde_json::Value> = h
+        .events
+        .iter()
+        .map(|e| {
+            let mut v = serde_json::to_value(e).unwrap_or_default();
+            v["at_local"] = json!(export::local_time(&e.at));
+            v
+        })
+        .collect();
+    let available = available(&web, &h);
+    render(
+        &state,
+        Some(&web),
+        web.lang,
+        "hazard.html",
+        "/ledger",
+        json!({
+            "h": view(&h.hazard, today),
+            "institution": h.institution,
+            "reviewer_scope": web.scope().is_none(),
+            "events": events,
+            "conflicts": conflicts,
+            "before": before,
+            "after": after,
+            "people": people,
+            "available": available,
+            "risks": RiskGrade::ALL.iter().rev().map(|c| c.code()).collect::<Vec<_>>(),
+            "today": today.to_string(),
+            "default_deadline": (today + Duration::days(14)).to_string(),
+            "msg": q.get("msg").map(|m| m.chars().take(200).collect::<String>()),
+        }),
+    )
+}
+
+fn form_text(f: &HashMap<String, String>, k: &str) -> String {
+    f.get(k).cloned().unwrap_or_default()
+}
+
+fn form_user(f: &HashMap<String, String>, k: &str) -> Result<Option<UserId>, ActionError> {
+    match f.get(k).map(|s| s.trim()).filter(|s| !s.is_empty()) {
+        None => Ok(None),
+        Some(s) => s
+            .parse()
+            .map(Some)
+            .map_err(|_| ActionError::Invalid(format!("{k}: not a person"))),
+    }
+}
+
+/// Parses a dashboard action form.
+pub fn parse_action(f: &HashMap<String, String>) -> Result<HazardAction, ActionError> {
+    let note = form_text(f, "note");
+    let required = |k: &str| -> Result<UserId, ActionError> {
+        form_user(f, k)?.ok_or_else(|| ActionError::Invalid(format!("{k}: is required")))
+    };
+    Ok(match f.get("action").map(String::as_str).unwrap_or("") {
+        "assign" => HazardAction::Assign {
+            measure: form_text(f, "measure"),
+            responsible: required("responsible")?,
+            funds: form_text(f, "funds"),
+            deadline: form_text(f, "deadline")
+                .parse()
+                .map_err(|_| ActionError::Invalid("deadline: not a date (YYYY-MM-DD)".into()))?,
+            contingency: form_text(f, "contingency"),
+            reinspector: form_user(f, "reinspector")?,
+            note,
+        },
+        "rectify" => HazardAction::Rectify { note },
+        "verify_pass" => HazardAction::Verify { passed: true, note },
+        "verify_fail" => HazardAction::Verify {
+            passed: false,
+            note,
+        },
+        "defer" => HazardAction::Defer {
+            interim_controls: form_text(f, "interim_controls"),
+            designated: required("designated_person")?,
+            note,
+        },
+        "reopen" => HazardAction::Reopen { note },
+        "supervise" => HazardAction::Supervise {
+            treatment_plan: form_text(f, "treatment_plan"),
+        },
+        "regrade" => HazardAction::Regrade {
+            risk: form_text(f, "risk")
+                .parse()
+                .map_err(|_| ActionError::Invalid("risk: not a risk grade".into()))?,
+            note,
+        },
+        other => {
+            return Err(ActionError::Invalid(format!(
+                "unknown action '{}'",
+                other.chars().take(30).collect::<String>()
+            )));
+        }
+    })
+}
+
+pub(crate) fn action_error(state: &AppState, lang: Lang, e: ActionError) -> Response {
+    let status = match &e {
+        ActionError::Forbidden(_) => StatusCode::FORBIDDEN,
+        ActionError::Invalid(_) => StatusCode::BAD_REQUEST,
+        ActionError::State(_) => StatusCode::CONFLICT,
+        ActionError::NotFound => StatusCode::NOT_FOUND,
+        ActionError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+    };
+    error_page(state, lang, status, &e.to_string())
+}
+
+/// `POST /hazards/{id}/act`: one action, through the hazard document.
+pub async fn act(
+    State(state): State<AppState>,
+    web: Web,
+    Path(id): Path<String>,
+    Form(f): Form<HashMap<String, String>>,
+) -> Response {
+    if !csrf_ok(&web, f.get("csrf")) {
+        return error_page(
+            &state,
+            web.lang,
+            StatusCode::FORBIDDEN,
+            "CSRF token missing or wrong",
+        );
+    }
+    let Ok(doc_id) = id.parse::<DocId>() else {
+        return error_page(&state, web.lang, StatusCode::NOT_FOUND, "not found");
+    };
+    let action = match parse_action(&f) {
+        Ok(a) => a,
+        Err(e) => return action_error(&state, web.lang, e),
+    };
+    let what = f.get("action").cloned().unwrap_or_default();
+    match actions::apply(&state, &web.user, doc_id, action).await {
+        Ok(()) => {
+            tracing::info!(user = %web.user.id, hazard = %doc_id, action = %what, "dashboard action");
+            Redirect::to(&format!("/hazards/{doc_id}?msg=ok")).into_response()
+        }
+        Err(e) => action_error(&state, web.lang, e),
+    }
+}
+
+/// `POST /hazards/new`: the office reports a hazard 上报 from the dashboard.
+pub async fn new_hazard(
+    State(state): State<AppState>,
+    web: Web,
+    Form(f): Form<HashMap<String, String>>,
+) -> Response {
+    if !csrf_ok(&web, f.get("csrf")) {
+        return error_page(
+            &state,
+            web.lang,
+            StatusCode::FORBIDDEN,
+            "CSRF token missing or wrong",
+        );
+    }
+    let parsed = (|| -> Result<actions::NewReport, ActionError> {
+        Ok(actions::NewReport {
+            site: form_text(&f, "site")
+                .parse()
+                .map_err(|_| ActionError::Invalid("site: choose a site".into()))?,
+            category: form_text(&f, "category")
+                .parse()
+                .map_err(|_| ActionError::Invalid("category: choose a category".into()))?,
+            risk: form_text(&f, "risk")
+                .parse()
+                .map_err(|_| ActionError::Invalid("risk: choose a grade".into()))?,
+            location: form_text(&f, "location"),
+            description: form_text(&f, "description"),
+            photos: Vec::new(),
+        })
+    })();
+    let r = match parsed {
+        Ok(r) => r,
+        Err(e) => return action_error(&state, web.lang, e),
+    };
+    match actions::report(&state, &web.user, r).await {
+        Ok(id) => Redirect::to(&format!("/hazards/{id}?msg=ok")).into_response(),
+        Err(e) => action_error(&state, web.lang, e),
+    }
+}
+
+async fn printable(state: AppState, web: Web, id: String, template: &str) -> Response {
+    let (h, inst) = match detail(&state, &web, &id).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let name = state
+        .storage
+        .institutions()
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .find(|(i, _)| *i == inst)
+        .map(|(_, n)| n)
+        .unwrap_or_default();
+    let today = state.today();
+    render(
+        &state,
+        Some(&web),
+        web.lang,
+        template,
+        "",
+        json!({"h": view(&h.hazard, today), "institution_name": name, "today": today.to_string(), "events": h.events}),
+    )
+}
+
+/// 整改通知单: the rectification notice for the responsible person.
+pub async fn notice(State(state): State<AppState>, web: Web, Path(id): Path<String>) -> Response {
+    printable(state, web, id, "notice.html").await
+}
+
+/// 督办函: the supervision letter for an overdue (major) hazard.
+pub async fn letter(State(state): State<AppState>, web: Web, Path(id): Path<String>) -> Response {
+    printable(state, web, id, "letter.html").await
+}
+
+/// A photo, to a signed-in user of the institution that holds it.
+pub async fn photo(
+    State(state): State<AppState>,
+    web: Web,
+    Path(hash): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let not_found = || StatusCode::NOT_FOUND.into_response();
+    if hash.len() != 64
+        || !hash
+            .bytes()
+            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+    {
+        return not_found();
+    }
+    let inst = match web.scope() {
+        Some(i) => i,
+        None => match q.get("institution").and_then(|i| i.parse().ok()) {
+            Some(i) => i,
+            None => return not_found(),
+        },
+    };
+    let Ok(Some((_, content_type))) = state.storage.blob(inst, &hash).await else {
+        return not_found();
+    };
+    match tokio::fs::read(state.blobs.join(&hash[..2]).join(&hash)).await {
+        Ok(bytes) => (
+            [
+                (header::CONTENT_TYPE, content_type),
+                (header::CACHE_CONTROL, "private, max-age=86400".to_string()),
+            ],
+            bytes,
+        )
+            .into_response(),
+        Err(_) => not_found(),
+    }
+}
+
+/// The overdue board: overdue hazards, longest overdue first; escalated ones marked.
+pub async fn overdue(State(state): State<AppState>, web: Web, Query(f): Query<Filter>) -> Response {
+    let today = state.today();
+    let mut q = match f.query(&web, today) {
+        Ok(q) => q,
+        Err(e) => return error_page(&state, web.lang, StatusCode::BAD_REQUEST, &e),
+    };
+    q.overdue_before = Some(today.to_string());
+    q.by_deadline = true;
+    q.limit = 500;
+    q.offset = 0;
+    let (rows, total) = match state.storage.hazards(&q).await {
+        Ok(x) => x,
+        Err(e) => {
+            return error_page(
+                &state,
+                web.lang,
+                StatusCode::INTERNAL_SERVER_ERROR,
+                &e.to_string(),
+            );
+        }
+    };
+    let views: Vec<serde_json::Value> = rows.iter().map(|h| view(h, today)).collect();
+    let escalated = views
+        .iter()
+        .filter(|v| v["escalated"] == json!(true))
+        .count();
+    render(
+        &state,
+        Some(&web),
+        web.lang,
+        "overdue.html",
+        "/overdue",
+        json!({"rows": views, "total": total, "escalated_count": escalated, "today": today.to_string(), "escalate_after": ESCALATE_AFTER_DAYS}),
+    )
+}
+
+/// Every row the filter shows (all pages), as export cells.
+async fn export_rows(
+    state: &AppState,
+    web: &Web,
+    f: &Filter,
+) -> Result<Vec<Vec<String>>, Response> {
+    if !web.is_office() {
+        return Err(super::forbidden(state, web));
+    }
+    let today = state.today();
+    let mut q = f
+        .query(web, today)
+        .map_err(|e| error_page(state, web.lang, StatusCode::BAD_REQUEST, &e))?;
+    q.limit = 5000;
+    q.offset = 0;
+    let mut out = Vec::new();
+    loop {
+        let (rows, _) = state.storage.hazards(&q).await.map_err(|e| {
+            error_page(
+                state,
+                web.lang,
+                StatusCode::INTERNAL_SERVER_ERROR,
+                &e.to_string(),
+            )
+        })?;
+        let n = rows.len();
+        for h in &rows {
+            out.push(export::cells(out.len() + 1, h, today, web.lang));
+        }
+        if n < q.limit as usize || out.len() >= MAX_EXPORT_ROWS {
+            break;
+        }
+        q.offset += q.limit;
+    }
+    Ok(out)
+}
+
+fn download(content_type: &str, name: &str, bytes: Vec<u8>) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, content_type.to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{name}\""),
+            ),
+            (header::CACHE_CONTROL, "no-store".to_string()),
+        ],
+        bytes,
+    )
+        .into_response()
+}
+
+fn export_name(state: &AppState, ext: &str) -> String {
+    format!("ledger-{}.{ext}", state.today())
+}
+
+pub async fn export_csv(
+    State(state): State<AppState>,
+    web: Web,
+    Query(f): Query<Filter>,
+) -> Response {
+    let rows = match export_rows(&state, &web, &f).await {
+        Ok(r) => r,
+        Err(r) => return r,
+    };
+    super::audit(
+        &state,
+        Some(&web.user),
+        &web.user.login,
+        "export_csv",
+        &format!("{} rows; {}", rows.len(), f.qs()),
+    )
+    .await;
+    let body = export::csv(export::columns(web.lang), &rows);
+    download("text/csv; charset=utf-8", &export_name(&state, "csv"), body)
+}
+
+pub async fn export_xlsx(
+    State(state): State<AppState>,
+    web: Web,
+    Query(f): Query<Filter>,
+) -> Response {
+    let rows = match export_rows(&state, &web, &f).await {
+        Ok(r) => r,
+        Err(r) => return r,
+    };
+    let n = rows.len();
+    let lang = web.lang;
+    let sheet = if lang == Lang::En {
+        "Hazard ledger"
+    } else {
+        "隐患台账"
+    };
+    let built =
+        tokio::task::spawn_blocking(move || export::xlsx(sheet, export::columns(lang), &rows))
+            .await;
+    match built {
+        Ok(Ok(bytes)) => {
+            super::audit(
+                &state,
+                Some(&web.user),
+                &web.user.login,
+                "export_xlsx",
+                &format!("{n} rows; {}", f.qs()),
+            )
+            .await;
+            download(
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                &export_name(&state, "xlsx"),
+                bytes,
+            )
+        }
+        Ok(Err(e)) => error_page(&state, web.lang, StatusCode::INTERNAL_SERVER_ERROR, &e),
+        Err(e) => error_page(
+            &state,
+            web.lang,
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &e.to_string(),
+        ),
+    }
+}

@@ -1,0 +1,367 @@
+//! The weekly compliance grid (per department and week: on time, late by how much, or
+//! missing, judged by when the server received the report), and the incident feed with
+//! server-sent events and an optional webhook.
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, NaiveDate, Utc, Weekday};
+use saferound_core::doc::weekly::IsoWeek;
+use saferound_core::ids::{InstitutionId, Timestamp};
+use serde_json::json;
+
+use super::{Web, error_page, render};
+use crate::AppState;
+use crate::store::ReportReceipt;
+
+/// Weeks the grid shows by default, and at most.
+pub const WEEKS: u32 = 8;
+pub const MAX_WEEKS: u32 = 26;
+
+/// The deadline of a department's report for `week`: Friday 12:00 institution time.
+pub fn deadline(week: IsoWeek) -> Option<DateTime<Utc>> {
+    NaiveDate::from_isoywd_opt(week.year, week.week, Weekday::Fri)?
+        .and_hms_opt(12, 0, 0)?
+        .and_local_timezone(super::institution_tz())
+        .single()
+        .map(|t| t.to_utc())
+}
+
+/// How late, in words: "2d 3h", "5h 10m", "12m".
+pub fn lateness(by: chrono::Duration) -> String {
+    let m = by.num_minutes().max(1);
+    let (d, h, mm) = (m / 1440, (m % 1440) / 60, m % 60);
+    if d > 0 {
+        format!("{d}d {h}h")
+    } else if h > 0 {
+        format!("{h}h {mm}m")
+    } else {
+        format!("{mm}m")
+    }
+}
+
+/// One cell of the grid.
+pub fn judge(
+    report: Option<&ReportReceipt>,
+    week: IsoWeek,
+    now: DateTime<Utc>,
+) -> serde_json::Value {
+    let Some(due) = deadline(week) else {
+        return json!({"state": "missing"});
+    };
+    match report {
+        Some(r) => {
+            let received = r
+                .received_at
+                .parse::<Timestamp>()
+                .map(|t| t.0)
+                .unwrap_or(due);
+            let state = if received <= due { "on_time" } else { "late" };
+            json!({
+                "state": state,
+                "late_by": (received > due).then(|| lateness(received - due)),
+                "received": crate::export::local_time(&r.received_at),
+                "phone": r.filed_at.as_deref().map(crate::export::local_time),
+                "all_clear": r.all_clear,
+                "id": r.id,
+            })
+        }
+        None if now > due => json!({"state": "missing"}),
+        None => json!({"state": "pending"}),
+    }
+}
+
+/// The grid's weeks (oldest first), its rows (departments) and cells.
+pub async fn grid(
+    state: &AppState,
+    institution: InstitutionId,
+    end: NaiveDate,
+    weeks: u32,
+) -> Result<serde_json::Value, crate::store::StoreError> {
+    let now = state.now();
+    let list: Vec<IsoWeek> = (0..weeks.clamp(1, MAX_WEEKS))
+        .rev()
+        .map(|i| IsoWeek::of(end - chrono::Duration::weeks(i as i64)))
+        .collect();
+    let depts = state.storage.departments(institution).await?;
+    let reports = state
+        .storage
+        .reports(Some(institution), "weekly_report", 0, 100_000)
+        .await?;
+    let by: HashMap<(String, String), &ReportReceipt> = reports
+        .iter()
+        .filter_map(|r| Some(((r.department.clone()?, r.week.clone()?), r)))
+        .collect();
+    let rows: Vec<serde_json::Value> = depts
+        .iter()
+        .map(|d| {
+            let cells: Vec<serde_json::Value> = list
+                .iter()
+                .map(|w| judge(by.get(&(d.id.to_string(), w.to_string())).copied(), *w, now))
+                .collect();
+            json!({"department": d.name, "id": d.id.to_string(), "cells": cells})
+        })
+        .collect();
+    Ok(json!({
+        "weeks": list.iter().map(|w| json!({"code": w.to_string(), "deadline": deadline(*w).map(|d| crate::export::local_time(&Timestamp(d).to_string()))})).collect::<Vec<_>>(),
+        "rows": rows,
+    }))
+}
+
+fn institution_of(web: &Web, q: &HashMap<String, String>) -> Option<InstitutionId> {
+    web.scope()
+        .or_else(|| q.get("institution").and_then(|i| i.parse().ok()))
+}
+
+pub async fn weekly(
+    State(state): State<AppState>,
+    web: Web,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    if !web.is_office() {
+        return super::forbidden(&state, &web);
+    }
+    let institutions = state.storage.institutions().await.unwrap_or_default();
+    let Some(inst) = institution_of(&web, &q).or_else(|| institutions.first().map(|i| i.0)) else {
+        return error_page(&state, web.lang, StatusCode::NOT_FOUND, "no institution");
+    };
+    let end = q
+        .get("end")
+        .and_then(|d| d.parse::<NaiveDate>().ok())
+        .unwrap_or_else(|| state.today());
+    let weeks = q.get("weeks").and_then(|w| w.parse().ok()).unwrap_or(WEEKS);
+    match grid(&state, inst, end, weeks).await {
+        Ok(g) => render(
+            &state,
+            Some(&web),
+            web.lang,
+            "weekly.html",
+            "/weekly",
+            json!({
+                "grid": g,
+                "institution": inst.to_string(),
+                "institutions": if web.scope().is_none() {
+                    institutions.iter().map(|(i, n)| json!({"id": i.to_string(), "name": n})).collect::<Vec<_>>()
+                } else { Vec::new() },
+                "end": end.to_string(),
+            }),
+        ),
+        Err(e) => error_page(
+            &state,
+            web.lang,
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &e.to_string(),
+        ),
+    }
+}
+
+/// The grid as CSV (UTF-8 with BOM): one line per department, one column per week.
+pub async fn weekly_csv(
+    State(state): State<AppState>,
+    web: Web,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    if !web.is_office() {
+        return super::forbidden(&state, &web);
+    }
+    let Some(inst) = institution_of(&web, &q) else {
+        return error_page(
+            &state,
+            web.lang,
+            StatusCode::BAD_REQUEST,
+            "institution: required",
+        );
+    };
+    let end = q
+        .get("end")
+        .and_then(|d| d.parse::<NaiveDate>().ok())
+        .unwrap_or_else(|| state.today());
+    let g = match grid(
+        &state,
+        inst,
+        end,
+        q.get("weeks").and_then(|w| w.parse().ok()).unwrap_or(WEEKS),
+    )
+    .await
+    {
+        Ok(g) => g,
+        Err(e) => {
+            return error_page(
+                &state,
+                web.lang,
+                StatusCode::INTERNAL_SERVER_ERROR,
+                &e.to_string(),
+            );
+        }
+    };
+    let en = web.lang == saferound_core::model::Lang::En;
+    let mut header = vec![if en { "Department" } else { "部门" }.to_string()];
+    for w in g["weeks"].as_array().into_iter().flatten() {
+        header.push(w["code"].as_str().unwrap_or("").to_string());
+    }
+    let rows: Vec<Vec<String>> = g["rows"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|r| {
+            let mut line = vec![r["department"].as_str().unwrap_or("").to_string()];
+            for c in r["cells"].as_array().into_iter().flatten() {
+                let s = match c["state"].as_str() {
+                    Some("on_time") => if en { "on time" } else { "按时" }.to_string(),
+                    Some("late") => format!(
+                        "{} {}",
+                        if en { "late" } else { "迟报" },
+                        c["late_by"].as_str().unwrap_or("")
+                    ),
+                    Some("pending") => String::new(),
+                    _ => if en { "missing" } else { "漏报" }.to_string(),
+                };
+                line.push(s);
+            }
+            line
+        })
+        .collect();
+    let h: Vec<&str> = header.iter().map(String::as_str).collect();
+    super::audit(
+        &state,
+        Some(&web.user),
+        &web.user.login,
+        "export_weekly_csv",
+        &end.to_string(),
+    )
+    .await;
+    (
+        [
+            (
+                axum::http::header::CONTENT_TYPE,
+                "text/csv; charset=utf-8".to_string(),
+            ),
+            (
+                axum::http::header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"weekly-{end}.csv\""),
+            ),
+        ],
+        crate::export::csv(&h, &rows),
+    )
+        .into_response()
+}
+
+fn incident_json(r: &ReportReceipt) -> serde_json::Value {
+    json!({
+        "seq": r.first_seq,
+        "id": r.id,
+        "title": r.title,
+        "received": crate::export::local_time(&r.received_at),
+        "phone": r.filed_at.as_deref().map(crate::export::local_time),
+        "institution": r.institution,
+    })
+}
+
+pub async fn incidents(State(state): State<AppState>, web: Web) -> Response {
+    match state
+        .storage
+        .reports(web.scope(), "incident_report", 0, 200)
+        .await
+    {
+        Ok(list) => {
+            let last = list.first().map(|r| r.first_seq).unwrap_or(0);
+            render(
+                &state,
+                Some(&web),
+                web.lang,
+                "incidents.html",
+                "/incidents",
+                json!({"items": list.iter().map(incident_json).collect::<Vec<_>>(), "last": last}),
+            )
+        }
+        Err(e) => error_page(
+            &state,
+            web.lang,
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &e.to_string(),
+        ),
+    }
+}
+
+/// Server-sent events: each incident first received after `after`, within about a second
+/// of the sync that carried it (the ledger is polled; cheap, indexed, and it works the
+/// same with several server replicas).
+pub async fn incident_stream(
+    State(state): State<AppState>,
+    web: Web,
+    Query(q): Query<HashMap<String, String>>,
+) -> impl IntoResponse {
+    let after: i64 = q.get("after").and_then(|a| a.parse().ok()).unwrap_or(0);
+    let scope = web.scope();
+    let stream =
+        futures_util::stream::unfold((state, after), move |(state, mut last)| async move {
+            loop {
+                tokio::time::sleep(Duration::from_millis(700)).await;
+                match state
+                    .storage
+                    .reports(scope, "incident_report", last, 50)
+                    .await
+                {
+                    Ok(list) if !list.is_empty() => {
+                        last = list.iter().map(|r| r.first_seq).max().unwrap_or(last);
+                        let items: Vec<serde_json::Value> =
+                            list.iter().rev().map(incident_json).collect();
+                        let ev = Event::default()
+                            .event("incidents")
+                            .data(serde_json::Value::Array(items).to_string());
+                        return Some((Ok::<Event, Infallible>(ev), (state, last)));
+                    }
+                    Ok(_) => {}
+                    Err(e) => {
+                        tracing::warn!("incident stream: {e}");
+                        return None;
+                    }
+                }
+            }
+        });
+    Sse::new(stream).keep_alive(KeepAlive::default())
+}
+
+/// Calls `url` with a JSON body for every incident the server receives from now on.
+pub async fn run_webhook(state: AppState, url: String) {
+    let mut last = state
+        .storage
+        .reports(None, "incident_report", 0, 1)
+        .await
+        .ok()
+        .and_then(|l| l.first().map(|r| r.first_seq))
+        .unwrap_or(0);
+    loop {
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let Ok(list) = state
+            .storage
+            .reports(None, "incident_report", last, 50)
+            .await
+        else {
+            continue;
+        };
+        for r in list.iter().rev() {
+            let body = incident_json(r).to_string();
+            let u = url.clone();
+            let sent = tokio::task::spawn_blocking(move || {
+                ureq::post(&u)
+                    .header("Content-Type", "application/json")
+                    .send(body.as_bytes())
+                    .map(|_| ())
+                    .map_err(|e| e.to_string())
+            })
+            .await;
+            match sent {
+                Ok(Ok(())) => tracing::info!(incident = %r.id, "webhook called"),
+                Ok(Err(e)) => tracing::warn!(incident = %r.id, "webhook failed: {e}"),
+                Err(e) => tracing::warn!("webhook task: {e}"),
+            }
+            last = last.max(r.first_seq);
+        }
+    }
+}

@@ -1,0 +1,121 @@
+// Browser tests of the dashboard: headless Chromium (Debian's `chromium`) driven by
+// playwright-core, against a real `saferound-server --demo --demo-hazards`. Screenshots of the main
+// pages go to $SCREENSHOTS (default target/screenshots).
+//
+//   node tests/browser/dashboard.mjs <saferound-server binary> <phone CLI binary>
+import { chromium } from 'playwright-core';
+import { spawn, execFileSync } from 'node:child_process';
+import { mkdtempSync, mkdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import assert from 'node:assert/strict';
+
+const [server, cli] = process.argv.slice(2);
+const shots = process.env.SCREENSHOTS || 'target/screenshots';
+mkdirSync(shots, { recursive: true });
+const dir = mkdtempSync(path.join(tmpdir(), 'saferound-browser-'));
+const chromiumPath = process.env.CHROMIUM || '/usr/bin/chromium';
+
+function start(extra) {
+  const p = spawn(server, ['--listen', '127.0.0.1:0', '--db', path.join(dir, 'db'),
+    '--blobs', path.join(dir, 'blobs'), '--log', 'warn', ...extra], { stdio: ['ignore', 'pipe', 'inherit'] });
+  return new Promise((resolve, reject) => {
+    let out = '';
+    p.stdout.on('data', (d) => {
+      out += d;
+      const m = out.match(/listening on (http:\/\/\S+)/);
+      if (m) resolve({ p, url: m[1] });
+    });
+    p.on('exit', () => reject(new Error('server exited: ' + out)));
+  });
+}
+const stop = (s) => new Promise((r) => { s.p.removeAllListeners('exit'); s.p.on('exit', r); s.p.kill('SIGKILL'); });
+
+const day = (d) => d.toISOString().slice(0, 10);
+const now = new Date('2027-03-01T01:00:00Z');
+let srv = await start(['--demo', '--demo-hazards', '--now', now.toISOString()]);
+const browser = await chromium.launch({ executablePath: chromiumPath, args: ['--no-sandbox'] });
+const ctx = await browser.newContext({ acceptDownloads: true, viewport: { width: 1400, height: 900 } });
+const page = await ctx.newPage();
+const step = async (name, f) => { process.stdout.write(`browser: ${name} ... `); await f(); console.log('ok'); };
+
+try {
+  await step('log in', async () => {
+    await page.goto(srv.url + '/ledger');
+    assert.match(page.url(), /\/login$/);
+    await page.fill('#login', 'office');
+    await page.fill('#password', 'saferound-demo');
+    await page.click('#login-submit');
+    await page.waitForURL(/\/ledger$/);
+    assert.ok(await page.locator('a.hazard-link').count() >= 8);
+    await page.screenshot({ path: `${shots}/ledger.png`, fullPage: true });
+  });
+
+  await step('filter the ledger', async () => {
+    await page.selectOption('#f-risk', 'major');
+    await page.click('#apply-filter');
+    await page.waitForURL(/risk=major/);
+    const risks = await page.locator('#ledger tbody .risk').allTextContents();
+    assert.ok(risks.length >= 1 && risks.every((r) => r === '重大风险'), risks.join());
+    await page.goto(srv.url + '/ledger?status=reported');
+  });
+
+  let hazard;
+  await step('open a hazard and assign it', async () => {
+    await page.locator('a.hazard-link').first().click();
+    await page.waitForURL(/\/hazards\//);
+    hazard = page.url().split('/hazards/')[1];
+    await page.screenshot({ path: `${shots}/hazard.png`, fullPage: true });
+    await page.fill('#form-assign textarea[name=measure]', '清理杂物，恢复疏散通道');
+    await page.selectOption('#form-assign #responsible', { label: '李娜' });
+    await page.fill('#assign-deadline', day(new Date(now.getTime() + 86400e3)));
+    await page.click('#do-assign');
+    await page.waitForURL(/msg=ok/);
+    assert.equal(await page.textContent('#status'), '整改中');
+    assert.equal(await page.textContent('#responsible'), '李娜');
+  });
+
+  await step('overdue board after the deadline', async () => {
+    await stop(srv);
+    srv = await start(['--now', new Date(now.getTime() + 3 * 86400e3).toISOString()]);
+    await page.goto(srv.url + '/login');
+    await page.fill('#login', 'office');
+    await page.fill('#password', 'saferound-demo');
+    await page.click('#login-submit');
+    await page.waitForURL(/\/ledger$/);
+    await page.goto(srv.url + '/overdue');
+    assert.equal(await page.locator(`#overdue tr[data-id="${hazard}"]`).count(), 1);
+    await page.screenshot({ path: `${shots}/overdue.png`, fullPage: true });
+  });
+
+  await step('an incident appears without reloading', async () => {
+    await page.goto(srv.url + '/incidents');
+    const store = path.join(dir, 'phone.db');
+    execFileSync(cli, ['--store', store, 'enroll', '--server', srv.url, '--login', 'inspector', '--password', 'saferound-demo']);
+    execFileSync(cli, ['--store', store, 'incident', '--title', '实验室试剂泄漏', '--description', '化学实验室试剂瓶破裂，已疏散', '--category', 'lab_chemicals', '--severity', 'major']);
+    execFileSync(cli, ['--store', store, 'sync']);
+    await page.locator('#incident-rows tr.new', { hasText: '实验室试剂泄漏' }).waitFor({ timeout: 8000 });
+    await page.screenshot({ path: `${shots}/incidents.png`, fullPage: true });
+  });
+
+  await step('weekly grid and English', async () => {
+    await page.goto(srv.url + '/weekly');
+    await page.screenshot({ path: `${shots}/weekly.png`, fullPage: true });
+    await page.click('text=English');
+    await page.waitForSelector('text=Weekly reports');
+  });
+
+  await step('download the Excel export', async () => {
+    await page.goto(srv.url + '/ledger');
+    const [dl] = await Promise.all([page.waitForEvent('download'), page.click('#export-xlsx')]);
+    const file = path.join(dir, 'ledger.xlsx');
+    await dl.saveAs(file);
+    const bytes = readFileSync(file);
+    assert.equal(bytes.subarray(0, 2).toString(), 'PK');
+    assert.ok(bytes.length > 5000);
+  });
+  console.log(`browser: screenshots in ${shots}`);
+} finally {
+  await browser.close();
+  await stop(srv);
+}

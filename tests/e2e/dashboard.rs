@@ -1,0 +1,761 @@
+//! The safety office's web dashboard against a real server process: sessions and CSRF,
+//! every hazard action by every role (allowed ones land in the same documents the phones
+//! sync; forbidden ones are refused and change nothing), the overdue board on a clock set
+//! past the deadline, exports read back, the weekly grid, incidents over server-sent
+//! events.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+use std::time::{Duration, Instant};
+
+use saferound_core::demo;
+use saferound_core::device::{Assignment, NewIncidentInput};
+use saferound_core::ids::LocalDate;
+use saferound_core::model::{HazardCategory, RiskGrade};
+use saferound_tests::{DEMO_PASSWORD, Server, enroll, get_json, sync};
+
+/// A browser-like client: keeps the session cookie, does not follow redirects.
+struct Web {
+    url: String,
+    agent: ureq::Agent,
+    cookie: String,
+    csrf: String,
+}
+
+struct Page {
+    status: u16,
+    location: String,
+    body: String,
+    headers: HashMap<String, String>,
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .build()
+        .into()
+}
+
+fn page(mut r: ureq::http::Response<ureq::Body>) -> Page {
+    let headers = r
+        .headers()
+        .iter()
+        .map(|(k, v)| (k.as_str().to_string(), v.to_str().unwrap_or("").to_string()))
+        .collect::<HashMap<_, _>>();
+    Page {
+        status: r.status().as_u16(),
+        location: headers.get("location").cloned().unwrap_or_default(),
+        body: r.body_mut().read_to_string().unwrap_or_default(),
+        headers,
+    }
+}
+
+fn csrf_of(body: &str) -> Option<String> {
+    let i = body.find("name=\"csrf\" value=\"")? + "name=\"csrf\" value=\"".len();
+    Some(body[i..i + 64].to_string())
+}
+
+impl Web {
+    fn try_login(server: &Server, login: &str, password: &str) -> (Page, Option<Web>) {
+        let a = agent();
+        let p = page(
+            a.post(format!("{}/login", server.url))
+                .send_form([("login", login), ("password", password)])
+                .expect("POST /login"),
+        );
+        if p.status != 303 {
+            return (p, None);
+        }
+        let set = p.headers.get("set-cookie").cloned().unwrap_or_default();
+        let cookie = set.split(';').next().unwrap_or("").to_string();
+        let mut w = Web {
+            url: server.url.clone(),
+            agent: a,
+            cookie,
+            csrf: String::new(),
+        };
+        let ledger = w.get("/ledger");
+        assert_eq!(ledger.status, 200, "{}", ledger.body);
+        w.csrf = csrf_of(&ledger.body).expect("a csrf token on the page");
+        (p, Some(w))
+    }
+
+    fn login(server: &Server, login: &str) -> Web {
+        Self::try_login(server, login, DEMO_PASSWORD)
+            .1
+            .unwrap_or_else(|| panic!("login {login}"))
+    }
+
+    fn get(&self, path: &str) -> Page {
+        page(
+            self.agent
+                .get(format!("{}{path}", self.url))
+                .header("Cookie", &self.cookie)
+                .call()
+                .expect("GET"),
+        )
+    }
+
+    fn get_bytes(&self, path: &str) -> (u16, Vec<u8>) {
+        let mut r = self
+            .agent
+            .get(format!("{}{path}", self.url))
+            .header("Cookie", &self.cookie)
+            .call()
+            .expect("GET");
+        (
+            r.status().as_u16(),
+            r.body_mut().read_to_vec().unwrap_or_default(),
+        )
+    }
+
+    fn post(&self, path: &str, form: &[(&str, &str)]) -> Page {
+        let mut f: Vec<(&str, &str)> = vec![("csrf", self.csrf.as_str())];
+        f.extend_from_slice(form);
+        page(
+            self.agent
+                .post(format!("{}{path}", self.url))
+                .header("Cookie", &self.cookie)
+                .send_form(f)
+                .expect("POST"),
+        )
+    }
+}
+
+fn user_id(login: &str) -> String {
+    demo::user(login).to_string()
+}
+
+/// The hazard's ledger rows as the canonical dump prints them (events included).
+fn hazard_dump(server: &Server, id: &str) -> String {
+    server
+        .dump_ledger()
+        .lines()
+        .filter(|l| l.contains(id))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The first hazard of the demo ledger (newest first) in a given status.
+fn hazard_in(w: &Web, status: &str) -> String {
+    let p = w.get(&format!("/ledger?status={status}"));
+    let i = p.body.find("/hazards/").expect("a hazard in that status") + "/hazards/".len();
+    p.body[i..i + 36].to_string()
+}
+
+#[test]
+fn sessions_csrf_lockout_and_audit() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = Server::start_with(tmp.path(), &["--demo", "--demo-hazards"]);
+    let a = agent();
+    // Not signed in: pages go to the login, exports answer 401.
+    let p = page(a.get(format!("{}/ledger", server.url)).call().unwrap());
+    assert_eq!((p.status, p.location.as_str()), (303, "/login"));
+    let p = page(
+        a.get(format!("{}/export/ledger.csv", server.url))
+            .call()
+            .unwrap(),
+    );
+    assert_eq!(p.status, 401);
+    // A forged cookie is no session.
+    let p = page(
+        a.get(format!("{}/ledger", server.url))
+            .header("Cookie", format!("sr_session={}", "ab".repeat(32)))
+            .call()
+            .unwrap(),
+    );
+    assert_eq!(p.status, 303);
+
+    let (p, w) = Web::try_login(&server, "office", DEMO_PASSWORD);
+    let w = w.expect("office logs in");
+    let cookie = &p.headers["set-cookie"];
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
+    // zh-CN by default, English by the switch.
+    assert!(w.get("/ledger").body.contains("隐患台账"));
+    // A form without the session's CSRF token is refused and changes nothing.
+    let id = hazard_in(&w, "reported");
+    let before = hazard_dump(&server, &id);
+    let p = page(
+        w.agent
+            .post(format!("{}/hazards/{id}/act", server.url))
+            .header("Cookie", &w.cookie)
+            .send_form([
+                ("action", "regrade"),
+                ("risk", "major"),
+                ("note", "x"),
+                ("csrf", &"0".repeat(64)),
+            ])
+            .unwrap(),
+    );
+    assert_eq!(p.status, 403);
+    assert_eq!(hazard_dump(&server, &id), before);
+
+    // Five wrong passwords lock the login, even for the right one; others are unaffected.
+    for _ in 0..5 {
+        let (p, w) = Web::try_login(&server, "owner", "wrong-password");
+        assert_eq!(p.status, 401);
+        assert!(w.is_none());
+    }
+    let (p, w2) = Web::try_login(&server, "owner", DEMO_PASSWORD);
+    assert_eq!(p.status, 429);
+    assert!(w2.is_none());
+    assert!(
+        Web::try_login(&server, "inspector", DEMO_PASSWORD)
+            .1
+            .is_some()
+    );
+
+    // Logout needs the token and ends the session.
+    let p = w.post("/logout", &[]);
+    assert_eq!(p.status, 303);
+    assert_eq!(w.get("/ledger").status, 303);
+
+    // The audit log shows logins and failures, to the administrator only.
+    let admin = Web::login(&server, "demo-admin");
+    let p = admin.get("/admin");
+    assert_eq!(p.status, 200);
+    for needle in ["login_failed", "login_locked", "logout", ">login<"] {
+        assert!(p.body.contains(needle), "audit log lacks {needle}");
+    }
+    assert_eq!(Web::login(&server, "office").get("/admin").status, 403);
+}
+
+/// Asserts the dashboard action is refused with `status` and the hazard's ledger rows are
+/// exactly as before.
+fn refused(server: &Server, w: &Web, id: &str, form: &[(&str, &str)], status: u16) {
+    let before = hazard_dump(server, id);
+    let p = w.post(&format!("/hazards/{id}/act"), form);
+    assert_eq!(p.status, status, "{form:?}: {}", p.body);
+    assert_eq!(
+        hazard_dump(server, id),
+        before,
+        "{form:?} changed the ledger"
+    );
+}
+
+fn allowed(w: &Web, id: &str, form: &[(&str, &str)]) {
+    let p = w.post(&format!("/hazards/{id}/act"), form);
+    assert_eq!(p.status, 303, "{form:?}: {}", p.body);
+    assert!(p.location.ends_with("?msg=ok"));
+}
+
+/// The hazard's status code, as its dashboard page shows it.
+fn status_of(w: &Web, id: &str) -> String {
+    let body = w.get(&format!("/hazards/{id}")).body;
+    let i = body.find("id=\"status\">").expect("status") + "id=\"status\">".len();
+    let label = &body[i..i + body[i..].find('<').unwrap()];
+    saferound_core::model::HazardStatus::ALL
+        .iter()
+        .find(|s| s.label(saferound_core::model::Lang::Zh) == label)
+        .map(|s| s.code().to_string())
+        .unwrap_or_else(|| label.to_string())
+}
+
+#[test]
+fn every_action_by_every_role_from_the_dashboard_and_the_phone() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = Server::start_with(tmp.path(), &["--demo", "--demo-hazards"]);
+    server.admin(&[
+        "admin",
+        "create-user",
+        "--login",
+        "province",
+        "--name",
+        "省厅审阅",
+        "--roles",
+        "provincial_reviewer",
+    ]);
+    let office = Web::login(&server, "office");
+    let inspector = Web::login(&server, "inspector");
+    let owner = Web::login(&server, "owner");
+    let admin = Web::login(&server, "demo-admin");
+    let reviewer = Web::try_login(&server, "province", "long-enough-pw")
+        .1
+        .expect("reviewer logs in");
+    // A fresh hazard reported from the dashboard by the office.
+    let p = office.post(
+        "/hazards/new",
+        &[
+            ("site", &demo::site("1号学生公寓").to_string()),
+            ("category", "fire_safety"),
+            ("risk", "general"),
+            ("location", "3楼"),
+            ("description", "楼梯间堆放杂物"),
+        ],
+    );
+    assert_eq!(p.status, 303, "{}", p.body);
+    let id = p
+        .location
+        .trim_start_matches("/hazards/")
+        .trim_end_matches("?msg=ok")
+        .to_string();
+    assert_eq!(status_of(&office, &id), "reported");
+    let (owner_id, inspector_id) = (user_id("owner"), user_id("inspector"));
+    let deadline = (chrono::Utc::now() + chrono::Duration::days(10))
+        .date_naive()
+        .to_string();
+    let assign: Vec<(&str, &str)> = vec![
+        ("action", "assign"),
+        ("measure", "清理杂物"),
+        ("responsible", &owner_id),
+        ("funds", "200 元"),
+        ("deadline", &deadline),
+        ("contingency", "专人值守"),
+        ("reinspector", &inspector_id),
+    ];
+
+    // reported: inspectors may still regrade; only the office assigns.
+    refused(
+        &server,
+        &owner,
+        &id,
+        &[("action", "regrade"), ("risk", "major"), ("note", "x")],
+        403,
+    );
+    refused(
+        &server,
+        &admin,
+        &id,
+        &[("action", "regrade"), ("risk", "major"), ("note", "x")],
+        403,
+    );
+    allowed(
+        &inspector,
+        &id,
+        &[
+            ("action", "regrade"),
+            ("risk", "significant"),
+            ("note", "更严重"),
+        ],
+    );
+    for w in [&inspector, &owner, &admin, &reviewer] {
+        refused(&server, w, &id, &assign, 403);
+    }
+    refused(
+        &server,
+        &office,
+        &id,
+        &[("action", "rectify"), ("note", "x")],
+        409,
+    );
+    // Bad input is refused before anything is written.
+    refused(
+        &server,
+        &office,
+        &id,
+        &[
+            ("action", "assign"),
+            ("measure", ""),
+            ("responsible", &owner_id),
+            ("deadline", &deadline),
+        ],
+        400,
+    );
+    refused(
+        &server,
+        &office,
+        &id,
+        &[
+            ("action", "assign"),
+            ("measure", "m"),
+            ("responsible", &owner_id),
+            ("deadline", "2001-01-01"),
+        ],
+        400,
+    );
+    refused(&server, &office, &id, &[("action", "launch")], 400);
+    allowed(&office, &id, &assign);
+    assert_eq!(status_of(&office, &id), "in_rectification");
+    // Once assigned, inspectors no longer regrade.
+    refused(
+        &server,
+        &inspector,
+        &id,
+        &[("action", "regrade"), ("risk", "low"), ("note", "x")],
+        403,
+    );
+
+    // in rectification: the named responsible person (or the office) reports it done.
+    for w in [&inspector, &admin, &reviewer] {
+        refused(
+            &server,
+            w,
+            &id,
+            &[("action", "rectify"), ("note", "已整改")],
+            403,
+        );
+    }
+    allowed(&owner, &id, &[("action", "rectify"), ("note", "已整改")]);
+    assert_eq!(status_of(&office, &id), "awaiting_verification");
+
+    // awaiting verification: the named re-inspector (or the office) verifies.
+    for w in [&owner, &admin, &reviewer] {
+        refused(
+            &server,
+            w,
+            &id,
+            &[("action", "verify_pass"), ("note", "")],
+            403,
+        );
+    }
+    refused(
+        &server,
+        &inspector,
+        &id,
+        &[("action", "verify_fail"), ("note", "")],
+        400,
+    );
+    allowed(
+        &inspector,
+        &id,
+        &[("action", "verify_fail"), ("note", "仍有杂物")],
+    );
+    assert_eq!(status_of(&office, &id), "in_rectification");
+
+    // defer: the office only, with interim controls and a designated person.
+    for w in [&inspector, &owner, &admin, &reviewer] {
+        refused(
+            &server,
+            w,
+            &id,
+            &[
+                ("action", "defer"),
+                ("interim_controls", "围挡"),
+                ("designated_person", &owner_id),
+            ],
+            403,
+        );
+    }
+    allowed(
+        &office,
+        &id,
+        &[
+            ("action", "defer"),
+            ("interim_controls", "设置围挡，专人巡查"),
+            ("designated_person", &owner_id),
+        ],
+    );
+    assert_eq!(status_of(&office, &id), "deferred");
+
+    // supervision: major hazards only; the office or the provincial reviewer.
+    refused(
+        &server,
+        &office,
+        &id,
+        &[("action", "supervise"), ("treatment_plan", "方案")],
+        409,
+    );
+    allowed(
+        &office,
+        &id,
+        &[
+            ("action", "regrade"),
+            ("risk", "major"),
+            ("note", "升级为重大"),
+        ],
+    );
+    for w in [&inspector, &owner, &admin] {
+        refused(
+            &server,
+            w,
+            &id,
+            &[("action", "supervise"), ("treatment_plan", "方案")],
+            403,
+        );
+    }
+    allowed(
+        &reviewer,
+        &id,
+        &[("action", "supervise"), ("treatment_plan", "限期治理方案")],
+    );
+    assert!(
+        office
+            .get(&format!("/hazards/{id}"))
+            .body
+            .contains("挂牌督办")
+    );
+
+    // Back through the loop to closed; then the look-back reopens it (inspector, office).
+    allowed(&office, &id, &assign);
+    allowed(&office, &id, &[("action", "rectify"), ("note", "完成")]);
+    allowed(&office, &id, &[("action", "verify_pass"), ("note", "合格")]);
+    assert_eq!(status_of(&office, &id), "closed");
+    for w in [&owner, &admin, &reviewer] {
+        refused(
+            &server,
+            w,
+            &id,
+            &[("action", "reopen"), ("note", "回头看")],
+            403,
+        );
+    }
+    allowed(
+        &inspector,
+        &id,
+        &[("action", "reopen"), ("note", "回头看发现反弹")],
+    );
+    assert_eq!(status_of(&office, &id), "reported");
+
+    // A phone sees every dashboard action in the same document, attributed to the people
+    // who took them; and the phone's own forbidden actions are refused on the phone and
+    // change nothing.
+    let phone = enroll(&server, tmp.path(), "office-phone", "office", DEMO_PASSWORD);
+    let doc: saferound_core::DocId = id.parse().unwrap();
+    let h = phone.hazard(doc).expect("the phone has the hazard");
+    assert_eq!(h.status.map(|s| s.code()), Some("reported"));
+    let by: Vec<&str> = h.events.iter().map(|e| e.by.name.as_str()).collect();
+    assert!(
+        by.contains(&"省厅审阅") && by.contains(&"李娜") && by.contains(&"王磊"),
+        "{by:?}"
+    );
+    let owner_phone = enroll(&server, tmp.path(), "owner-phone", "owner", DEMO_PASSWORD);
+    let heads = owner_phone.show(doc).unwrap();
+    assert!(
+        owner_phone
+            .assign(
+                doc,
+                &Assignment {
+                    measure: "m".into(),
+                    responsible: demo::user("owner"),
+                    funds: String::new(),
+                    deadline: LocalDate(
+                        chrono::Utc::now().date_naive() + chrono::Duration::days(3)
+                    ),
+                    contingency: String::new(),
+                    reinspector: None,
+                },
+                ""
+            )
+            .is_err()
+    );
+    assert_eq!(owner_phone.show(doc).unwrap(), heads);
+    // The phone's allowed action reaches the dashboard: the office assigns from its phone.
+    phone
+        .assign(
+            doc,
+            &Assignment {
+                measure: "手机交办".into(),
+                responsible: demo::user("owner"),
+                funds: String::new(),
+                deadline: LocalDate(chrono::Utc::now().date_naive() + chrono::Duration::days(5)),
+                contingency: String::new(),
+                reinspector: None,
+            },
+            "",
+        )
+        .unwrap();
+    sync(&phone);
+    let p = office.get(&format!("/hazards/{id}"));
+    assert!(p.body.contains("手机交办"));
+    assert_eq!(status_of(&office, &id), "in_rectification");
+    // And the ledger equals one rebuilt from the documents alone.
+    let live = server.dump_ledger();
+    server.admin(&["rebuild-ledger"]);
+    assert_eq!(server.dump_ledger(), live);
+}
+
+#[test]
+fn exports_match_the_ledger_and_filters() {
+    use calamine::{Reader, Xlsx};
+    let tmp = tempfile::tempdir().unwrap();
+    let server = Server::start_with(tmp.path(), &["--demo", "--demo-hazards"]);
+    let office = Web::login(&server, "office");
+    let phone = enroll(&server, tmp.path(), "office-phone", "office", DEMO_PASSWORD);
+    let (_, all) = get_json(&server, &phone, "/api/v1/hazards?limit=500");
+    let ledger: Vec<&serde_json::Value> = all["hazards"].as_array().unwrap().iter().collect();
+    assert!(ledger.len() >= 8);
+
+    let (status, bytes) = office.get_bytes("/export/ledger.xlsx");
+    assert_eq!(status, 200);
+    let mut wb: Xlsx<_> =
+        calamine::open_workbook_from_rs(std::io::Cursor::new(bytes)).expect("xlsx");
+    let sheet = wb.worksheet_range("隐患台账").expect("sheet 隐患台账");
+    let rows: Vec<Vec<String>> = sheet
+        .rows()
+        .map(|r| r.iter().map(|c| c.to_string()).collect())
+        .collect();
+    assert_eq!(rows[0][..3], ["序号", "排查时间", "排查人员"]);
+    assert_eq!(rows[0][14], "销号时间");
+    assert_eq!(rows.len() - 1, ledger.len());
+    for (i, (row, h)) in rows[1..].iter().zip(&ledger).enumerate() {
+        assert_eq!(row[0], (i + 1).to_string());
+        assert_eq!(row[15], h["id"].as_str().unwrap());
+        assert_eq!(row[2], h["reported_by_name"].as_str().unwrap());
+        assert_eq!(row[4], h["description"].as_str().unwrap());
+        assert_eq!(row[7], h["measure"].as_str().unwrap());
+        assert_eq!(row[9], h["responsible_name"].as_str().unwrap_or(""));
+        assert_eq!(row[10], h["deadline"].as_str().unwrap_or(""));
+        assert!(row[3].starts_with(h["site_name"].as_str().unwrap()));
+    }
+
+    // A filtered export exports what the filter shows.
+    let (_, major) = get_json(&server, &phone, "/api/v1/hazards?risk=major&limit=500");
+    let (status, csv) = office.get_bytes("/export/ledger.csv?risk=major");
+    assert_eq!(status, 200);
+    assert!(
+        csv.starts_with(b"\xEF\xBB\xBF"),
+        "CSV starts with the UTF-8 BOM"
+    );
+    let text = String::from_utf8(csv).unwrap();
+    let lines: Vec<&str> = text.trim_end().split("\r\n").collect();
+    let shown = office.get("/ledger?risk=major");
+    let majors = major["hazards"].as_array().unwrap();
+    assert_eq!(lines.len() - 1, majors.len());
+    assert!(lines[1..].iter().all(|l| l.contains("重大风险")));
+    assert_eq!(
+        shown.body.matches("class=\"hazard-link\"").count(),
+        majors.len()
+    );
+
+    // Exports are for the office; the inspector is refused. Both exports are audit-logged.
+    assert_eq!(
+        Web::login(&server, "inspector")
+            .get("/export/ledger.xlsx")
+            .status,
+        403
+    );
+    let log = Web::login(&server, "demo-admin").get("/admin").body;
+    assert!(log.contains("export_xlsx") && log.contains("export_csv"));
+}
+
+#[test]
+fn overdue_board_after_the_deadline_passes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut server = Server::start_with(
+        tmp.path(),
+        &[
+            "--demo",
+            "--demo-hazards",
+            "--now",
+            "2027-03-01T09:00:00+08:00",
+        ],
+    );
+    let office = Web::login(&server, "office");
+    let id = hazard_in(&office, "reported");
+    let owner = user_id("owner");
+    allowed(
+        &office,
+        &id,
+        &[
+            ("action", "assign"),
+            ("measure", "整改"),
+            ("responsible", &owner),
+            ("deadline", "2027-03-02"),
+        ],
+    );
+    let board = office.get("/overdue");
+    assert!(
+        !board.body.contains(&id),
+        "not overdue on its deadline's eve"
+    );
+    server.kill();
+    // Three days later the hazard is overdue by two days: on the board, flagged in the
+    // ledger, in the overdue filter of the JSON API.
+    server = Server::start_with(tmp.path(), &["--now", "2027-03-04T09:00:00+08:00"]);
+    let office = Web::login(&server, "office");
+    let board = office.get("/overdue");
+    assert!(board.body.contains(&id), "{}", board.body);
+    let row = &board.body[board.body.find(&id).unwrap() - 200..];
+    assert!(row.contains("class=\"big\">2<"), "two days overdue");
+    assert!(office.get("/ledger?overdue=1").body.contains(&id));
+    let letter = office.get(&format!("/hazards/{id}/letter"));
+    assert!(letter.body.contains("督办函") && letter.body.contains("<b>2</b>"));
+    assert!(
+        office
+            .get(&format!("/hazards/{id}/notice"))
+            .body
+            .contains("整改通知单")
+    );
+}
+
+#[test]
+fn weekly_grid_judges_server_receipt_time() {
+    use saferound_core::doc::weekly::IsoWeek;
+    let tmp = tempfile::tempdir().unwrap();
+    let server = Server::start_with(tmp.path(), &["--demo", "--demo-hazards"]);
+    let owner = enroll(&server, tmp.path(), "owner-phone", "owner", DEMO_PASSWORD);
+    let today = chrono::Utc::now().date_naive();
+    // A report for a week long past arrives now: late by weeks. One for next week: on time.
+    let past = IsoWeek::of(today - chrono::Duration::weeks(3));
+    let next = IsoWeek::of(today + chrono::Duration::weeks(1));
+    owner
+        .file_weekly_report(None, Some(past), true, "")
+        .unwrap();
+    owner
+        .file_weekly_report(None, Some(next), false, "本周开展消防检查")
+        .unwrap();
+    sync(&owner);
+    let office = Web::login(&server, "office");
+    let end = (today + chrono::Duration::weeks(1)).to_string();
+    let p = office.get(&format!("/weekly?end={end}&weeks=5"));
+    assert_eq!(p.status, 200);
+    let row = &p.body[p.body.find("后勤管理处").expect("the owner's department")..];
+    let row = &row[..row.find("</tr>").unwrap()];
+    assert_eq!(row.matches("cell late").count(), 1, "{row}");
+    assert_eq!(row.matches("cell on_time").count(), 1, "{row}");
+    assert!(
+        row.contains("cell missing"),
+        "weeks without a report show as missing"
+    );
+    assert!(row.contains("d "), "late by days");
+    // Other departments filed nothing: missing, as visible as late.
+    assert!(p.body.matches("cell missing").count() >= 5);
+    let (status, csv) = office.get_bytes(&format!("/export/weekly.csv?end={end}&weeks=5"));
+    assert_eq!(status, 200);
+    assert!(String::from_utf8(csv).unwrap().contains("漏报"));
+}
+
+#[test]
+fn an_incident_appears_on_the_stream_within_seconds() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = Server::start_with(tmp.path(), &["--demo", "--demo-hazards"]);
+    let office = Web::login(&server, "office");
+    let page = office.get("/incidents");
+    assert_eq!(page.status, 200);
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    let (url, cookie) = (server.url.clone(), office.cookie.clone());
+    std::thread::spawn(move || {
+        let a: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(30)))
+            .build()
+            .into();
+        let r = a
+            .get(format!("{url}/incidents/stream?after=0"))
+            .header("Cookie", &cookie)
+            .call()
+            .unwrap();
+        for line in BufReader::new(r.into_body().into_reader()).lines() {
+            let Ok(line) = line else { break };
+            if line.starts_with("data:") && tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    let inspector = enroll(&server, tmp.path(), "insp", "inspector", DEMO_PASSWORD);
+    inspector
+        .file_incident(&NewIncidentInput {
+            occurred_at: None,
+            site: Some(demo::site("1号学生公寓")),
+            location: "3楼".into(),
+            category: HazardCategory::FireSafety,
+            severity: RiskGrade::Major,
+            title: "宿舍冒烟".into(),
+            description: "3楼配电箱冒烟，已断电".into(),
+            actions_taken: "已疏散".into(),
+        })
+        .unwrap();
+    let synced = Instant::now();
+    sync(&inspector);
+    let data = rx
+        .recv_timeout(Duration::from_secs(5))
+        .expect("the incident within 5 s");
+    assert!(data.contains("宿舍冒烟"), "{data}");
+    assert!(synced.elapsed() < Duration::from_secs(5));
+    assert!(office.get("/incidents").body.contains("宿舍冒烟"));
+}
