@@ -146,28 +146,8 @@ fn roles_of(s: &str) -> Result<Vec<Role>> {
 const USER_COLS: &str =
     "u.id, u.institution, u.department, u.login, u.name, u.roles, u.password_hash, u.active";
 
-fn user_from(
-    r: &Row<'_>,
-) -> rusqlite::Result<(
-    String,
-    Option<String>,
-    Option<String>,
-    String,
-    String,
-    String,
-    String,
-    bool,
-)> {
-    Ok((
-        r.get(0)?,
-        r.get(1)?,
-        r.get(2)?,
-        r.get(3)?,
-        r.get(4)?,
-        r.get(5)?,
-        r.get(6)?,
-        r.get(7)?,
-    ))
+fn user_from(r: &Row<'_>) -> rusqlite::Result<UserTuple> {
+    user_at(r, 0)
 }
 
 type UserTuple = (
@@ -180,6 +160,36 @@ type UserTuple = (
     String,
     bool,
 );
+
+/// A device as `SELECT d.id, d.institution, d.actor, {USER_COLS}` reads it.
+type DeviceAuthRow = (String, String, Vec<u8>, UserTuple);
+
+fn device_auth_row(r: &Row<'_>) -> rusqlite::Result<DeviceAuthRow> {
+    Ok((r.get(0)?, r.get(1)?, r.get(2)?, user_at(r, 3)?))
+}
+
+/// The `USER_COLS` of a row, starting at column `at`.
+fn user_at(r: &Row<'_>, at: usize) -> rusqlite::Result<UserTuple> {
+    Ok((
+        r.get(at)?,
+        r.get(at + 1)?,
+        r.get(at + 2)?,
+        r.get(at + 3)?,
+        r.get(at + 4)?,
+        r.get(at + 5)?,
+        r.get(at + 6)?,
+        r.get(at + 7)?,
+    ))
+}
+
+fn device_auth_of((id, inst, actor, u): DeviceAuthRow) -> Result<DeviceAuth> {
+    Ok(DeviceAuth {
+        device_id: id,
+        institution: parse(&inst, "institution")?,
+        actor,
+        user: user_of(u)?,
+    })
+}
 
 fn user_of(t: UserTuple) -> Result<User> {
     Ok(User {
@@ -561,24 +571,9 @@ impl Storage for SqliteStorage {
                     "SELECT d.id, d.institution, d.actor, {USER_COLS} FROM devices d JOIN users u ON u.id = d.user_id
                      WHERE d.token_hash = ?1 AND d.revoked_at IS NULL AND u.active = 1"
                 ))?
-                .query_row([token_hash.to_vec()], |r| {
-                    Ok((
-                        r.get::<_, String>(0)?,
-                        r.get::<_, String>(1)?,
-                        r.get::<_, Vec<u8>>(2)?,
-                        (r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?, r.get(8)?, r.get(9)?, r.get(10)?),
-                    ))
-                })
+                .query_row([token_hash.to_vec()], device_auth_row)
                 .optional()?;
-            match row {
-                None => Ok(None),
-                Some((id, inst, actor, u)) => Ok(Some(DeviceAuth {
-                    device_id: id,
-                    institution: parse(&inst, "institution")?,
-                    actor,
-                    user: user_of(u)?,
-                })),
-            }
+            row.map(device_auth_of).transpose()
         })
         .await
     }
@@ -1164,24 +1159,9 @@ impl Storage for SqliteStorage {
                      JOIN devices d ON d.id = w.device_id JOIN users u ON u.id = w.user_id
                      WHERE w.user_id = ?1 AND w.institution = ?2 AND d.revoked_at IS NULL AND u.active = 1"
                 ))?
-                .query_row(params![user.to_string(), institution.to_string()], |r| {
-                    Ok((
-                        r.get::<_, String>(0)?,
-                        r.get::<_, String>(1)?,
-                        r.get::<_, Vec<u8>>(2)?,
-                        (r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?, r.get(8)?, r.get(9)?, r.get(10)?),
-                    ))
-                })
+                .query_row(params![user.to_string(), institution.to_string()], device_auth_row)
                 .optional()?;
-            match row {
-                None => Ok(None),
-                Some((id, inst, actor, u)) => Ok(Some(DeviceAuth {
-                    device_id: id,
-                    institution: parse(&inst, "institution")?,
-                    actor,
-                    user: user_of(u)?,
-                })),
-            }
+            row.map(device_auth_of).transpose()
         })
         .await
     }
