@@ -4,6 +4,8 @@
 # the Swift bindings parsed). Tools those need are fetched by scripts/mobile-tools.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# System packages the foreign-language and browser tests need (apt, when missing).
+scripts/system-deps.sh
 target="${CARGO_TARGET_DIR:-$PWD/target}"
 
 # One build for everything: the tests crate turns on the features the suite needs
