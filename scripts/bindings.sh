@@ -16,7 +16,8 @@ out="${1:-$target/bindings}"
 # The very build scripts/test.sh makes: saferound-tests turns on saferound-mobile's
 # `bindgen` feature, so building the workspace at once gives the library and the
 # uniffi-bindgen binary with one feature set (a different one would rebuild everything).
-cargo build --workspace --locked --bins
+# `--lib`: cargo copies the .so to target/debug only when libraries are asked for.
+cargo build --workspace --locked --lib --bins
 
 lib="$target/debug/libsaferound_mobile.so"
 bindgen="$target/debug/uniffi-bindgen"

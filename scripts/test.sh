@@ -11,7 +11,7 @@ target="${CARGO_TARGET_DIR:-$PWD/target}"
 # One build for everything: the tests crate turns on the features the suite needs
 # (including saferound-mobile's uniffi-bindgen), so building the workspace at once unifies
 # them (a second feature set would rebuild).
-cargo build --workspace --locked --bins
+cargo build --workspace --locked --lib --bins
 cargo test --workspace --locked --lib --bins --tests "$@"
 
 # The phone library (mobile-bindings/README.md): generate Kotlin, Swift and Python from
