@@ -439,7 +439,21 @@ async fn merge_part(
                         part.iter()
                             .filter_map(|id| {
                                 let p = pushes.get(id)?;
-                                Some((*id, merge_one(dev, p, stored.get(id))))
+                                // A panic inside Automerge on one document refuses that
+                                // document, not the request (nor silently drops it).
+                                let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| {
+                                    merge_one(dev, p, stored.get(id))
+                                }))
+                                .unwrap_or_else(|_| {
+                                    tracing::error!(document = %id, "merging panicked");
+                                    reject(
+                                        *id,
+                                        RejectCode::InvalidChange,
+                                        "the server could not process this document",
+                                        stored.get(id),
+                                    )
+                                });
+                                Some((*id, outcome))
                             })
                             .collect::<Vec<_>>()
                     })
