@@ -12,7 +12,7 @@ use saferound_core::ids::{DepartmentId, SiteId, UserId};
 use saferound_core::model::{Role, SiteKind};
 use serde_json::json;
 
-use super::{Web, csrf_ok, error_page, render};
+use super::{Web, csrf_refusal, error_page, render};
 use crate::AppState;
 use crate::store::{Department, Site, User};
 
@@ -97,13 +97,8 @@ pub async fn post(
     Path(what): Path<String>,
     Form(f): Form<HashMap<String, String>>,
 ) -> Response {
-    if !csrf_ok(&web, f.get("csrf")) {
-        return error_page(
-            &state,
-            web.lang,
-            StatusCode::FORBIDDEN,
-            "CSRF token missing or wrong",
-        );
+    if let Some(refused) = csrf_refusal(&state, &web, &f) {
+        return refused;
     }
     let Some(inst) = admin_institution(&web) else {
         return super::forbidden(&state, &web);

@@ -262,10 +262,27 @@ impl FromRequestParts<AppState> for Web {
 }
 
 /// Constant-time comparison of the CSRF token a form sent with the session's.
-pub(crate) fn csrf_ok(web: &Web, sent: Option<&String>) -> bool {
+fn csrf_ok(web: &Web, sent: Option<&String>) -> bool {
     let Some(sent) = sent else { return false };
     let (a, b) = (sent.as_bytes(), web.csrf.as_bytes());
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// The answer to a form POST whose CSRF token is missing or wrong; `None` when it is right.
+/// Every form handler starts with it.
+pub(crate) fn csrf_refusal(
+    state: &AppState,
+    web: &Web,
+    form: &HashMap<String, String>,
+) -> Option<Response> {
+    (!csrf_ok(web, form.get("csrf"))).then(|| {
+        error_page(
+            state,
+            web.lang,
+            StatusCode::FORBIDDEN,
+            "CSRF token missing or wrong",
+        )
+    })
 }
 
 #[derive(Serialize)]

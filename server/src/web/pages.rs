@@ -17,7 +17,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::actions::{self, ActionError, HazardAction};
-use super::{LANG_COOKIE, SESSION_COOKIE, SESSION_HOURS, Web, csrf_ok, error_page, i18n, render};
+use super::{
+    LANG_COOKIE, SESSION_COOKIE, SESSION_HOURS, Web, csrf_refusal, error_page, i18n, render,
+};
 use crate::AppState;
 use crate::export;
 use crate::ledger::HazardRow;
@@ -158,13 +160,8 @@ pub async fn logout(
     web: Web,
     Form(f): Form<HashMap<String, String>>,
 ) -> Response {
-    if !csrf_ok(&web, f.get("csrf")) {
-        return error_page(
-            &state,
-            web.lang,
-            StatusCode::FORBIDDEN,
-            "CSRF token missing or wrong",
-        );
+    if let Some(refused) = csrf_refusal(&state, &web, &f) {
+        return refused;
     }
     if let Err(e) = state.storage.delete_session(web.token_hash).await {
         return error_page(
@@ -667,13 +664,8 @@ pub async fn act(
     Path(id): Path<String>,
     Form(f): Form<HashMap<String, String>>,
 ) -> Response {
-    if !csrf_ok(&web, f.get("csrf")) {
-        return error_page(
-            &state,
-            web.lang,
-            StatusCode::FORBIDDEN,
-            "CSRF token missing or wrong",
-        );
+    if let Some(refused) = csrf_refusal(&state, &web, &f) {
+        return refused;
     }
     let Ok(doc_id) = id.parse::<DocId>() else {
         return error_page(&state, web.lang, StatusCode::NOT_FOUND, "not found");
@@ -698,13 +690,8 @@ pub async fn new_hazard(
     web: Web,
     Form(f): Form<HashMap<String, String>>,
 ) -> Response {
-    if !csrf_ok(&web, f.get("csrf")) {
-        return error_page(
-            &state,
-            web.lang,
-            StatusCode::FORBIDDEN,
-            "CSRF token missing or wrong",
-        );
+    if let Some(refused) = csrf_refusal(&state, &web, &f) {
+        return refused;
     }
     let parsed = (|| -> Result<actions::NewReport, ActionError> {
         Ok(actions::NewReport {
