@@ -116,13 +116,7 @@ impl Server {
 
     /// CPU time the server process has used so far (user + system), in milliseconds.
     pub fn cpu_ms(&self) -> Option<u64> {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid()?)).ok()?;
-        // Fields after the command name (which may hold spaces): utime is the 14th field
-        // of the line, stime the 15th, in clock ticks (100 per second on Linux).
-        let rest = stat.rsplit_once(')')?.1;
-        let f: Vec<&str> = rest.split_whitespace().collect();
-        let ticks: u64 = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
-        Some(ticks * 10)
+        process_cpu_ms(self.pid()?)
     }
 
     /// SIGTERM, as a service manager stops it; waits for the exit.
@@ -283,4 +277,15 @@ pub fn post_raw(server: &Server, path: &str, token: Option<&str>, body: &[u8]) -
 
 pub fn token(d: &Device) -> String {
     d.store().sync_settings().unwrap().token.unwrap()
+}
+
+/// CPU time a process has used so far (user + system), in milliseconds.
+pub fn process_cpu_ms(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name (which may hold spaces): utime is the 14th field
+    // of the line, stime the 15th, in clock ticks (100 per second on Linux).
+    let rest = stat.rsplit_once(')')?.1;
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: u64 = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
+    Some(ticks * 10)
 }

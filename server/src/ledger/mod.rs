@@ -148,16 +148,25 @@ impl Read {
             DocKind::Directory => return Ok(None),
         }))
     }
+
+    /// The kind of document this was read from.
+    pub fn kind(&self) -> DocKind {
+        match self {
+            Read::Hazard(_) => DocKind::Hazard,
+            Read::Inspection(_) => DocKind::Inspection,
+            Read::Weekly(_) => DocKind::WeeklyReport,
+            Read::Incident(_) => DocKind::IncidentReport,
+        }
+    }
 }
 
 /// Derives the ledger rows of a document. `read`: the document as already read at its
 /// current heads without the conflict scan; used unless it had concurrent edits.
 pub fn derive(d: &mut AutoCommit, read: Option<Read>) -> saferound_core::Result<LedgerRows> {
-    let h = doc::header(d)?;
     let concurrent = doc::conflicts::had_concurrency(d);
     let read = match read {
         Some(r) if !concurrent => Some(r),
-        _ => Read::of(d, h.kind, concurrent)?,
+        _ => Read::of(d, doc::header(d)?.kind, concurrent)?,
     };
     let mut rows = LedgerRows::default();
     match read {
@@ -260,7 +269,7 @@ pub fn derive(d: &mut AutoCommit, read: Option<Read>) -> saferound_core::Result<
             rows.conflicts = conflict_rows(&r.conflicts);
             rows.report = Some(ReportRow {
                 id: r.id.to_string(),
-                kind: h.kind.code().into(),
+                kind: DocKind::WeeklyReport.code().into(),
                 department: Some(r.department.to_string()),
                 week: Some(r.week.to_string()),
                 all_clear: Some(r.all_clear),
@@ -272,7 +281,7 @@ pub fn derive(d: &mut AutoCommit, read: Option<Read>) -> saferound_core::Result<
             rows.conflicts = conflict_rows(&r.conflicts);
             rows.report = Some(ReportRow {
                 id: r.id.to_string(),
-                kind: h.kind.code().into(),
+                kind: DocKind::IncidentReport.code().into(),
                 department: None,
                 week: None,
                 all_clear: None,

@@ -22,6 +22,8 @@ const MIGRATIONS: &[&str] = &[
 
 /// Readers for concurrent queries; SQLite in WAL mode lets them run beside the writer.
 const READERS: usize = 4;
+/// Changes one feed page returns at most (besides its byte budget).
+const FEED_PAGE_ROWS: usize = 2000;
 
 pub struct SqliteStorage {
     inner: Arc<Inner>,
@@ -726,41 +728,57 @@ impl Storage for SqliteStorage {
         max_bytes: usize,
     ) -> Result<FeedPage> {
         self.read(move |c| {
+            // The newest change now: the page covers changes up to it, so a change
+            // committed while this page is read waits for the next sync (seq grows in
+            // commit order: one writer).
+            let newest: i64 = c
+                .prepare_cached("SELECT COALESCE(MAX(seq), 0) FROM changes WHERE institution = ?1")?
+                .query_row(params![institution.to_string()], |r| r.get(0))?;
+            // The device's own changes are skipped in the query, not in pages: after a
+            // big push they would otherwise fill page after empty page, one round trip
+            // each, before the device heard it is up to date.
             let mut stmt = c.prepare_cached(
-                "SELECT c.seq, c.doc_id, d.kind, c.actor, c.bytes FROM changes c
+                "SELECT c.seq, c.doc_id, d.kind, c.bytes FROM changes c
                  JOIN documents d ON d.institution = c.institution AND d.id = c.doc_id
-                 WHERE c.institution = ?1 AND c.seq > ?2 ORDER BY c.seq LIMIT 2000",
+                 WHERE c.institution = ?1 AND c.seq > ?2 AND c.seq <= ?3 AND c.actor != ?4
+                 ORDER BY c.seq LIMIT ?5",
             )?;
-            let mut rows = stmt.query(params![institution.to_string(), after as i64])?;
+            let mut rows = stmt.query(params![
+                institution.to_string(),
+                after as i64,
+                newest,
+                skip_actor,
+                FEED_PAGE_ROWS as i64
+            ])?;
             let mut page = FeedPage {
                 items: Vec::new(),
                 cursor: after,
                 more: false,
             };
             let mut bytes = 0usize;
-            let mut examined = 0;
             while let Some(r) = rows.next()? {
-                examined += 1;
                 let seq: i64 = r.get(0)?;
-                let actor: Vec<u8> = r.get(3)?;
-                if actor != skip_actor {
-                    let b: Vec<u8> = r.get(4)?;
-                    if bytes + b.len() > max_bytes && !page.items.is_empty() {
-                        page.more = true;
-                        return Ok(page);
-                    }
-                    bytes += b.len();
-                    let doc: String = r.get(1)?;
-                    page.items.push(FeedItem {
-                        seq: seq as u64,
-                        doc_id: parse(&doc, "document id")?,
-                        kind: r.get(2)?,
-                        bytes: b,
-                    });
+                let b: Vec<u8> = r.get(3)?;
+                if bytes + b.len() > max_bytes && !page.items.is_empty() {
+                    page.more = true;
+                    return Ok(page);
                 }
+                bytes += b.len();
+                let doc: String = r.get(1)?;
+                page.items.push(FeedItem {
+                    seq: seq as u64,
+                    doc_id: parse(&doc, "document id")?,
+                    kind: r.get(2)?,
+                    bytes: b,
+                });
                 page.cursor = seq as u64;
             }
-            page.more = examined == 2000;
+            if page.items.len() == FEED_PAGE_ROWS {
+                page.more = true;
+            } else {
+                // Everything up to `newest` was seen: the rest is the device's own.
+                page.cursor = page.cursor.max(newest as u64);
+            }
             Ok(page)
         })
         .await

@@ -238,14 +238,18 @@ fn merge_one(device: &DeviceAuth, push: &PushDoc, stored: Option<&StoredDoc>) ->
     if new.is_empty() {
         return Outcome::Unchanged(heads, lacking);
     }
+    // Every accepted change went through validation, which read the document.
+    let kind = match &read {
+        Some(r) => r.kind().code().to_string(),
+        None => doc::header(&after)
+            .map(|h| h.kind.code().to_string())
+            .unwrap_or_default(),
+    };
     let ledger = match ledger::derive(&mut after, read) {
         Ok(l) => l,
         Err(e) => return reject(id, RejectCode::SchemaViolation, e.to_string(), stored),
     };
     let pending = stored.map(|s| s.changes_after_snapshot).unwrap_or(0) + new.len();
-    let kind = doc::header(&after)
-        .map(|h| h.kind.code().to_string())
-        .unwrap_or_default();
     let commit = DocCommit {
         institution: device.institution,
         id,
@@ -429,40 +433,48 @@ async fn merge_part(
         let workers = std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(1);
-        let chunk = ids.len().div_ceil(workers).max(8);
+        // Each worker takes the next document when it is done with one, so a thread
+        // slowed by a big document (or by the commit running beside it) does not hold
+        // up the part.
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let threads = workers.min(ids.len().div_ceil(8)).max(1);
         std::thread::scope(|s| {
-            let handles: Vec<_> = ids
-                .chunks(chunk)
-                .map(|part| {
-                    let (dev, stored, pushes) = (&dev, &stored, &pushes);
+            let handles: Vec<_> = (0..threads)
+                .map(|_| {
+                    let (dev, stored, pushes, ids, next) = (&dev, &stored, &pushes, &ids, &next);
                     s.spawn(move || {
-                        part.iter()
-                            .filter_map(|id| {
-                                let p = pushes.get(id)?;
-                                // A panic inside Automerge on one document refuses that
-                                // document, not the request (nor silently drops it).
-                                let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| {
-                                    merge_one(dev, p, stored.get(id))
-                                }))
-                                .unwrap_or_else(|_| {
-                                    tracing::error!(document = %id, "merging panicked");
-                                    reject(
-                                        *id,
-                                        RejectCode::InvalidChange,
-                                        "the server could not process this document",
-                                        stored.get(id),
-                                    )
-                                });
-                                Some((*id, outcome))
-                            })
-                            .collect::<Vec<_>>()
+                        let mut out = Vec::new();
+                        loop {
+                            let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            let Some(id) = ids.get(i) else { break };
+                            let Some(p) = pushes.get(id) else { continue };
+                            // A panic inside Automerge on one document refuses that
+                            // document, not the request (nor silently drops it).
+                            let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| {
+                                merge_one(dev, p, stored.get(id))
+                            }))
+                            .unwrap_or_else(|_| {
+                                tracing::error!(document = %id, "merging panicked");
+                                reject(
+                                    *id,
+                                    RejectCode::InvalidChange,
+                                    "the server could not process this document",
+                                    stored.get(id),
+                                )
+                            });
+                            out.push((i, *id, outcome));
+                        }
+                        out
                     })
                 })
                 .collect();
-            handles
+            let mut all: Vec<(usize, DocId, Outcome)> = handles
                 .into_iter()
                 .flat_map(|h| h.join().unwrap_or_default())
-                .collect::<Vec<_>>()
+                .collect();
+            // In the order of the request, whichever thread merged what.
+            all.sort_by_key(|(i, _, _)| *i);
+            all.into_iter().map(|(_, id, o)| (id, o)).collect::<Vec<_>>()
         })
     })
     .await

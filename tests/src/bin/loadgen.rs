@@ -11,7 +11,7 @@ use saferound_core::device::NewFinding;
 use saferound_core::doc::inspection::AnswerResult;
 use saferound_core::model::RiskGrade;
 use saferound_core::{Device, demo};
-use saferound_tests::{DEMO_PASSWORD, Server, enroll, sync};
+use saferound_tests::{DEMO_PASSWORD, Server, enroll, process_cpu_ms, sync};
 
 fn arg(name: &str, default: usize) -> usize {
     let args: Vec<String> = std::env::args().collect();
@@ -101,6 +101,7 @@ fn main() {
 
     eprintln!("syncing {docs} documents…");
     let cpu_before = server.cpu_ms();
+    let client_cpu_before = process_cpu_ms(std::process::id());
     let started = Instant::now();
     let reports: Vec<_> = std::thread::scope(|s| {
         let handles: Vec<_> = phones.iter().map(|d| s.spawn(|| sync(d))).collect();
@@ -115,6 +116,11 @@ fn main() {
     let sync_server_cpu_ms = server
         .cpu_ms()
         .zip(cpu_before)
+        .map(|(after, before)| after.saturating_sub(before));
+    // The devices' own CPU in the same time (this process): with the server's, where the
+    // wall time of a sync goes.
+    let sync_client_cpu_ms = process_cpu_ms(std::process::id())
+        .zip(client_cpu_before)
         .map(|(after, before)| after.saturating_sub(before));
     let (bytes_up, bytes_down, requests): (usize, usize, usize) =
         reports.iter().fold((0, 0, 0), |a, r| {
@@ -162,6 +168,7 @@ fn main() {
             "devices": devices,
             "docs": docs,
             "sync_ms": sync_ms,
+            "sync_client_cpu_ms": sync_client_cpu_ms,
             "resync_ms": resync_ms,
             "bytes_up": bytes_up,
             "bytes_down": bytes_down,
