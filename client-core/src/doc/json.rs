@@ -4,7 +4,8 @@
 //! Why typed reads go through JSON: Automerge 0.12 answers each `get` in 1.5–2.5 µs, so
 //! autosurgeon's field-by-field `hydrate` takes about a millisecond for an inspection of
 //! 20 answers. `ReadDoc::hydrate` walks the op set once (about three times faster); the
-//! record types deserialize from that tree with serde. Writes still go through
+//! record types deserialize from that tree with serde (`ReadTree`, straight from the tree:
+//! building a `serde_json::Value` first cost a third of the read). Writes still go through
 //! autosurgeon. The JSON for reading keeps Automerge's kinds apart (text objects, bytes,
 //! timestamps and counters do not look like strings), so a read accepts exactly what
 //! autosurgeon accepts; debug builds check that on every read.
@@ -14,14 +15,14 @@
 
 use automerge::{AutoCommit, ObjId, ROOT, ReadDoc, ScalarValue, Value, hydrate};
 use serde::de::DeserializeOwned;
-use serde_json::{Map, Value as Json};
+use serde_json::Value as Json;
 
 use crate::error::{Error, Result};
 
 /// The whole document as JSON, for people.
 pub fn to_json(doc: &AutoCommit) -> Json {
     doc.hydrate(ROOT, None)
-        .map(|v| convert(&v, Mode::Show))
+        .map(|v| convert(&v))
         .unwrap_or(Json::Null)
 }
 
@@ -30,9 +31,9 @@ pub(crate) fn value_to_json(doc: &AutoCommit, value: &Value<'_>, id: &ObjId) -> 
     match value {
         Value::Object(_) => doc
             .hydrate(id, None)
-            .map(|v| convert(&v, Mode::Show))
+            .map(|v| convert(&v))
             .unwrap_or(Json::Null),
-        Value::Scalar(s) => scalar(s, Mode::Show),
+        Value::Scalar(s) => scalar(s),
     }
 }
 
@@ -42,8 +43,8 @@ pub(crate) fn read<T>(doc: &AutoCommit) -> Result<T>
 where
     T: DeserializeOwned + autosurgeon::Hydrate + PartialEq + std::fmt::Debug,
 {
-    let tree = convert(&doc.hydrate(ROOT, None)?, Mode::Read);
-    let fast = serde_json::from_value::<T>(tree).map_err(|e| {
+    let tree = doc.hydrate(ROOT, None)?;
+    let fast = T::deserialize(ReadTree(&tree)).map_err(|e| {
         Error::Document(format!(
             "the document does not have the expected shape: {e}"
         ))
@@ -60,53 +61,33 @@ where
     fast
 }
 
-#[derive(Clone, Copy, PartialEq)]
-enum Mode {
-    /// Text as strings, bytes as hex, timestamps and counters as numbers.
-    Show,
-    /// Only string scalars are strings; anything autosurgeon would not take as a string
-    /// is an object no record type accepts (text: `{"$text": …}`, see `DocText`).
-    Read,
-}
-
-fn convert(v: &hydrate::Value, mode: Mode) -> Json {
+/// The tree as people read it: text as strings, bytes as hex, timestamps and counters
+/// as numbers.
+fn convert(v: &hydrate::Value) -> Json {
     match v {
-        hydrate::Value::Scalar(s) => scalar(s, mode),
+        hydrate::Value::Scalar(s) => scalar(s),
         hydrate::Value::Map(m) => Json::Object(
             m.iter()
-                .map(|(k, v)| (k.clone(), convert(&v.value, mode)))
+                .map(|(k, v)| (k.clone(), convert(&v.value)))
                 .collect(),
         ),
-        hydrate::Value::List(l) => Json::Array(l.iter().map(|v| convert(&v.value, mode)).collect()),
-        hydrate::Value::Text(t) => {
-            let s = Json::String(String::from(t));
-            match mode {
-                Mode::Show => s,
-                Mode::Read => Json::Object(Map::from_iter([("$text".to_string(), s)])),
-            }
-        }
+        hydrate::Value::List(l) => Json::Array(l.iter().map(|v| convert(&v.value)).collect()),
+        hydrate::Value::Text(t) => Json::String(String::from(t)),
     }
 }
 
-fn scalar(s: &ScalarValue, mode: Mode) -> Json {
-    let tagged = |tag: &str, v: Json| Json::Object(Map::from_iter([(tag.to_string(), v)]));
-    match (s, mode) {
-        (ScalarValue::Str(s), _) => Json::String(s.to_string()),
-        (ScalarValue::Int(i), _) => Json::from(*i),
-        (ScalarValue::Uint(u), _) => Json::from(*u),
-        (ScalarValue::F64(f), _) => Json::from(*f),
-        (ScalarValue::Boolean(b), _) => Json::Bool(*b),
-        (ScalarValue::Null, _) => Json::Null,
-        (ScalarValue::Counter(c), Mode::Show) => Json::from(i64::from(c)),
-        (ScalarValue::Timestamp(t), Mode::Show) => Json::from(*t),
-        (ScalarValue::Bytes(b), Mode::Show) => Json::String(hex::encode(b)),
-        (ScalarValue::Unknown { .. }, Mode::Show) => Json::Null,
-        (ScalarValue::Counter(c), Mode::Read) => tagged("$counter", Json::from(i64::from(c))),
-        (ScalarValue::Timestamp(t), Mode::Read) => tagged("$timestamp", Json::from(*t)),
-        (ScalarValue::Bytes(b), Mode::Read) => tagged("$bytes", Json::String(hex::encode(b))),
-        (ScalarValue::Unknown { type_code, .. }, Mode::Read) => {
-            tagged("$unknown", Json::from(*type_code))
-        }
+fn scalar(s: &ScalarValue) -> Json {
+    match s {
+        ScalarValue::Str(s) => Json::String(s.to_string()),
+        ScalarValue::Int(i) => Json::from(*i),
+        ScalarValue::Uint(u) => Json::from(*u),
+        ScalarValue::F64(f) => Json::from(*f),
+        ScalarValue::Boolean(b) => Json::Bool(*b),
+        ScalarValue::Null => Json::Null,
+        ScalarValue::Counter(c) => Json::from(i64::from(c)),
+        ScalarValue::Timestamp(t) => Json::from(*t),
+        ScalarValue::Bytes(b) => Json::String(hex::encode(b)),
+        ScalarValue::Unknown { .. } => Json::Null,
     }
 }
 
@@ -144,4 +125,117 @@ where
 {
     let s = <String as serde::Deserialize>::deserialize(d)?;
     s.parse().map_err(serde::de::Error::custom)
+}
+
+/// A hydrated tree as a serde `Deserializer`, the way a JSON reader would see it: maps,
+/// lists, string scalars as strings, numbers, and every kind autosurgeon would not take
+/// as a string as a one-key object no record type accepts by accident (text:
+/// `{"$text": …}`, see `DocText`; `{"$timestamp": …}`, `{"$counter": …}`, `{"$bytes":
+/// hex}`, `{"$unknown": type}`). Debug builds check every read against autosurgeon, so a
+/// difference fails the tests.
+struct ReadTree<'a>(&'a hydrate::Value);
+
+type DeError = serde::de::value::Error;
+
+impl<'de> serde::de::IntoDeserializer<'de, DeError> for ReadTree<'de> {
+    type Deserializer = Self;
+    fn into_deserializer(self) -> Self {
+        self
+    }
+}
+
+/// One tagged value, `{tag: value}`, as the JSON form has it.
+fn tagged<'de, V, X>(
+    visitor: V,
+    tag: &'static str,
+    value: X,
+) -> std::result::Result<V::Value, DeError>
+where
+    V: serde::de::Visitor<'de>,
+    X: serde::de::IntoDeserializer<'de, DeError>,
+{
+    visitor.visit_map(serde::de::value::MapDeserializer::new(std::iter::once((
+        tag, value,
+    ))))
+}
+
+impl<'de> serde::Deserializer<'de> for ReadTree<'de> {
+    type Error = DeError;
+
+    fn deserialize_any<V: serde::de::Visitor<'de>>(
+        self,
+        visitor: V,
+    ) -> std::result::Result<V::Value, DeError> {
+        match self.0 {
+            hydrate::Value::Map(m) => visitor.visit_map(serde::de::value::MapDeserializer::new(
+                m.iter().map(|(k, v)| (k.as_str(), ReadTree(&v.value))),
+            )),
+            hydrate::Value::List(l) => visitor.visit_seq(serde::de::value::SeqDeserializer::new(
+                l.iter().map(|v| ReadTree(&v.value)),
+            )),
+            hydrate::Value::Text(t) => tagged(visitor, "$text", String::from(t)),
+            hydrate::Value::Scalar(s) => match s {
+                ScalarValue::Str(s) => visitor.visit_borrowed_str(s.as_str()),
+                ScalarValue::Int(i) => visitor.visit_i64(*i),
+                ScalarValue::Uint(u) => visitor.visit_u64(*u),
+                ScalarValue::F64(f) => visitor.visit_f64(*f),
+                ScalarValue::Boolean(b) => visitor.visit_bool(*b),
+                ScalarValue::Null => visitor.visit_unit(),
+                ScalarValue::Counter(c) => tagged(visitor, "$counter", i64::from(c)),
+                ScalarValue::Timestamp(t) => tagged(visitor, "$timestamp", *t),
+                ScalarValue::Bytes(b) => tagged(visitor, "$bytes", hex::encode(b)),
+                ScalarValue::Unknown { type_code, .. } => tagged(visitor, "$unknown", *type_code),
+            },
+        }
+    }
+
+    fn deserialize_option<V: serde::de::Visitor<'de>>(
+        self,
+        visitor: V,
+    ) -> std::result::Result<V::Value, DeError> {
+        match self.0 {
+            hydrate::Value::Scalar(ScalarValue::Null) => visitor.visit_none(),
+            _ => visitor.visit_some(self),
+        }
+    }
+
+    fn deserialize_newtype_struct<V: serde::de::Visitor<'de>>(
+        self,
+        _name: &'static str,
+        visitor: V,
+    ) -> std::result::Result<V::Value, DeError> {
+        visitor.visit_newtype_struct(self)
+    }
+
+    fn deserialize_enum<V: serde::de::Visitor<'de>>(
+        self,
+        _name: &'static str,
+        _variants: &'static [&'static str],
+        visitor: V,
+    ) -> std::result::Result<V::Value, DeError> {
+        use serde::de::IntoDeserializer;
+        match self.0 {
+            // A unit variant by name, as serde_json reads `"name"`.
+            hydrate::Value::Scalar(ScalarValue::Str(s)) => {
+                visitor.visit_enum(s.as_str().into_deserializer())
+            }
+            // `{"variant": content}`.
+            hydrate::Value::Map(m) if m.iter().count() == 1 => {
+                visitor.visit_enum(serde::de::value::MapAccessDeserializer::new(
+                    serde::de::value::MapDeserializer::new(
+                        m.iter().map(|(k, v)| (k.as_str(), ReadTree(&v.value))),
+                    ),
+                ))
+            }
+            _ => Err(serde::de::Error::custom(
+                "expected an enum: a string or a one-key map",
+            )),
+        }
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
+        bytes byte_buf unit unit_struct seq tuple tuple_struct map struct identifier
+        ignored_any
+    }
 }

@@ -474,7 +474,9 @@ async fn merge_part(
                 .collect();
             // In the order of the request, whichever thread merged what.
             all.sort_by_key(|(i, _, _)| *i);
-            all.into_iter().map(|(_, id, o)| (id, o)).collect::<Vec<_>>()
+            all.into_iter()
+                .map(|(_, id, o)| (id, o))
+                .collect::<Vec<_>>()
         })
     })
     .await
