@@ -14,7 +14,8 @@ pub mod web;
 use std::sync::Arc;
 
 use saferound_core::demo;
-use saferound_core::ids::UserId;
+use chrono::FixedOffset;
+use saferound_core::ids::{InstitutionId, UserId};
 use saferound_core::model::Role;
 
 use crate::store::{Department, Site, Storage, User};
@@ -60,12 +61,35 @@ impl AppState {
         self.clock.now()
     }
 
-    /// Today in the institution's time zone.
-    pub fn today(&self) -> chrono::NaiveDate {
-        self.now()
-            .with_timezone(&web::institution_tz())
-            .date_naive()
+    /// The institution's time zone (its UTC offset), from the institutions table; the
+    /// default (+08:00) for the province's reviewers, who span institutions, or when the
+    /// institution cannot be read.
+    pub async fn tz(&self, institution: Option<InstitutionId>) -> FixedOffset {
+        let Some(inst) = institution else {
+            return web::default_tz();
+        };
+        match self.storage.institution_tz(inst).await {
+            Ok(Some((minutes, _))) => offset(minutes).unwrap_or_else(web::default_tz),
+            Ok(None) => web::default_tz(),
+            Err(e) => {
+                tracing::warn!("time zone of {inst}: {e}");
+                web::default_tz()
+            }
+        }
     }
+
+    /// Today in time zone `tz`.
+    pub fn today_in(&self, tz: FixedOffset) -> chrono::NaiveDate {
+        self.now().with_timezone(&tz).date_naive()
+    }
+}
+
+/// The offset of `minutes` east of UTC, if it is a real one (within ±14 h).
+pub fn offset(minutes: i32) -> Option<FixedOffset> {
+    if minutes.abs() > 14 * 60 {
+        return None;
+    }
+    FixedOffset::east_opt(minutes * 60)
 }
 
 /// The password of every demo person.
