@@ -20,6 +20,11 @@ pub async fn refresh(state: &AppState, institution: InstitutionId) -> Result<(),
         .map(|(_, n)| n)
         .unwrap_or_default();
     let mut dir = Directory::new(institution, &name);
+    // Phones judge deadlines and "today" in the institution's own time zone.
+    if let Some((minutes, tz)) = storage.institution_tz(institution).await? {
+        dir.utc_offset_minutes = minutes;
+        dir.time_zone = tz;
+    }
     for d in storage.departments(institution).await? {
         dir.add_department(Department {
             id: d.id,

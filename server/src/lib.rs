@@ -13,8 +13,8 @@ pub mod web;
 
 use std::sync::Arc;
 
-use saferound_core::demo;
 use chrono::FixedOffset;
+use saferound_core::demo;
 use saferound_core::ids::{InstitutionId, UserId};
 use saferound_core::model::Role;
 
@@ -82,6 +82,45 @@ impl AppState {
     pub fn today_in(&self, tz: FixedOffset) -> chrono::NaiveDate {
         self.now().with_timezone(&tz).date_naive()
     }
+}
+
+/// Parses a UTC offset written `+08:00`, `-05:30` or `+8` into minutes east of UTC.
+pub fn parse_offset(s: &str) -> Option<i32> {
+    let s = s.trim();
+    let s = s.strip_prefix("UTC").unwrap_or(s);
+    let (sign, rest) = match s.as_bytes().first()? {
+        b'+' => (1, &s[1..]),
+        b'-' => (-1, &s[1..]),
+        _ => return None,
+    };
+    let (h, m) = rest.split_once(':').unwrap_or((rest, "0"));
+    if h.is_empty() || h.len() > 2 || m.len() > 2 {
+        return None;
+    }
+    let (h, m): (i32, i32) = (h.parse().ok()?, m.parse().ok()?);
+    if m >= 60 {
+        return None;
+    }
+    let minutes = sign * (h * 60 + m);
+    offset(minutes).map(|_| minutes)
+}
+
+/// Sets the institution's time zone and carries it to the phones in the directory.
+pub async fn set_time_zone(
+    state: &AppState,
+    institution: InstitutionId,
+    minutes: i32,
+    name: &str,
+) -> Result<bool, sync::SyncError> {
+    if !state
+        .storage
+        .set_institution_tz(institution, minutes, name)
+        .await?
+    {
+        return Ok(false);
+    }
+    directory::refresh(state, institution).await?;
+    Ok(true)
 }
 
 /// The offset of `minutes` east of UTC, if it is a real one (within ±14 h).

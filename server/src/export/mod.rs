@@ -57,11 +57,7 @@ pub fn columns(lang: Lang) -> &'static [&'static str] {
 /// A UTC instant from the ledger as local time, `YYYY-MM-DD HH:MM`.
 pub fn local_time(utc: &str, tz: FixedOffset) -> String {
     utc.parse::<Timestamp>()
-        .map(|t| {
-            t.0.with_timezone(&tz)
-                .format("%Y-%m-%d %H:%M")
-                .to_string()
-        })
+        .map(|t| t.0.with_timezone(&tz).format("%Y-%m-%d %H:%M").to_string())
         .unwrap_or_default()
 }
 

@@ -235,7 +235,6 @@ pub struct ReportReceipt {
     pub received_at: String,
 }
 
-
 /// A campaign 专项行动: local dates of the institution, both ends included.
 #[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
 pub struct Campaign {

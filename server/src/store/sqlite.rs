@@ -1336,7 +1336,9 @@ impl Storage for SqliteStorage {
                 )
                 .optional()?;
             if owner.is_some_and(|o| o != k.institution.to_string()) {
-                return Err(StoreError::Conflict("campaign belongs to another institution".into()));
+                return Err(StoreError::Conflict(
+                    "campaign belongs to another institution".into(),
+                ));
             }
             tx.execute(
                 "INSERT INTO campaigns (id, institution, name, starts, ends, summary_due, phases,
@@ -1368,7 +1370,18 @@ impl Storage for SqliteStorage {
 
     async fn campaigns(&self, institution: InstitutionId) -> Result<Vec<Campaign>> {
         self.read(move |c| {
-            type Row = (String, String, String, String, Option<String>, String, u8, u16, u8, u16);
+            type Row = (
+                String,
+                String,
+                String,
+                String,
+                Option<String>,
+                String,
+                u8,
+                u16,
+                u8,
+                u16,
+            );
             let rows: Vec<Row> = c
                 .prepare(
                     "SELECT id, name, starts, ends, summary_due, phases, dept_due_day,
@@ -1401,8 +1414,14 @@ impl Storage for SqliteStorage {
                         summary_due: r.4.as_deref().map(|d| parse(d, "date")).transpose()?,
                         phases: serde_json::from_str(&r.5)
                             .map_err(|e| StoreError::Corrupt(format!("phases: {e}")))?,
-                        dept_due: WeeklyDue { day: r.6, minute: r.7 },
-                        inst_due: WeeklyDue { day: r.8, minute: r.9 },
+                        dept_due: WeeklyDue {
+                            day: r.6,
+                            minute: r.7,
+                        },
+                        inst_due: WeeklyDue {
+                            day: r.8,
+                            minute: r.9,
+                        },
                     })
                 })
                 .collect()
@@ -1595,15 +1614,22 @@ impl Storage for SqliteStorage {
         t: &saferound_core::model::templates::Template,
         by: UserId,
     ) -> Result<()> {
-        let body = serde_json::to_string(t)
-            .map_err(|e| StoreError::Corrupt(format!("template: {e}")))?;
+        let body =
+            serde_json::to_string(t).map_err(|e| StoreError::Corrupt(format!("template: {e}")))?;
         let (id, version) = (t.id.clone(), t.version);
         self.write(move |c| {
             let n = c.execute(
                 "INSERT OR IGNORE INTO institution_templates
                     (institution, id, version, body, created_by, created_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![institution.to_string(), id, version, body, by.to_string(), now()],
+                params![
+                    institution.to_string(),
+                    id,
+                    version,
+                    body,
+                    by.to_string(),
+                    now()
+                ],
             )?;
             if n == 0 {
                 return Err(StoreError::Conflict(format!(

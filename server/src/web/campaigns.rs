@@ -154,7 +154,10 @@ impl Figures {
     fn add_inspections(&mut self, f: &InspectionFigure) {
         self.inspections += f.count;
         self.submitted += f.submitted;
-        *self.inspections_by_kind.entry(f.site_kind.clone()).or_default() += f.count;
+        *self
+            .inspections_by_kind
+            .entry(f.site_kind.clone())
+            .or_default() += f.count;
     }
 }
 
@@ -298,8 +301,7 @@ pub async fn list(
         return super::forbidden(&state, &web);
     }
     let institutions = state.storage.institutions().await.unwrap_or_default();
-    let Some(inst) = institution_of(&web, &q).or_else(|| institutions.first().map(|i| i.0))
-    else {
+    let Some(inst) = institution_of(&web, &q).or_else(|| institutions.first().map(|i| i.0)) else {
         return error_page(&state, web.lang, StatusCode::NOT_FOUND, "no institution");
     };
     let tz = state.tz(Some(inst)).await;
@@ -326,7 +328,12 @@ pub async fn list(
     )
 }
 
-fn text(f: &HashMap<String, String>, k: &str, max: usize, required: bool) -> Result<String, String> {
+fn text(
+    f: &HashMap<String, String>,
+    k: &str,
+    max: usize,
+    required: bool,
+) -> Result<String, String> {
     let v = f.get(k).map(|v| v.trim()).unwrap_or("");
     if (required && v.is_empty()) || v.chars().count() > max {
         return Err(format!("{k}: required, at most {max} characters"));
@@ -369,7 +376,12 @@ fn due(f: &HashMap<String, String>, prefix: &str, default: WeeklyDue) -> Result<
 /// Phases, one per line: `name | YYYY-MM-DD | YYYY-MM-DD` (an English name after a `/`).
 pub fn parse_phases(s: &str, starts: NaiveDate, ends: NaiveDate) -> Result<Vec<Phase>, String> {
     let mut out = Vec::new();
-    for (n, line) in s.lines().map(str::trim).filter(|l| !l.is_empty()).enumerate() {
+    for (n, line) in s
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .enumerate()
+    {
         let bad = |why: &str| format!("phases, line {}: {why}", n + 1);
         let parts: Vec<&str> = line.split('|').map(str::trim).collect();
         let [name, a, b] = parts[..] else {
@@ -428,7 +440,11 @@ pub async fn create(
                 starts,
                 ends,
                 summary_due: date(&f, "summary_due")?,
-                phases: parse_phases(f.get("phases").map(String::as_str).unwrap_or(""), starts, ends)?,
+                phases: parse_phases(
+                    f.get("phases").map(String::as_str).unwrap_or(""),
+                    starts,
+                    ends,
+                )?,
                 dept_due: WeeklyDue::DEPARTMENT,
                 inst_due: WeeklyDue::INSTITUTION,
             }
@@ -478,7 +494,10 @@ async fn find(
         .campaigns(inst)
         .await
         .map_err(|e| internal(state, web, e))?;
-    let c = list.into_iter().find(|c| c.id == id).ok_or_else(not_found)?;
+    let c = list
+        .into_iter()
+        .find(|c| c.id == id)
+        .ok_or_else(not_found)?;
     Ok((c, state.tz(Some(inst)).await))
 }
 
@@ -558,7 +577,14 @@ pub async fn progress(
     } else {
         String::new()
     });
-    render(&state, Some(&web), web.lang, "campaign.html", "/campaigns", ctx)
+    render(
+        &state,
+        Some(&web),
+        web.lang,
+        "campaign.html",
+        "/campaigns",
+        ctx,
+    )
 }
 
 /// `GET /campaigns/{id}/summary`: the 工作总结 as a print-styled page.
@@ -632,7 +658,11 @@ pub async fn deadlines(
 }
 
 /// The summary as export cells: one line per unit, then the institution.
-pub fn summary_table(rows: &[Figures], total: &Figures, lang: Lang) -> (Vec<String>, Vec<Vec<String>>) {
+pub fn summary_table(
+    rows: &[Figures],
+    total: &Figures,
+    lang: Lang,
+) -> (Vec<String>, Vec<Vec<String>>) {
     let en = lang == Lang::En;
     let mut header: Vec<String> = if en {
         vec!["Unit", "Inspections", "Submitted"]
@@ -667,18 +697,41 @@ pub fn summary_table(rows: &[Figures], total: &Figures, lang: Lang) -> (Vec<Stri
                 "Rectification rate",
             ]
         } else {
-            ["重大隐患", "已整改", "已复核销号", "逾期", "暂缓整改", "整改率"]
+            [
+                "重大隐患",
+                "已整改",
+                "已复核销号",
+                "逾期",
+                "暂缓整改",
+                "整改率",
+            ]
         }
         .map(String::from),
     );
     let line = |f: &Figures| -> Vec<String> {
-        let mut l = vec![f.unit.clone(), f.inspections.to_string(), f.submitted.to_string()];
+        let mut l = vec![
+            f.unit.clone(),
+            f.inspections.to_string(),
+            f.submitted.to_string(),
+        ];
         for k in SiteKind::ALL {
-            l.push(f.inspections_by_kind.get(k.code()).copied().unwrap_or(0).to_string());
+            l.push(
+                f.inspections_by_kind
+                    .get(k.code())
+                    .copied()
+                    .unwrap_or(0)
+                    .to_string(),
+            );
         }
         l.push(f.hazards.to_string());
         for c in HazardCategory::ALL {
-            l.push(f.by_category.get(c.code()).copied().unwrap_or(0).to_string());
+            l.push(
+                f.by_category
+                    .get(c.code())
+                    .copied()
+                    .unwrap_or(0)
+                    .to_string(),
+            );
         }
         for r in RiskGrade::ALL.iter().rev() {
             l.push(f.by_risk.get(r.code()).copied().unwrap_or(0).to_string());
@@ -742,7 +795,11 @@ pub async fn export(
         }
     } else {
         let h: Vec<&str> = header.iter().map(String::as_str).collect();
-        (crate::export::csv(&h, &cells), "text/csv; charset=utf-8", "csv")
+        (
+            crate::export::csv(&h, &cells),
+            "text/csv; charset=utf-8",
+            "csv",
+        )
     };
     super::audit(
         &state,
@@ -789,8 +846,20 @@ mod tests {
         assert_eq!(c.starts.to_string(), "2020-12-21");
         assert_eq!(c.ends.to_string(), "2021-03-31");
         assert_eq!(c.phases.len(), 4);
-        assert_eq!(c.dept_due, WeeklyDue { day: 5, minute: 720 });
-        assert_eq!(c.inst_due, WeeklyDue { day: 5, minute: 900 });
+        assert_eq!(
+            c.dept_due,
+            WeeklyDue {
+                day: 5,
+                minute: 720
+            }
+        );
+        assert_eq!(
+            c.inst_due,
+            WeeklyDue {
+                day: 5,
+                minute: 900
+            }
+        );
         let moved = hundred_day(inst, NaiveDate::from_ymd_opt(2026, 1, 5));
         assert_eq!(moved.starts.to_string(), "2026-01-05");
         assert_eq!(moved.ends - moved.starts, c.ends - c.starts);
@@ -829,12 +898,18 @@ mod tests {
         let (rows, total) = summarize(&[a], &hz, &insp, "other", "all");
         assert_eq!(rows.len(), 2);
         let (a, other) = (&rows[0], &rows[1]);
-        assert_eq!((a.hazards, a.rectified, a.verified, a.overdue, a.major), (5, 3, 3, 2, 5));
+        assert_eq!(
+            (a.hazards, a.rectified, a.verified, a.overdue, a.major),
+            (5, 3, 3, 2, 5)
+        );
         assert_eq!(a.rate_text(), "60.0%");
         assert_eq!(a.inspections_by_kind["dorm"], 5);
         assert_eq!((other.hazards, other.rectified, other.deferred), (5, 1, 4));
         assert_eq!((total.hazards, total.rectified, total.verified), (10, 4, 3));
-        assert_eq!((total.overdue, total.deferred, total.inspections), (2, 4, 5));
+        assert_eq!(
+            (total.overdue, total.deferred, total.inspections),
+            (2, 4, 5)
+        );
         assert_eq!(total.rate_text(), "40.0%");
         assert_eq!(Figures::default().rate_text(), "—");
     }
@@ -849,7 +924,10 @@ mod tests {
         )
         .unwrap();
         assert_eq!(p.len(), 2);
-        assert_eq!((p[0].name_zh.as_str(), p[0].name_en.as_str()), ("排查", "Inspection"));
+        assert_eq!(
+            (p[0].name_zh.as_str(), p[0].name_en.as_str()),
+            ("排查", "Inspection")
+        );
         assert_eq!(p[1].name_en, "整改");
         for bad in [
             "x | 2025-12-31 | 2026-01-02",
@@ -857,7 +935,10 @@ mod tests {
             "x | 2026-01-10",
             "x | soon | 2026-01-12",
         ] {
-            assert!(parse_phases(bad, d("2026-01-01"), d("2026-02-28")).is_err(), "{bad}");
+            assert!(
+                parse_phases(bad, d("2026-01-01"), d("2026-02-28")).is_err(),
+                "{bad}"
+            );
         }
     }
 }

@@ -7,6 +7,7 @@ pub mod actions;
 mod admin;
 pub mod campaigns;
 pub mod demo;
+pub mod duty;
 pub mod i18n;
 pub mod pages;
 pub mod reports;
@@ -94,7 +95,8 @@ impl WebState {
             "campaigns.html",
             "campaign.html",
             "figures.html",
-            "summary.html"
+            "summary.html",
+            "duty.html"
         );
         env.add_filter("label", label);
         WebState {
@@ -189,6 +191,8 @@ pub fn routes() -> Router<AppState> {
         .route("/campaigns/{id}/summary", get(campaigns::summary))
         .route("/campaigns/{id}/deadlines", post(campaigns::deadlines))
         .route("/export/campaigns/{id}/{file}", get(campaigns::export))
+        .route("/duty", get(duty::page))
+        .route("/duty/{what}", post(duty::post))
         .route("/admin", get(admin::page))
         .route("/admin/{what}", post(admin::post))
         .layer(DefaultBodyLimit::max(MAX_FORM_BYTES))

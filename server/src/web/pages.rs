@@ -854,11 +854,12 @@ pub async fn overdue(State(state): State<AppState>, web: Web, Query(f): Query<Fi
         .iter()
         .map(|h| {
             let mut v = view(h, today, tz);
-            v["days_left"] = json!(h
-                .deadline
-                .as_deref()
-                .and_then(|d| d.parse::<NaiveDate>().ok())
-                .map(|d| (d - today).num_days()));
+            v["days_left"] = json!(
+                h.deadline
+                    .as_deref()
+                    .and_then(|d| d.parse::<NaiveDate>().ok())
+                    .map(|d| (d - today).num_days())
+            );
             v
         })
         .collect();

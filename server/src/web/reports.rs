@@ -121,7 +121,9 @@ pub async fn grid(
             (deadline(*w, dept, tz), deadline(*w, inst, tz))
         })
         .collect();
-    let local = |d: Option<DateTime<Utc>>| d.map(|d| crate::export::local_time(&Timestamp(d).to_string(), tz));
+    let local = |d: Option<DateTime<Utc>>| {
+        d.map(|d| crate::export::local_time(&Timestamp(d).to_string(), tz))
+    };
     let rows: Vec<serde_json::Value> = depts
         .iter()
         .map(|d| {
@@ -129,7 +131,12 @@ pub async fn grid(
                 .iter()
                 .zip(&due)
                 .map(|(w, (dept_due, _))| {
-                    judge(by.get(&(d.id.to_string(), w.to_string())).copied(), *dept_due, now, tz)
+                    judge(
+                        by.get(&(d.id.to_string(), w.to_string())).copied(),
+                        *dept_due,
+                        now,
+                        tz,
+                    )
                 })
                 .collect();
             json!({"department": d.name, "id": d.id.to_string(), "cells": cells})
