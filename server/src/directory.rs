@@ -8,8 +8,9 @@ use saferound_core::model::Role;
 use crate::AppState;
 use crate::sync::{SyncError, write_server_document};
 
-/// Rewrites the directory of `institution` from the account tables (writing only what
-/// changed). Templates already in the document are kept.
+/// Rewrites the directory of `institution` from the account tables, its time zone and its
+/// checklist templates (writing only what changed). Templates already in the document
+/// are kept.
 pub async fn refresh(state: &AppState, institution: InstitutionId) -> Result<(), SyncError> {
     let storage = state.storage.as_ref();
     let name = storage
@@ -52,11 +53,18 @@ pub async fn refresh(state: &AppState, institution: InstitutionId) -> Result<(),
             roles: u.roles,
         });
     }
+    // The institution's own templates, every version (a version never changes, so the
+    // ones already in the document are the same and stay).
+    for t in storage.templates(institution).await? {
+        dir.templates.insert(t.key(), t);
+    }
     let id = directory::id_for(institution);
     write_server_document(storage, institution, id, &state.actor, move |doc| {
         let mut d = dir.clone();
         if let Ok(existing) = directory::read(doc) {
-            d.templates = existing.templates;
+            for (k, t) in existing.templates {
+                d.templates.entry(k).or_insert(t);
+            }
         }
         directory::write(doc, &d)
     })

@@ -208,3 +208,18 @@ pub async fn load_demo(state: &AppState) -> Result<bool, sync::SyncError> {
     directory::refresh(state, inst).await?;
     Ok(true)
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn offsets_parse_within_fourteen_hours() {
+        use super::parse_offset;
+        assert_eq!(parse_offset("+08:00"), Some(480));
+        assert_eq!(parse_offset("-05:30"), Some(-330));
+        assert_eq!(parse_offset("+8"), Some(480));
+        assert_eq!(parse_offset("UTC+9"), Some(540));
+        for bad in ["08:00", "+15:00", "+08:60", "+", "", "+08:00:00", "+x"] {
+            assert_eq!(parse_offset(bad), None, "{bad}");
+        }
+    }
+}

@@ -430,3 +430,130 @@ fn duty_roster_who_is_on_duty_and_uncovered_holidays() {
     assert!(audit.contains("duty_slot") && audit.contains("duty_slot_delete"));
     assert!(audit.contains("duty_holiday"));
 }
+
+#[test]
+fn institution_checklists_are_versioned_and_reach_phones() {
+    use saferound_core::doc::inspection::AnswerResult;
+    let tmp = tempfile::tempdir().unwrap();
+    let server = Server::start(tmp.path());
+    let office = Web::login(&server, "office");
+    let items_v1 = "N-1 | 实验室门窗已关闭 | Doors and windows closed | lab_chemicals | general\n\
+                    N-2 | 危化品柜已上锁 | Chemical cabinet locked | lab_chemicals | significant\n\
+                    N-3 | 值班记录已填写 |  | gate_control | low";
+    let form = |items: &str| {
+        vec![
+            ("title_zh", "实验楼夜间巡查表".to_string()),
+            ("title_en", "Laboratory night round".to_string()),
+            ("site_kind", "laboratory".to_string()),
+            ("items", items.to_string()),
+        ]
+    };
+    let post = |w: &Web, f: &[(&str, String)]| {
+        let f: Vec<(&str, &str)> = f.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        w.post("/checklists", &f)
+    };
+    // Inspectors and responsible people cannot publish; nothing is created.
+    for login in ["inspector", "owner"] {
+        let w = Web::login(&server, login);
+        assert_eq!(post(&w, &form(items_v1)).status, 403, "{login}");
+    }
+    assert_eq!(count(&office.get("/checklists").body, "class=\"own\""), 0);
+    assert_eq!(
+        post(&office, &form("N-1 | x | y | nonsense | low")).status,
+        400
+    );
+
+    let p = post(&office, &form(items_v1));
+    assert_eq!(p.status, 303, "{}", p.body);
+    let key = p.location.split("published=").nth(1).unwrap().to_string();
+    let id = key.strip_suffix("@1").expect("version 1").to_string();
+
+    // The phone receives it in the directory and inspects with it.
+    let phone = enroll(&server, tmp.path(), "insp", "inspector", DEMO_PASSWORD);
+    let t = phone
+        .template(&id, 1)
+        .expect("the institution's template on the phone");
+    assert_eq!((t.items.len(), t.builtin), (3, false));
+    assert_eq!(t.items[2].text_en, "值班记录已填写");
+    let lab = demo::site("食品检测实验室");
+    let first = phone.start_inspection(lab, Some(&id), None).unwrap();
+    phone
+        .answer(first, "N-1", AnswerResult::Pass, "", &[], None)
+        .unwrap();
+    sync(&phone);
+
+    // Version 2: N-3 gone, N-4 new. Built-in and unknown ids get no versions here.
+    let items_v2 = "N-1 | 实验室门窗已关闭 | Doors and windows closed | lab_chemicals | general\n\
+                    N-2 | 危化品柜已上锁 | Chemical cabinet locked | lab_chemicals | significant\n\
+                    N-4 | 通风橱已关闭 | Fume hood off | lab_chemicals | general";
+    for bad in ["lab-v1", "inst-000000000000"] {
+        let mut f = form(items_v2);
+        f.push(("id", bad.to_string()));
+        assert_eq!(post(&office, &f).status, 400, "{bad}");
+    }
+    let mut f = form(items_v2);
+    f.push(("id", id.clone()));
+    let p = post(&office, &f);
+    assert_eq!(p.status, 303, "{}", p.body);
+    assert!(p.location.ends_with(&format!("{id}@2")), "{}", p.location);
+    let page = office.get("/checklists");
+    assert!(page.body.contains("class=\"version\">v2"));
+    assert!(page.body.contains("v1 · 3") && page.body.contains("v2 · 3"));
+    // The edit form starts from the newest version.
+    let edit = office.get(&format!("/checklists?edit={id}"));
+    assert!(edit.body.contains("N-4 | 通风橱已关闭"));
+    assert!(edit.body.contains(&format!("{id} v3")));
+
+    sync(&phone);
+    let newest = phone
+        .templates()
+        .unwrap()
+        .into_iter()
+        .find(|t| t.id == id)
+        .unwrap();
+    assert_eq!(newest.version, 2);
+    // The earlier inspection keeps version 1: N-3 still answers, N-4 does not exist there.
+    phone
+        .answer(first, "N-3", AnswerResult::Pass, "", &[], None)
+        .expect("v1 item on the v1 inspection");
+    assert!(
+        phone
+            .answer(first, "N-4", AnswerResult::Pass, "", &[], None)
+            .is_err()
+    );
+    let second = phone.start_inspection(lab, Some(&id), None).unwrap();
+    assert!(
+        phone
+            .answer(second, "N-3", AnswerResult::Pass, "", &[], None)
+            .is_err()
+    );
+    phone
+        .answer(second, "N-4", AnswerResult::Pass, "", &[], None)
+        .unwrap();
+    sync(&phone);
+
+    // The server's ledger accepted both and shows the version each was made with.
+    let (status, list) = saferound_tests::get_json(&server, &phone, "/api/v1/inspections?limit=10");
+    assert_eq!(status, 200);
+    let rows = list["inspections"].as_array().unwrap();
+    let find = |d: saferound_core::DocId| {
+        rows.iter()
+            .find(|r| r["id"] == d.to_string())
+            .unwrap_or_else(|| panic!("inspection {d} in the ledger: {list}"))
+    };
+    assert_eq!(find(first)["template"], id.as_str());
+    assert_eq!(
+        (
+            find(first)["template_version"].as_i64(),
+            find(first)["answers"].as_i64()
+        ),
+        (Some(1), Some(2))
+    );
+    assert_eq!(find(second)["template_version"].as_i64(), Some(2));
+
+    // A second phone enrolled now receives both versions.
+    let other = enroll(&server, tmp.path(), "insp2", "inspector2", DEMO_PASSWORD);
+    assert!(other.template(&id, 1).is_ok() && other.template(&id, 2).is_ok());
+    let admin = Web::login(&server, "demo-admin");
+    assert_eq!(count(&admin.get("/admin").body, "checklist_publish"), 2);
+}

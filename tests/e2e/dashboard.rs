@@ -648,10 +648,14 @@ fn overdue_board_after_the_deadline_passes() {
         ],
     );
     let board = office.get("/overdue");
-    assert!(
-        !board.body.contains(&id),
-        "not overdue on its deadline's eve"
+    let (overdue, soon) = board.body.split_at(
+        board
+            .body
+            .find("id=\"due-soon\"")
+            .expect("the due-soon list"),
     );
+    assert!(!overdue.contains(&id), "not overdue on its deadline's eve");
+    assert!(soon.contains(&id), "but due soon");
     server.kill();
     // Three days later the hazard is overdue by two days: on the board, flagged in the
     // ledger, in the overdue filter of the JSON API.

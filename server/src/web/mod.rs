@@ -6,6 +6,7 @@
 pub mod actions;
 mod admin;
 pub mod campaigns;
+pub mod checklists;
 pub mod demo;
 pub mod duty;
 pub mod i18n;
@@ -96,7 +97,8 @@ impl WebState {
             "campaign.html",
             "figures.html",
             "summary.html",
-            "duty.html"
+            "duty.html",
+            "checklists.html"
         );
         env.add_filter("label", label);
         WebState {
@@ -193,6 +195,10 @@ pub fn routes() -> Router<AppState> {
         .route("/export/campaigns/{id}/{file}", get(campaigns::export))
         .route("/duty", get(duty::page))
         .route("/duty/{what}", post(duty::post))
+        .route(
+            "/checklists",
+            get(checklists::page).post(checklists::publish),
+        )
         .route("/admin", get(admin::page))
         .route("/admin/{what}", post(admin::post))
         .layer(DefaultBodyLimit::max(MAX_FORM_BYTES))
