@@ -114,7 +114,9 @@ pub async fn grid(
         .iter()
         .filter_map(|r| Some(((r.department.clone()?, r.week.clone()?), r)))
         .collect();
-    let due: Vec<(Option<DateTime<Utc>>, Option<DateTime<Utc>>)> = list
+    // Per week: (department → institution, institution → province) deadlines.
+    type Dues = (Option<DateTime<Utc>>, Option<DateTime<Utc>>);
+    let due: Vec<Dues> = list
         .iter()
         .map(|w| {
             let (dept, inst) = dues(&campaigns, *w);
