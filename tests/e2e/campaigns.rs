@@ -175,6 +175,23 @@ fn campaigns_summary_exports_and_weekly_deadlines() {
         (total[1].as_str(), total[lines[0].len() - 1].as_str()),
         ("0", "—")
     );
+    // The ledger filtered by campaign, and its export, show the campaign's hazards.
+    let total_of = |body: &str| {
+        let i = body.find("id=\"total\">").expect("a total") + "id=\"total\">".len();
+        let j = i + body[i..].find("</span>").unwrap();
+        body[i..j].rsplit(' ').next().unwrap().to_string()
+    };
+    assert_eq!(
+        total_of(&office.get(&format!("/ledger?campaign={id}")).body),
+        "8"
+    );
+    assert_eq!(
+        total_of(&office.get(&format!("/ledger?campaign={old}")).body),
+        "0"
+    );
+    let (_, csv) = office.get_bytes(&format!("/export/ledger.csv?campaign={old}"));
+    assert_eq!(csv_lines(&csv).len(), 1, "the header only");
+    assert_eq!(office.get("/ledger?campaign=nonsense").status, 400);
     // A phase outside the campaign is refused.
     let p = admin.post(
         "/campaigns",

@@ -222,6 +222,9 @@ pub struct Filter {
     /// Provincial reviewers: one institution.
     #[serde(default)]
     pub institution: String,
+    /// A campaign's hazards: tagged with it, or untagged and reported in its dates.
+    #[serde(default)]
+    pub campaign: String,
 }
 
 impl Filter {
@@ -302,6 +305,7 @@ impl Filter {
             ("from", &self.from),
             ("to", &self.to),
             ("institution", &self.institution),
+            ("campaign", &self.campaign),
         ]
         .iter()
         .filter(|(_, v)| !v.is_empty())
@@ -317,6 +321,42 @@ pub(crate) async fn local(state: &AppState, web: &Web, picked: &str) -> (FixedOf
     let inst = web.scope().or_else(|| picked.parse().ok());
     let tz = state.tz(inst).await;
     (tz, state.today_in(tz))
+}
+
+/// The query the filter means, with its campaign resolved (a campaign of the institution
+/// in scope), and the time zone and date it was judged in.
+pub(crate) async fn resolve(
+    state: &AppState,
+    web: &Web,
+    f: &Filter,
+) -> Result<(HazardQuery, FixedOffset, NaiveDate), Response> {
+    let (tz, today) = local(state, web, &f.institution).await;
+    let bad = |e: &str| error_page(state, web.lang, StatusCode::BAD_REQUEST, e);
+    let mut q = f.query(web, today, tz).map_err(|e| bad(&e))?;
+    if !f.campaign.is_empty() {
+        let id: saferound_core::ids::CampaignId =
+            f.campaign.parse().map_err(|_| bad("campaign: not an id"))?;
+        let inst = q
+            .institution
+            .ok_or_else(|| bad("campaign: choose an institution"))?;
+        let c = state
+            .storage
+            .campaigns(inst)
+            .await
+            .map_err(|e| {
+                error_page(
+                    state,
+                    web.lang,
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    &e.to_string(),
+                )
+            })?
+            .into_iter()
+            .find(|c| c.id == id)
+            .ok_or_else(|| bad("campaign: no such campaign"))?;
+        q.in_campaign = Some(super::campaigns::scope(&c, tz));
+    }
+    Ok((q, tz, today))
 }
 
 /// A ledger row as pages show it.
@@ -369,10 +409,9 @@ async fn choices(state: &AppState, web: &Web) -> serde_json::Value {
 }
 
 pub async fn ledger(State(state): State<AppState>, web: Web, Query(f): Query<Filter>) -> Response {
-    let (tz, today) = local(&state, &web, &f.institution).await;
-    let q = match f.query(&web, today, tz) {
-        Ok(q) => q,
-        Err(e) => return error_page(&state, web.lang, StatusCode::BAD_REQUEST, &e),
+    let (q, tz, today) = match resolve(&state, &web, &f).await {
+        Ok(x) => x,
+        Err(r) => return r,
     };
     let (rows, total) = match state.storage.hazards(&q).await {
         Ok(x) => x,
@@ -809,10 +848,9 @@ pub async fn photo(
 
 /// The overdue board: overdue hazards, longest overdue first; escalated ones marked.
 pub async fn overdue(State(state): State<AppState>, web: Web, Query(f): Query<Filter>) -> Response {
-    let (tz, today) = local(&state, &web, &f.institution).await;
-    let mut q = match f.query(&web, today, tz) {
-        Ok(q) => q,
-        Err(e) => return error_page(&state, web.lang, StatusCode::BAD_REQUEST, &e),
+    let (mut q, tz, today) = match resolve(&state, &web, &f).await {
+        Ok(x) => x,
+        Err(r) => return r,
     };
     q.overdue_before = Some(today.to_string());
     q.by_deadline = true;
@@ -882,10 +920,7 @@ async fn export_rows(
     if !web.is_office() {
         return Err(super::forbidden(state, web));
     }
-    let (tz, today) = local(state, web, &f.institution).await;
-    let mut q = f
-        .query(web, today, tz)
-        .map_err(|e| error_page(state, web.lang, StatusCode::BAD_REQUEST, &e))?;
+    let (mut q, tz, today) = resolve(state, web, f).await?;
     q.limit = 5000;
     q.offset = 0;
     let mut out = Vec::new();
