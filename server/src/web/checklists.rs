@@ -22,6 +22,10 @@ use crate::AppState;
 pub const MAX_ITEMS: usize = 200;
 pub const MAX_ITEM_CHARS: usize = 500;
 pub const MAX_TITLE_CHARS: usize = 100;
+/// Template versions an institution may publish in all: every version travels in the
+/// directory document to every phone, so their number is bounded (each is bounded by
+/// the form's size).
+pub const MAX_VERSIONS: usize = 100;
 
 fn can_edit(web: &Web) -> Option<InstitutionId> {
     (web.is(Role::SafetyOffice) || web.is(Role::Administrator))
@@ -212,6 +216,14 @@ pub async fn publish(
             );
         }
     };
+    if own.len() >= MAX_VERSIONS {
+        return error_page(
+            &state,
+            web.lang,
+            StatusCode::CONFLICT,
+            &format!("at most {MAX_VERSIONS} template versions per institution"),
+        );
+    }
     let built = (|| -> Result<Template, String> {
         let title_zh = text(&f, "title_zh", true)?;
         let title_en = text(&f, "title_en", false)?;
