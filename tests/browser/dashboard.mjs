@@ -149,6 +149,18 @@ try {
     assert.ok(await page.locator('#holidays .gap').count() >= 1);
     await page.screenshot({ path: `${shots}/duty.png`, fullPage: true });
   });
+  await step('extend a built-in checklist', async () => {
+    await page.goto(srv.url + '/checklists');
+    await page.locator('#builtin a').first().click();
+    await page.waitForURL(/from=/);
+    await page.fill('#publish-form input[name=title_zh]', '学生公寓夜间巡查表');
+    const items = await page.inputValue('#publish-form textarea[name=items]');
+    await page.fill('#publish-form textarea[name=items]', items + '\nX-1 | 夜间值班人员在岗 | Night warden on duty | gate_control | general');
+    await page.click('#publish-form button');
+    await page.waitForURL(/published=inst-[0-9a-f]+@1/);
+    assert.equal(await page.locator('#own tr.own').count(), 1);
+    await page.screenshot({ path: `${shots}/checklists.png`, fullPage: true });
+  });
   console.log(`browser: screenshots in ${shots}`);
 } finally {
   await browser.close();
