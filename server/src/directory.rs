@@ -8,8 +8,9 @@ use saferound_core::model::Role;
 use crate::AppState;
 use crate::sync::{SyncError, write_server_document};
 
-/// Rewrites the directory of `institution` from the account tables (writing only what
-/// changed). Templates already in the document are kept.
+/// Rewrites the directory of `institution` from the account tables, its time zone and its
+/// checklist templates (writing only what changed). Templates already in the document
+/// are kept.
 pub async fn refresh(state: &AppState, institution: InstitutionId) -> Result<(), SyncError> {
     let storage = state.storage.as_ref();
     let name = storage
@@ -20,6 +21,11 @@ pub async fn refresh(state: &AppState, institution: InstitutionId) -> Result<(),
         .map(|(_, n)| n)
         .unwrap_or_default();
     let mut dir = Directory::new(institution, &name);
+    // Phones judge deadlines and "today" in the institution's own time zone.
+    if let Some((minutes, tz)) = storage.institution_tz(institution).await? {
+        dir.utc_offset_minutes = minutes;
+        dir.time_zone = tz;
+    }
     for d in storage.departments(institution).await? {
         dir.add_department(Department {
             id: d.id,
@@ -47,11 +53,18 @@ pub async fn refresh(state: &AppState, institution: InstitutionId) -> Result<(),
             roles: u.roles,
         });
     }
+    // The institution's own templates, every version (a version never changes, so the
+    // ones already in the document are the same and stay).
+    for t in storage.templates(institution).await? {
+        dir.templates.insert(t.key(), t);
+    }
     let id = directory::id_for(institution);
     write_server_document(storage, institution, id, &state.actor, move |doc| {
         let mut d = dir.clone();
         if let Ok(existing) = directory::read(doc) {
-            d.templates = existing.templates;
+            for (k, t) in existing.templates {
+                d.templates.entry(k).or_insert(t);
+            }
         }
         directory::write(doc, &d)
     })

@@ -13,8 +13,9 @@ pub mod web;
 
 use std::sync::Arc;
 
+use chrono::FixedOffset;
 use saferound_core::demo;
-use saferound_core::ids::UserId;
+use saferound_core::ids::{InstitutionId, UserId};
 use saferound_core::model::Role;
 
 use crate::store::{Department, Site, Storage, User};
@@ -60,12 +61,74 @@ impl AppState {
         self.clock.now()
     }
 
-    /// Today in the institution's time zone.
-    pub fn today(&self) -> chrono::NaiveDate {
-        self.now()
-            .with_timezone(&web::institution_tz())
-            .date_naive()
+    /// The institution's time zone (its UTC offset), from the institutions table; the
+    /// default (+08:00) for the province's reviewers, who span institutions, or when the
+    /// institution cannot be read.
+    pub async fn tz(&self, institution: Option<InstitutionId>) -> FixedOffset {
+        let Some(inst) = institution else {
+            return web::default_tz();
+        };
+        match self.storage.institution_tz(inst).await {
+            Ok(Some((minutes, _))) => offset(minutes).unwrap_or_else(web::default_tz),
+            Ok(None) => web::default_tz(),
+            Err(e) => {
+                tracing::warn!("time zone of {inst}: {e}");
+                web::default_tz()
+            }
+        }
     }
+
+    /// Today in time zone `tz`.
+    pub fn today_in(&self, tz: FixedOffset) -> chrono::NaiveDate {
+        self.now().with_timezone(&tz).date_naive()
+    }
+}
+
+/// Parses a UTC offset written `+08:00`, `-05:30` or `+8` into minutes east of UTC.
+pub fn parse_offset(s: &str) -> Option<i32> {
+    let s = s.trim();
+    let s = s.strip_prefix("UTC").unwrap_or(s);
+    let (sign, rest) = match s.as_bytes().first()? {
+        b'+' => (1, &s[1..]),
+        b'-' => (-1, &s[1..]),
+        _ => return None,
+    };
+    let (h, m) = rest.split_once(':').unwrap_or((rest, "0"));
+    if h.is_empty() || h.len() > 2 || m.len() > 2 {
+        return None;
+    }
+    let (h, m): (i32, i32) = (h.parse().ok()?, m.parse().ok()?);
+    if m >= 60 {
+        return None;
+    }
+    let minutes = sign * (h * 60 + m);
+    offset(minutes).map(|_| minutes)
+}
+
+/// Sets the institution's time zone and carries it to the phones in the directory.
+pub async fn set_time_zone(
+    state: &AppState,
+    institution: InstitutionId,
+    minutes: i32,
+    name: &str,
+) -> Result<bool, sync::SyncError> {
+    if !state
+        .storage
+        .set_institution_tz(institution, minutes, name)
+        .await?
+    {
+        return Ok(false);
+    }
+    directory::refresh(state, institution).await?;
+    Ok(true)
+}
+
+/// The offset of `minutes` east of UTC, if it is a real one (within ±14 h).
+pub fn offset(minutes: i32) -> Option<FixedOffset> {
+    if minutes.abs() > 14 * 60 {
+        return None;
+    }
+    FixedOffset::east_opt(minutes * 60)
 }
 
 /// The password of every demo person.
@@ -144,4 +207,19 @@ pub async fn load_demo(state: &AppState) -> Result<bool, sync::SyncError> {
     }
     directory::refresh(state, inst).await?;
     Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn offsets_parse_within_fourteen_hours() {
+        use super::parse_offset;
+        assert_eq!(parse_offset("+08:00"), Some(480));
+        assert_eq!(parse_offset("-05:30"), Some(-330));
+        assert_eq!(parse_offset("+8"), Some(480));
+        assert_eq!(parse_offset("UTC+9"), Some(540));
+        for bad in ["08:00", "+15:00", "+08:60", "+", "", "+08:00:00", "+x"] {
+            assert_eq!(parse_offset(bad), None, "{bad}");
+        }
+    }
 }

@@ -84,8 +84,23 @@ enum Command {
 
 #[derive(Subcommand)]
 enum Admin {
-    /// Create an institution.
-    CreateInstitution { name: String },
+    /// Create an institution (time zone: a UTC offset, +08:00 unless told).
+    CreateInstitution {
+        name: String,
+        #[arg(long, default_value = "+08:00", allow_hyphen_values = true)]
+        utc_offset: String,
+        #[arg(long, default_value = "Asia/Shanghai")]
+        time_zone: String,
+    },
+    /// Set an institution's time zone: its UTC offset (e.g. +08:00) and a name for people.
+    SetTimeZone {
+        #[arg(long)]
+        institution: saferound_core::ids::InstitutionId,
+        #[arg(long, allow_hyphen_values = true)]
+        utc_offset: String,
+        #[arg(long, default_value = "")]
+        time_zone: String,
+    },
     /// Create a user: --institution <id> --login --name --roles inspector,safety_office …
     CreateUser {
         #[arg(long)]
@@ -202,11 +217,34 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
 async fn admin(state: &AppState, a: Admin) -> Result<(), Box<dyn std::error::Error>> {
     let s = state.storage.as_ref();
     match a {
-        Admin::CreateInstitution { name } => {
+        Admin::CreateInstitution {
+            name,
+            utc_offset,
+            time_zone,
+        } => {
+            let minutes = saferound_server::parse_offset(&utc_offset)
+                .ok_or("--utc-offset: like +08:00, within ±14:00")?;
             let id = saferound_core::ids::InstitutionId::new();
             s.create_institution(id, &name).await?;
-            saferound_server::directory::refresh(state, id).await?;
+            saferound_server::set_time_zone(state, id, minutes, &time_zone).await?;
             println!("{id}");
+        }
+        Admin::SetTimeZone {
+            institution,
+            utc_offset,
+            time_zone,
+        } => {
+            let minutes = saferound_server::parse_offset(&utc_offset)
+                .ok_or("--utc-offset: like +08:00, within ±14:00")?;
+            let name = if time_zone.is_empty() {
+                format!("UTC{utc_offset}")
+            } else {
+                time_zone
+            };
+            if !saferound_server::set_time_zone(state, institution, minutes, &name).await? {
+                return Err(format!("no institution {institution}").into());
+            }
+            println!("time zone of {institution}: {utc_offset} ({name})");
         }
         Admin::CreateUser {
             institution,

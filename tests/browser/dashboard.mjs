@@ -114,6 +114,53 @@ try {
     assert.equal(bytes.subarray(0, 2).toString(), 'PK');
     assert.ok(bytes.length > 5000);
   });
+  // The server's clock is now + 3 days (the overdue step restarted it).
+  const srvNow = new Date(now.getTime() + 3 * 86400e3);
+  await step('start the hundred-day campaign and print its summary', async () => {
+    await page.goto(srv.url + '/campaigns');
+    await page.fill('#hundred-day input[name=start]', day(new Date(srvNow.getTime() - 10 * 86400e3)));
+    await page.click('#hundred-day button');
+    await page.waitForURL(/\/campaigns\/[0-9a-f-]{36}$/);
+    assert.equal(await page.locator('#phases li').count(), 4);
+    assert.equal(await page.locator('#phases li.current').count() >= 1, true);
+    await page.screenshot({ path: `${shots}/campaign.png`, fullPage: true });
+    await page.goto(page.url() + '/summary');
+    assert.match(await page.textContent('#total'), /25\.0%/);
+    await page.screenshot({ path: `${shots}/campaign-summary.png`, fullPage: true });
+  });
+
+  await step('duty roster: a holiday, a slot, who is on duty now', async () => {
+    await page.goto(srv.url + '/duty');
+    assert.equal(await page.locator('#nobody').count(), 1);
+    await page.fill('#add-holiday input[name=name]', 'Spring Festival');
+    await page.fill('#add-holiday input[name=starts]', day(srvNow));
+    await page.fill('#add-holiday input[name=ends]', day(new Date(srvNow.getTime() + 2 * 86400e3)));
+    await page.click('#add-holiday button');
+    await page.waitForURL(/\/duty$/);
+    await page.fill('#add-slot input[name=starts]', `${day(srvNow)}T00:00`);
+    await page.fill('#add-slot input[name=ends]', `${day(srvNow)}T23:59`);
+    await page.fill('#add-slot input[name=officer]', '王磊');
+    await page.fill('#add-slot input[name=officer_phone]', '138 0000 0000');
+    await page.fill('#add-slot input[name=leader]', '赵强');
+    await page.fill('#add-slot input[name=leader_phone]', '139 0000 0000');
+    await page.click('#add-slot button');
+    await page.waitForURL(/\/duty$/);
+    assert.equal(await page.locator('#on-duty .on-duty').count(), 1);
+    assert.ok(await page.locator('#holidays .gap').count() >= 1);
+    await page.screenshot({ path: `${shots}/duty.png`, fullPage: true });
+  });
+  await step('extend a built-in checklist', async () => {
+    await page.goto(srv.url + '/checklists');
+    await page.locator('#builtin a').first().click();
+    await page.waitForURL(/from=/);
+    await page.fill('#publish-form input[name=title_zh]', '学生公寓夜间巡查表');
+    const items = await page.inputValue('#publish-form textarea[name=items]');
+    await page.fill('#publish-form textarea[name=items]', items + '\nX-1 | 夜间值班人员在岗 | Night warden on duty | gate_control | general');
+    await page.click('#publish-form button');
+    await page.waitForURL(/published=inst-[0-9a-f]+@1/);
+    assert.equal(await page.locator('#own tr.own').count(), 1);
+    await page.screenshot({ path: `${shots}/checklists.png`, fullPage: true });
+  });
   console.log(`browser: screenshots in ${shots}`);
 } finally {
   await browser.close();

@@ -15,21 +15,21 @@ use saferound_core::model::{HazardCategory, RiskGrade};
 use saferound_tests::{DEMO_PASSWORD, Server, enroll, get_json, sync};
 
 /// A browser-like client: keeps the session cookie, does not follow redirects.
-struct Web {
+pub(crate) struct Web {
     url: String,
-    agent: ureq::Agent,
-    cookie: String,
-    csrf: String,
+    pub(crate) agent: ureq::Agent,
+    pub(crate) cookie: String,
+    pub(crate) csrf: String,
 }
 
-struct Page {
-    status: u16,
-    location: String,
-    body: String,
-    headers: HashMap<String, String>,
+pub(crate) struct Page {
+    pub(crate) status: u16,
+    pub(crate) location: String,
+    pub(crate) body: String,
+    pub(crate) headers: HashMap<String, String>,
 }
 
-fn agent() -> ureq::Agent {
+pub(crate) fn agent() -> ureq::Agent {
     ureq::Agent::config_builder()
         .http_status_as_error(false)
         .max_redirects(0)
@@ -57,7 +57,7 @@ fn csrf_of(body: &str) -> Option<String> {
 }
 
 impl Web {
-    fn try_login(server: &Server, login: &str, password: &str) -> (Page, Option<Web>) {
+    pub(crate) fn try_login(server: &Server, login: &str, password: &str) -> (Page, Option<Web>) {
         let a = agent();
         let p = page(
             a.post(format!("{}/login", server.url))
@@ -81,13 +81,13 @@ impl Web {
         (p, Some(w))
     }
 
-    fn login(server: &Server, login: &str) -> Web {
+    pub(crate) fn login(server: &Server, login: &str) -> Web {
         Self::try_login(server, login, DEMO_PASSWORD)
             .1
             .unwrap_or_else(|| panic!("login {login}"))
     }
 
-    fn get(&self, path: &str) -> Page {
+    pub(crate) fn get(&self, path: &str) -> Page {
         page(
             self.agent
                 .get(format!("{}{path}", self.url))
@@ -97,7 +97,7 @@ impl Web {
         )
     }
 
-    fn get_bytes(&self, path: &str) -> (u16, Vec<u8>) {
+    pub(crate) fn get_bytes(&self, path: &str) -> (u16, Vec<u8>) {
         let mut r = self
             .agent
             .get(format!("{}{path}", self.url))
@@ -110,7 +110,7 @@ impl Web {
         )
     }
 
-    fn post(&self, path: &str, form: &[(&str, &str)]) -> Page {
+    pub(crate) fn post(&self, path: &str, form: &[(&str, &str)]) -> Page {
         let mut f: Vec<(&str, &str)> = vec![("csrf", self.csrf.as_str())];
         f.extend_from_slice(form);
         page(
@@ -648,10 +648,14 @@ fn overdue_board_after_the_deadline_passes() {
         ],
     );
     let board = office.get("/overdue");
-    assert!(
-        !board.body.contains(&id),
-        "not overdue on its deadline's eve"
+    let (overdue, soon) = board.body.split_at(
+        board
+            .body
+            .find("id=\"due-soon\"")
+            .expect("the due-soon list"),
     );
+    assert!(!overdue.contains(&id), "not overdue on its deadline's eve");
+    assert!(soon.contains(&id), "but due soon");
     server.kill();
     // Three days later the hazard is overdue by two days: on the board, flagged in the
     // ledger, in the overdue filter of the JSON API.

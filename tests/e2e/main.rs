@@ -1,6 +1,7 @@
 //! End-to-end tests: a real `saferound-server` process on a loopback port with a fresh
 //! database, and devices that are real store files synced by the core's client.
 
+mod campaigns;
 mod convergence;
 mod dashboard;
 mod faults;

@@ -1,7 +1,7 @@
 //! Ledger exports in the customary columns of DOMAIN.md (序号, 排查时间, 排查人员, …):
 //! CSV with a UTF-8 byte-order mark (so Excel shows the Chinese right) and .xlsx.
 
-use chrono::NaiveDate;
+use chrono::{FixedOffset, NaiveDate};
 use saferound_core::ids::Timestamp;
 use saferound_core::model::{HazardCategory, HazardGrade, HazardStatus, Lang, RiskGrade};
 
@@ -55,13 +55,9 @@ pub fn columns(lang: Lang) -> &'static [&'static str] {
 }
 
 /// A UTC instant from the ledger as local time, `YYYY-MM-DD HH:MM`.
-pub fn local_time(utc: &str) -> String {
+pub fn local_time(utc: &str, tz: FixedOffset) -> String {
     utc.parse::<Timestamp>()
-        .map(|t| {
-            t.0.with_timezone(&crate::web::institution_tz())
-                .format("%Y-%m-%d %H:%M")
-                .to_string()
-        })
+        .map(|t| t.0.with_timezone(&tz).format("%Y-%m-%d %H:%M").to_string())
         .unwrap_or_default()
 }
 
@@ -75,7 +71,13 @@ pub fn is_overdue(h: &HazardRow, today: NaiveDate) -> bool {
 }
 
 /// One ledger row as the export's cells; `n` is its 序号.
-pub fn cells(n: usize, h: &HazardRow, today: NaiveDate, lang: Lang) -> Vec<String> {
+pub fn cells(
+    n: usize,
+    h: &HazardRow,
+    today: NaiveDate,
+    lang: Lang,
+    tz: FixedOffset,
+) -> Vec<String> {
     let label = |r: Result<&'static str, ()>, code: &str| {
         r.map(str::to_string).unwrap_or_else(|_| code.to_string())
     };
@@ -131,7 +133,7 @@ pub fn cells(n: usize, h: &HazardRow, today: NaiveDate, lang: Lang) -> Vec<Strin
     };
     vec![
         n.to_string(),
-        local_time(&h.reported_at),
+        local_time(&h.reported_at, tz),
         h.reported_by_name.clone(),
         place,
         h.description.clone(),
@@ -150,7 +152,10 @@ pub fn cells(n: usize, h: &HazardRow, today: NaiveDate, lang: Lang) -> Vec<Strin
         status,
         h.reinspector_name.clone().unwrap_or_default(),
         verification,
-        h.verified_at.as_deref().map(local_time).unwrap_or_default(),
+        h.verified_at
+            .as_deref()
+            .map(|t| local_time(t, tz))
+            .unwrap_or_default(),
         h.id.clone(),
     ]
 }

@@ -204,10 +204,12 @@ pub async fn hazards(
     Query(p): Query<HazardParams>,
 ) -> Result<impl IntoResponse, ApiError> {
     // Overdue is judged on the server's clock (fixed by `--now` in tests).
-    let today = state.today();
-    let at = |d: chrono::NaiveDate| format!("{}T00:00:00.000+08:00", d.format("%Y-%m-%d"));
+    let inst = scope(&me)?;
+    let tz = state.tz(inst).await;
+    let today = state.today_in(tz);
+    let at = |d: chrono::NaiveDate| format!("{}T00:00:00.000{tz}", d.format("%Y-%m-%d"));
     let q = HazardQuery {
-        institution: scope(&me)?,
+        institution: inst,
         site: p.site,
         category: p.category,
         min_risk_rank: p.risk.map(|r| r as i64),

@@ -7,7 +7,8 @@ pub mod sqlite;
 use std::collections::HashMap;
 
 use async_trait::async_trait;
-use saferound_core::ids::{DepartmentId, DocId, InstitutionId, SiteId, UserId};
+use chrono::NaiveDate;
+use saferound_core::ids::{CampaignId, DepartmentId, DocId, InstitutionId, SiteId, UserId};
 use saferound_core::model::{Role, SiteKind};
 use serde::Serialize;
 
@@ -159,6 +160,11 @@ pub struct HazardQuery {
     pub min_risk_rank: Option<i64>,
     pub status: Option<String>,
     pub campaign: Option<String>,
+    /// The campaign's records: tagged with it, or untagged and reported in its dates.
+    pub in_campaign: Option<CampaignScope>,
+    /// In rectification with a deadline in [due_from, due_until] (local dates): due soon.
+    pub due_from: Option<String>,
+    pub due_until: Option<String>,
     /// Deadline strictly before this local date, in rectification.
     pub overdue_before: Option<String>,
     pub reported_from: Option<String>,
@@ -227,6 +233,119 @@ pub struct ReportReceipt {
     pub filed_at: Option<String>,
     /// When the server first received any of it (UTC, RFC 3339).
     pub received_at: String,
+}
+
+/// A campaign 专项行动: local dates of the institution, both ends included.
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
+pub struct Campaign {
+    pub id: CampaignId,
+    pub institution: InstitutionId,
+    pub name: String,
+    pub starts: NaiveDate,
+    pub ends: NaiveDate,
+    /// When the summary 工作总结 is due, if the campaign says.
+    pub summary_due: Option<NaiveDate>,
+    pub phases: Vec<Phase>,
+    /// Departments' weekly reports to the institution.
+    pub dept_due: WeeklyDue,
+    /// The institution's weekly report to the province.
+    pub inst_due: WeeklyDue,
+}
+
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
+pub struct Phase {
+    pub name_zh: String,
+    pub name_en: String,
+    pub starts: NaiveDate,
+    pub ends: NaiveDate,
+}
+
+/// A weekly deadline: weekday and local time of day.
+#[derive(Debug, Clone, Copy, Serialize, serde::Deserialize, PartialEq, Eq)]
+pub struct WeeklyDue {
+    /// 1 = Monday … 7 = Sunday.
+    pub day: u8,
+    /// Minutes after local midnight.
+    pub minute: u16,
+}
+
+impl WeeklyDue {
+    /// The notice's deadline for departments: Friday 12:00.
+    pub const DEPARTMENT: WeeklyDue = WeeklyDue {
+        day: 5,
+        minute: 12 * 60,
+    };
+    /// The notice's deadline for institutions: Friday 15:00.
+    pub const INSTITUTION: WeeklyDue = WeeklyDue {
+        day: 5,
+        minute: 15 * 60,
+    };
+
+    pub fn weekday(&self) -> chrono::Weekday {
+        use chrono::Weekday::*;
+        [Mon, Tue, Wed, Thu, Fri, Sat, Sun][(self.day.clamp(1, 7) - 1) as usize]
+    }
+
+    /// `"5 12:00"` style, for forms: the weekday number and HH:MM.
+    pub fn time(&self) -> String {
+        format!("{:02}:{:02}", self.minute / 60, self.minute % 60)
+    }
+}
+
+/// Which records a campaign holds: those tagged with its id, and those without a
+/// campaign tag whose instant lies in [from, before) (UTC, RFC 3339: the campaign's first
+/// local midnight and the one after its last day).
+#[derive(Debug, Clone)]
+pub struct CampaignScope {
+    pub id: String,
+    pub from: String,
+    pub before: String,
+}
+
+/// Hazards of a campaign, counted per (department, category, risk, grade, status, …).
+#[derive(Debug, Clone, Serialize)]
+pub struct HazardFigure {
+    /// The department owning the site ('' when the site is unknown).
+    pub department: String,
+    pub category: String,
+    pub risk: String,
+    pub hazard_grade: String,
+    pub status: String,
+    /// In rectification past its deadline.
+    pub overdue: bool,
+    pub count: i64,
+}
+
+/// Inspections of a campaign, counted per (department, site kind).
+#[derive(Debug, Clone, Serialize)]
+pub struct InspectionFigure {
+    pub department: String,
+    pub site_kind: String,
+    pub count: i64,
+    pub submitted: i64,
+}
+
+/// One duty slot 值班: [starts, ends) as UTC instants.
+#[derive(Debug, Clone, Serialize)]
+pub struct DutySlot {
+    pub id: String,
+    pub institution: InstitutionId,
+    pub starts: String,
+    pub ends: String,
+    pub officer: String,
+    pub officer_phone: String,
+    pub leader: String,
+    pub leader_phone: String,
+}
+
+/// A holiday period that must be covered by duty slots: local dates, both ends included.
+#[derive(Debug, Clone, Serialize)]
+pub struct Holiday {
+    pub id: String,
+    pub institution: InstitutionId,
+    pub name: String,
+    pub starts: NaiveDate,
+    pub ends: NaiveDate,
 }
 
 #[async_trait]
@@ -350,4 +469,49 @@ pub trait Storage: Send + Sync + 'static {
         after_seq: i64,
         limit: u32,
     ) -> Result<Vec<ReportReceipt>>;
+
+    // the safety office
+    /// The institution's time zone: (UTC offset in minutes, IANA name).
+    async fn institution_tz(&self, institution: InstitutionId) -> Result<Option<(i32, String)>>;
+    async fn set_institution_tz(
+        &self,
+        institution: InstitutionId,
+        offset_minutes: i32,
+        name: &str,
+    ) -> Result<bool>;
+    /// Creates the campaign, or replaces it (same id, same institution).
+    async fn save_campaign(&self, c: &Campaign) -> Result<()>;
+    /// Oldest first.
+    async fn campaigns(&self, institution: InstitutionId) -> Result<Vec<Campaign>>;
+    /// The campaign's grouped counts; `today` (local date) judges overdue.
+    async fn campaign_figures(
+        &self,
+        institution: InstitutionId,
+        scope: &CampaignScope,
+        today: &str,
+    ) -> Result<(Vec<HazardFigure>, Vec<InspectionFigure>)>;
+    async fn add_duty_slot(&self, s: &DutySlot) -> Result<()>;
+    /// Slots overlapping [from, before), by start.
+    async fn duty_slots(
+        &self,
+        institution: InstitutionId,
+        from: &str,
+        before: &str,
+    ) -> Result<Vec<DutySlot>>;
+    async fn delete_duty_slot(&self, institution: InstitutionId, id: &str) -> Result<bool>;
+    async fn add_holiday(&self, h: &Holiday) -> Result<()>;
+    async fn holidays(&self, institution: InstitutionId) -> Result<Vec<Holiday>>;
+    async fn delete_holiday(&self, institution: InstitutionId, id: &str) -> Result<bool>;
+    /// Publishes a template version; an existing (id, version) is a `Conflict`.
+    async fn add_template(
+        &self,
+        institution: InstitutionId,
+        t: &saferound_core::model::templates::Template,
+        by: UserId,
+    ) -> Result<()>;
+    /// Every version of every template of the institution.
+    async fn templates(
+        &self,
+        institution: InstitutionId,
+    ) -> Result<Vec<saferound_core::model::templates::Template>>;
 }

@@ -18,6 +18,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/002_ledger.sql"),
     include_str!("migrations/003_blobs.sql"),
     include_str!("migrations/004_web.sql"),
+    include_str!("migrations/005_office.sql"),
 ];
 
 /// Readers for concurrent queries; SQLite in WAL mode lets them run beside the writer.
@@ -845,6 +846,12 @@ impl Storage for SqliteStorage {
             if let Some(v) = q.overdue_before {
                 add("status = 'in_rectification' AND deadline <", Box::new(v));
             }
+            if let Some(v) = q.due_from {
+                add("status = 'in_rectification' AND deadline >=", Box::new(v));
+            }
+            if let Some(v) = q.due_until {
+                add("deadline <=", Box::new(v));
+            }
             if let Some(v) = q.reported_from {
                 add("reported_at >=", Box::new(v));
             }
@@ -862,6 +869,19 @@ impl Storage for SqliteStorage {
                 if let Some(last) = clauses.last_mut() {
                     last.push(')');
                 }
+            }
+            // After the last `add`: three arguments for one clause.
+            if let Some(k) = q.in_campaign {
+                args.push(Box::new(k.id));
+                args.push(Box::new(k.from));
+                args.push(Box::new(k.before));
+                let n = args.len();
+                clauses.push(format!(
+                    "(campaign = ?{} OR (campaign IS NULL AND reported_at >= ?{} AND reported_at < ?{}))",
+                    n - 2,
+                    n - 1,
+                    n
+                ));
             }
             let order = if q.by_deadline {
                 "deadline ASC, reported_at DESC, id DESC"
@@ -1286,6 +1306,378 @@ impl Storage for SqliteStorage {
                 })?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
             Ok(rows)
+        })
+        .await
+    }
+
+    async fn institution_tz(&self, institution: InstitutionId) -> Result<Option<(i32, String)>> {
+        self.read(move |c| {
+            Ok(c.query_row(
+                "SELECT utc_offset_minutes, time_zone FROM institutions WHERE id = ?1",
+                [institution.to_string()],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?)
+        })
+        .await
+    }
+
+    async fn set_institution_tz(
+        &self,
+        institution: InstitutionId,
+        offset_minutes: i32,
+        name: &str,
+    ) -> Result<bool> {
+        let name = name.to_string();
+        self.write(move |c| {
+            Ok(c.execute(
+                "UPDATE institutions SET utc_offset_minutes = ?2, time_zone = ?3 WHERE id = ?1",
+                params![institution.to_string(), offset_minutes, name],
+            )? == 1)
+        })
+        .await
+    }
+
+    async fn save_campaign(&self, k: &Campaign) -> Result<()> {
+        let k = k.clone();
+        let phases = serde_json::to_string(&k.phases)
+            .map_err(|e| StoreError::Corrupt(format!("phases: {e}")))?;
+        self.write(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            // The same id in another institution is not this campaign: refuse rather
+            // than move it.
+            let owner: Option<String> = tx
+                .query_row(
+                    "SELECT institution FROM campaigns WHERE id = ?1",
+                    [k.id.to_string()],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            if owner.is_some_and(|o| o != k.institution.to_string()) {
+                return Err(StoreError::Conflict(
+                    "campaign belongs to another institution".into(),
+                ));
+            }
+            tx.execute(
+                "INSERT INTO campaigns (id, institution, name, starts, ends, summary_due, phases,
+                    dept_due_day, dept_due_minute, inst_due_day, inst_due_minute, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
+                 ON CONFLICT (id) DO UPDATE SET name = ?3, starts = ?4, ends = ?5,
+                    summary_due = ?6, phases = ?7, dept_due_day = ?8, dept_due_minute = ?9,
+                    inst_due_day = ?10, inst_due_minute = ?11",
+                params![
+                    k.id.to_string(),
+                    k.institution.to_string(),
+                    k.name,
+                    k.starts.to_string(),
+                    k.ends.to_string(),
+                    k.summary_due.map(|d| d.to_string()),
+                    phases,
+                    k.dept_due.day,
+                    k.dept_due.minute,
+                    k.inst_due.day,
+                    k.inst_due.minute,
+                    now()
+                ],
+            )?;
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn campaigns(&self, institution: InstitutionId) -> Result<Vec<Campaign>> {
+        self.read(move |c| {
+            type Row = (
+                String,
+                String,
+                String,
+                String,
+                Option<String>,
+                String,
+                u8,
+                u16,
+                u8,
+                u16,
+            );
+            let rows: Vec<Row> = c
+                .prepare(
+                    "SELECT id, name, starts, ends, summary_due, phases, dept_due_day,
+                            dept_due_minute, inst_due_day, inst_due_minute
+                     FROM campaigns WHERE institution = ?1 ORDER BY starts, created_at",
+                )?
+                .query_map([institution.to_string()], |r| {
+                    Ok((
+                        r.get(0)?,
+                        r.get(1)?,
+                        r.get(2)?,
+                        r.get(3)?,
+                        r.get(4)?,
+                        r.get(5)?,
+                        r.get(6)?,
+                        r.get(7)?,
+                        r.get(8)?,
+                        r.get(9)?,
+                    ))
+                })?
+                .collect::<rusqlite::Result<_>>()?;
+            rows.into_iter()
+                .map(|r| {
+                    Ok(Campaign {
+                        id: parse(&r.0, "campaign id")?,
+                        institution,
+                        name: r.1,
+                        starts: parse(&r.2, "date")?,
+                        ends: parse(&r.3, "date")?,
+                        summary_due: r.4.as_deref().map(|d| parse(d, "date")).transpose()?,
+                        phases: serde_json::from_str(&r.5)
+                            .map_err(|e| StoreError::Corrupt(format!("phases: {e}")))?,
+                        dept_due: WeeklyDue {
+                            day: r.6,
+                            minute: r.7,
+                        },
+                        inst_due: WeeklyDue {
+                            day: r.8,
+                            minute: r.9,
+                        },
+                    })
+                })
+                .collect()
+        })
+        .await
+    }
+
+    async fn campaign_figures(
+        &self,
+        institution: InstitutionId,
+        scope: &CampaignScope,
+        today: &str,
+    ) -> Result<(Vec<HazardFigure>, Vec<InspectionFigure>)> {
+        let (scope, today) = (scope.clone(), today.to_string());
+        self.read(move |c| {
+            let inst = institution.to_string();
+            let hazards = c
+                .prepare(
+                    "SELECT COALESCE(s.department, ''), h.category, h.risk, h.hazard_grade,
+                            COALESCE(h.status, ''),
+                            COALESCE(h.status = 'in_rectification' AND h.deadline < ?5, 0),
+                            COUNT(*)
+                     FROM ledger_hazards h LEFT JOIN sites s ON s.id = h.site_id
+                     WHERE h.institution = ?1 AND (h.campaign = ?2
+                        OR (h.campaign IS NULL AND h.reported_at >= ?3 AND h.reported_at < ?4))
+                     GROUP BY 1, 2, 3, 4, 5, 6",
+                )?
+                .query_map(
+                    params![inst, scope.id, scope.from, scope.before, today],
+                    |r| {
+                        Ok(HazardFigure {
+                            department: r.get(0)?,
+                            category: r.get(1)?,
+                            risk: r.get(2)?,
+                            hazard_grade: r.get(3)?,
+                            status: r.get(4)?,
+                            overdue: r.get(5)?,
+                            count: r.get(6)?,
+                        })
+                    },
+                )?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            let inspections = c
+                .prepare(
+                    "SELECT COALESCE(s.department, ''), i.site_kind, COUNT(*), COUNT(i.submitted_at)
+                     FROM ledger_inspections i LEFT JOIN sites s ON s.id = i.site_id
+                     WHERE i.institution = ?1 AND (i.campaign = ?2
+                        OR (i.campaign IS NULL AND i.started_at >= ?3 AND i.started_at < ?4))
+                     GROUP BY 1, 2",
+                )?
+                .query_map(params![inst, scope.id, scope.from, scope.before], |r| {
+                    Ok(InspectionFigure {
+                        department: r.get(0)?,
+                        site_kind: r.get(1)?,
+                        count: r.get(2)?,
+                        submitted: r.get(3)?,
+                    })
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok((hazards, inspections))
+        })
+        .await
+    }
+
+    async fn add_duty_slot(&self, d: &DutySlot) -> Result<()> {
+        let d = d.clone();
+        self.write(move |c| {
+            c.execute(
+                "INSERT INTO duty_slots (id, institution, starts, ends, officer, officer_phone,
+                    leader, leader_phone, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                params![
+                    d.id,
+                    d.institution.to_string(),
+                    d.starts,
+                    d.ends,
+                    d.officer,
+                    d.officer_phone,
+                    d.leader,
+                    d.leader_phone,
+                    now()
+                ],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn duty_slots(
+        &self,
+        institution: InstitutionId,
+        from: &str,
+        before: &str,
+    ) -> Result<Vec<DutySlot>> {
+        let (from, before) = (from.to_string(), before.to_string());
+        self.read(move |c| {
+            Ok(c.prepare(
+                "SELECT id, starts, ends, officer, officer_phone, leader, leader_phone
+                 FROM duty_slots WHERE institution = ?1 AND starts < ?3 AND ends > ?2
+                 ORDER BY starts, id LIMIT 5000",
+            )?
+            .query_map(params![institution.to_string(), from, before], |r| {
+                Ok(DutySlot {
+                    id: r.get(0)?,
+                    institution,
+                    starts: r.get(1)?,
+                    ends: r.get(2)?,
+                    officer: r.get(3)?,
+                    officer_phone: r.get(4)?,
+                    leader: r.get(5)?,
+                    leader_phone: r.get(6)?,
+                })
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+        .await
+    }
+
+    async fn delete_duty_slot(&self, institution: InstitutionId, id: &str) -> Result<bool> {
+        let id = id.to_string();
+        self.write(move |c| {
+            Ok(c.execute(
+                "DELETE FROM duty_slots WHERE institution = ?1 AND id = ?2",
+                params![institution.to_string(), id],
+            )? == 1)
+        })
+        .await
+    }
+
+    async fn add_holiday(&self, h: &Holiday) -> Result<()> {
+        let h = h.clone();
+        self.write(move |c| {
+            c.execute(
+                "INSERT INTO holidays (id, institution, name, starts, ends, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![
+                    h.id,
+                    h.institution.to_string(),
+                    h.name,
+                    h.starts.to_string(),
+                    h.ends.to_string(),
+                    now()
+                ],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn holidays(&self, institution: InstitutionId) -> Result<Vec<Holiday>> {
+        self.read(move |c| {
+            let rows: Vec<(String, String, String, String)> = c
+                .prepare(
+                    "SELECT id, name, starts, ends FROM holidays WHERE institution = ?1
+                     ORDER BY starts, id LIMIT 1000",
+                )?
+                .query_map([institution.to_string()], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+                })?
+                .collect::<rusqlite::Result<_>>()?;
+            rows.into_iter()
+                .map(|(id, name, a, b)| {
+                    Ok(Holiday {
+                        id,
+                        institution,
+                        name,
+                        starts: parse(&a, "date")?,
+                        ends: parse(&b, "date")?,
+                    })
+                })
+                .collect()
+        })
+        .await
+    }
+
+    async fn delete_holiday(&self, institution: InstitutionId, id: &str) -> Result<bool> {
+        let id = id.to_string();
+        self.write(move |c| {
+            Ok(c.execute(
+                "DELETE FROM holidays WHERE institution = ?1 AND id = ?2",
+                params![institution.to_string(), id],
+            )? == 1)
+        })
+        .await
+    }
+
+    async fn add_template(
+        &self,
+        institution: InstitutionId,
+        t: &saferound_core::model::templates::Template,
+        by: UserId,
+    ) -> Result<()> {
+        let body =
+            serde_json::to_string(t).map_err(|e| StoreError::Corrupt(format!("template: {e}")))?;
+        let (id, version) = (t.id.clone(), t.version);
+        self.write(move |c| {
+            let n = c.execute(
+                "INSERT OR IGNORE INTO institution_templates
+                    (institution, id, version, body, created_by, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![
+                    institution.to_string(),
+                    id,
+                    version,
+                    body,
+                    by.to_string(),
+                    now()
+                ],
+            )?;
+            if n == 0 {
+                return Err(StoreError::Conflict(format!(
+                    "template {id}@{version} already exists"
+                )));
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn templates(
+        &self,
+        institution: InstitutionId,
+    ) -> Result<Vec<saferound_core::model::templates::Template>> {
+        self.read(move |c| {
+            let bodies: Vec<String> = c
+                .prepare(
+                    "SELECT body FROM institution_templates WHERE institution = ?1
+                     ORDER BY id, version",
+                )?
+                .query_map([institution.to_string()], |r| r.get(0))?
+                .collect::<rusqlite::Result<_>>()?;
+            bodies
+                .iter()
+                .map(|b| {
+                    serde_json::from_str(b)
+                        .map_err(|e| StoreError::Corrupt(format!("template: {e}")))
+                })
+                .collect()
         })
         .await
     }

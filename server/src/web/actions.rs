@@ -217,7 +217,7 @@ pub async fn apply(
                 ActionError::Invalid(format!("{field}: no such person in this institution"))
             })
     };
-    let today = state.today();
+    let today = state.today_in(state.tz(Some(institution)).await);
     // Inputs are checked once, before any document is touched.
     let note = match &action {
         HazardAction::Assign { note, .. } | HazardAction::Defer { note, .. } => {

@@ -29,6 +29,12 @@ pub async fn page(State(state): State<AppState>, web: Web) -> Response {
         return super::forbidden(&state, &web);
     };
     let s = state.storage.as_ref();
+    let (offset, tz_name) = s
+        .institution_tz(inst)
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or((8 * 60, "Asia/Shanghai".into()));
     let (users, depts, sites, devices, audit) = match (
         s.users(inst).await,
         s.departments(inst).await,
@@ -76,6 +82,8 @@ pub async fn page(State(state): State<AppState>, web: Web) -> Response {
             "sites": sites.iter().map(|x| json!({"id": x.id.to_string(), "name": x.name, "kind": x.kind.code(), "building": x.building, "floor_room": x.floor_room, "department": dept_name(&x.department)})).collect::<Vec<_>>(),
             "devices": devices.iter().map(|d| json!({"id": d.id, "user": name_of(&d.user_id), "name": d.name, "created_at": d.created_at, "revoked_at": d.revoked_at, "last_sync_at": d.last_sync_at})).collect::<Vec<_>>(),
             "audit": audit,
+            "utc_offset": crate::offset(offset).map(|o| o.to_string()).unwrap_or_default(),
+            "time_zone": tz_name,
             "role_codes": Role::ALL.iter().filter(|r| **r != Role::ProvincialReviewer).map(|r| r.code()).collect::<Vec<_>>(),
             "site_kinds": SiteKind::ALL.iter().map(|k| k.code()).collect::<Vec<_>>(),
         }),
@@ -207,6 +215,20 @@ pub async fn post(
                     .await
                     .map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
                 Ok(format!("user {} {} {:?}", u.id, u.login, u.roles))
+            }
+            "timezone" => {
+                let offset = field(&f, "utc_offset", 10).map_err(bad)?;
+                let minutes = crate::parse_offset(&offset)
+                    .ok_or_else(|| bad("utc_offset: like +08:00, within ±14:00".into()))?;
+                let name = f
+                    .get("time_zone")
+                    .map(|n| n.trim().chars().take(60).collect::<String>())
+                    .filter(|n| !n.is_empty())
+                    .unwrap_or_else(|| format!("UTC{offset}"));
+                crate::set_time_zone(&state, inst, minutes, &name)
+                    .await
+                    .map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+                Ok(format!("time zone {offset} {name}"))
             }
             "revoke" => {
                 let id = field(&f, "device", 64).map_err(bad)?;

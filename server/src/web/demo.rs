@@ -97,7 +97,7 @@ pub async fn seed(state: &AppState) -> Result<usize, String> {
     let office = user("office").await?;
     let inspector = user("inspector").await?;
     let owner = user("owner").await?;
-    let today = state.today();
+    let today = state.today_in(state.tz(Some(demo::institution())).await);
     let mut n = 0;
     for (i, (site, category, risk, location, description)) in HAZARDS.iter().enumerate() {
         let by = if i % 2 == 0 { &inspector } else { &office };

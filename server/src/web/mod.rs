@@ -5,7 +5,10 @@
 
 pub mod actions;
 mod admin;
+pub mod campaigns;
+pub mod checklists;
 pub mod demo;
+pub mod duty;
 pub mod i18n;
 pub mod pages;
 pub mod reports;
@@ -39,8 +42,10 @@ pub const SESSION_HOURS: i64 = 12;
 pub const SESSION_COOKIE: &str = "sr_session";
 pub const LANG_COOKIE: &str = "sr_lang";
 
-/// The institutions' time zone (Asia/Shanghai has no daylight saving).
-pub fn institution_tz() -> FixedOffset {
+/// The time zone of a new institution, and of pages spanning institutions (the
+/// provincial reviewer's): Asia/Shanghai, which has no daylight saving. An institution's
+/// own is `AppState::tz`.
+pub fn default_tz() -> FixedOffset {
     FixedOffset::east_opt(8 * 3600).unwrap_or_else(|| FixedOffset::east_opt(0).expect("UTC"))
 }
 
@@ -87,7 +92,13 @@ impl WebState {
             "admin.html",
             "notice.html",
             "letter.html",
-            "error.html"
+            "error.html",
+            "campaigns.html",
+            "campaign.html",
+            "figures.html",
+            "summary.html",
+            "duty.html",
+            "checklists.html"
         );
         env.add_filter("label", label);
         WebState {
@@ -177,6 +188,17 @@ pub fn routes() -> Router<AppState> {
         .route("/export/weekly.csv", get(reports::weekly_csv))
         .route("/incidents", get(reports::incidents))
         .route("/incidents/stream", get(reports::incident_stream))
+        .route("/campaigns", get(campaigns::list).post(campaigns::create))
+        .route("/campaigns/{id}", get(campaigns::progress))
+        .route("/campaigns/{id}/summary", get(campaigns::summary))
+        .route("/campaigns/{id}/deadlines", post(campaigns::deadlines))
+        .route("/export/campaigns/{id}/{file}", get(campaigns::export))
+        .route("/duty", get(duty::page))
+        .route("/duty/{what}", post(duty::post))
+        .route(
+            "/checklists",
+            get(checklists::page).post(checklists::publish),
+        )
         .route("/admin", get(admin::page))
         .route("/admin/{what}", post(admin::post))
         .layer(DefaultBodyLimit::max(MAX_FORM_BYTES))

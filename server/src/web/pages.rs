@@ -7,7 +7,7 @@ use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
-use chrono::{Duration, NaiveDate};
+use chrono::{Duration, FixedOffset, NaiveDate};
 use saferound_core::ids::{DocId, InstitutionId, SiteId, UserId};
 use saferound_core::model::role::Named;
 use saferound_core::model::{
@@ -222,11 +222,19 @@ pub struct Filter {
     /// Provincial reviewers: one institution.
     #[serde(default)]
     pub institution: String,
+    /// A campaign's hazards: tagged with it, or untagged and reported in its dates.
+    #[serde(default)]
+    pub campaign: String,
 }
 
 impl Filter {
     /// The ledger query this filter means; a malformed value is an error naming it.
-    pub fn query(&self, web: &Web, today: NaiveDate) -> Result<HazardQuery, String> {
+    pub fn query(
+        &self,
+        web: &Web,
+        today: NaiveDate,
+        tz: FixedOffset,
+    ) -> Result<HazardQuery, String> {
         let some = |s: &str| (!s.is_empty()).then(|| s.to_string());
         let date = |s: &str, f: &str| -> Result<Option<NaiveDate>, String> {
             if s.is_empty() {
@@ -264,7 +272,7 @@ impl Filter {
         // Stored instants are UTC; a local date starts at its local midnight.
         let midnight = |d: NaiveDate| {
             d.and_hms_opt(0, 0, 0)
-                .and_then(|t| t.and_local_timezone(super::institution_tz()).single())
+                .and_then(|t| t.and_local_timezone(tz).single())
                 .map(|t| saferound_core::ids::Timestamp(t.to_utc()).to_string())
         };
         Ok(HazardQuery {
@@ -297,6 +305,7 @@ impl Filter {
             ("from", &self.from),
             ("to", &self.to),
             ("institution", &self.institution),
+            ("campaign", &self.campaign),
         ]
         .iter()
         .filter(|(_, v)| !v.is_empty())
@@ -306,8 +315,52 @@ impl Filter {
     }
 }
 
+/// The time zone and today's date a page judges by: the user's institution's, or for a
+/// provincial reviewer the institution the filter picked (else the default).
+pub(crate) async fn local(state: &AppState, web: &Web, picked: &str) -> (FixedOffset, NaiveDate) {
+    let inst = web.scope().or_else(|| picked.parse().ok());
+    let tz = state.tz(inst).await;
+    (tz, state.today_in(tz))
+}
+
+/// The query the filter means, with its campaign resolved (a campaign of the institution
+/// in scope), and the time zone and date it was judged in.
+pub(crate) async fn resolve(
+    state: &AppState,
+    web: &Web,
+    f: &Filter,
+) -> Result<(HazardQuery, FixedOffset, NaiveDate), Response> {
+    let (tz, today) = local(state, web, &f.institution).await;
+    let bad = |e: &str| error_page(state, web.lang, StatusCode::BAD_REQUEST, e);
+    let mut q = f.query(web, today, tz).map_err(|e| bad(&e))?;
+    if !f.campaign.is_empty() {
+        let id: saferound_core::ids::CampaignId =
+            f.campaign.parse().map_err(|_| bad("campaign: not an id"))?;
+        let inst = q
+            .institution
+            .ok_or_else(|| bad("campaign: choose an institution"))?;
+        let c = state
+            .storage
+            .campaigns(inst)
+            .await
+            .map_err(|e| {
+                error_page(
+                    state,
+                    web.lang,
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    &e.to_string(),
+                )
+            })?
+            .into_iter()
+            .find(|c| c.id == id)
+            .ok_or_else(|| bad("campaign: no such campaign"))?;
+        q.in_campaign = Some(super::campaigns::scope(&c, tz));
+    }
+    Ok((q, tz, today))
+}
+
 /// A ledger row as pages show it.
-fn view(h: &HazardRow, today: NaiveDate) -> serde_json::Value {
+fn view(h: &HazardRow, today: NaiveDate, tz: FixedOffset) -> serde_json::Value {
     let deadline = h
         .deadline
         .as_deref()
@@ -325,7 +378,7 @@ fn view(h: &HazardRow, today: NaiveDate) -> serde_json::Value {
     v["days_overdue"] = json!(days_overdue);
     v["escalated"] = json!(overdue && (days_overdue > ESCALATE_AFTER_DAYS || h.risk == "major"));
     v["due_soon"] = json!(due_soon);
-    v["reported_local"] = json!(export::local_time(&h.reported_at));
+    v["reported_local"] = json!(export::local_time(&h.reported_at, tz));
     v["title"] = json!(
         h.description
             .lines()
@@ -356,10 +409,9 @@ async fn choices(state: &AppState, web: &Web) -> serde_json::Value {
 }
 
 pub async fn ledger(State(state): State<AppState>, web: Web, Query(f): Query<Filter>) -> Response {
-    let today = state.today();
-    let q = match f.query(&web, today) {
-        Ok(q) => q,
-        Err(e) => return error_page(&state, web.lang, StatusCode::BAD_REQUEST, &e),
+    let (q, tz, today) = match resolve(&state, &web, &f).await {
+        Ok(x) => x,
+        Err(r) => return r,
     };
     let (rows, total) = match state.storage.hazards(&q).await {
         Ok(x) => x,
@@ -405,7 +457,7 @@ pub async fn ledger(State(state): State<AppState>, web: Web, Query(f): Query<Fil
         "ledger.html",
         "/ledger",
         json!({
-            "rows": rows.iter().map(|h| view(h, today)).collect::<Vec<_>>(),
+            "rows": rows.iter().map(|h| view(h, today, tz)).collect::<Vec<_>>(),
             "total": total,
             "page": page,
             "pages": pages,
@@ -531,7 +583,8 @@ pub async fn hazard(
         Ok(x) => x,
         Err(r) => return r,
     };
-    let today = state.today();
+    let tz = state.tz(Some(inst)).await;
+    let today = state.today_in(tz);
     let (before, after) = match h.hazard.id.parse() {
         Ok(id) => photos(&state, inst, id).await,
         Err(_) => Default::default(),
@@ -555,7 +608,7 @@ pub async fn hazard(
         .iter()
         .map(|e| {
             let mut v = serde_json::to_value(e).unwrap_or_default();
-            v["at_local"] = json!(export::local_time(&e.at));
+            v["at_local"] = json!(export::local_time(&e.at, tz));
             v
         })
         .collect();
@@ -567,7 +620,7 @@ pub async fn hazard(
         "hazard.html",
         "/ledger",
         json!({
-            "h": view(&h.hazard, today),
+            "h": view(&h.hazard, today, tz),
             "institution": h.institution,
             "reviewer_scope": web.scope().is_none(),
             "events": events,
@@ -733,14 +786,15 @@ async fn printable(state: AppState, web: Web, id: String, template: &str) -> Res
         .find(|(i, _)| *i == inst)
         .map(|(_, n)| n)
         .unwrap_or_default();
-    let today = state.today();
+    let tz = state.tz(Some(inst)).await;
+    let today = state.today_in(tz);
     render(
         &state,
         Some(&web),
         web.lang,
         template,
         "",
-        json!({"h": view(&h.hazard, today), "institution_name": name, "today": today.to_string(), "events": h.events}),
+        json!({"h": view(&h.hazard, today, tz), "institution_name": name, "today": today.to_string(), "events": h.events}),
     )
 }
 
@@ -794,10 +848,9 @@ pub async fn photo(
 
 /// The overdue board: overdue hazards, longest overdue first; escalated ones marked.
 pub async fn overdue(State(state): State<AppState>, web: Web, Query(f): Query<Filter>) -> Response {
-    let today = state.today();
-    let mut q = match f.query(&web, today) {
-        Ok(q) => q,
-        Err(e) => return error_page(&state, web.lang, StatusCode::BAD_REQUEST, &e),
+    let (mut q, tz, today) = match resolve(&state, &web, &f).await {
+        Ok(x) => x,
+        Err(r) => return r,
     };
     q.overdue_before = Some(today.to_string());
     q.by_deadline = true;
@@ -814,18 +867,47 @@ pub async fn overdue(State(state): State<AppState>, web: Web, Query(f): Query<Fi
             );
         }
     };
-    let views: Vec<serde_json::Value> = rows.iter().map(|h| view(h, today)).collect();
+    let views: Vec<serde_json::Value> = rows.iter().map(|h| view(h, today, tz)).collect();
     let escalated = views
         .iter()
         .filter(|v| v["escalated"] == json!(true))
         .count();
+    // Due soon: in rectification, deadline today or within DUE_SOON_DAYS, so the office
+    // can chase them before they turn overdue.
+    q.overdue_before = None;
+    q.due_from = Some(today.to_string());
+    q.due_until = Some((today + Duration::days(DUE_SOON_DAYS)).to_string());
+    let (soon, soon_total) = match state.storage.hazards(&q).await {
+        Ok(x) => x,
+        Err(e) => {
+            return error_page(
+                &state,
+                web.lang,
+                StatusCode::INTERNAL_SERVER_ERROR,
+                &e.to_string(),
+            );
+        }
+    };
+    let soon: Vec<serde_json::Value> = soon
+        .iter()
+        .map(|h| {
+            let mut v = view(h, today, tz);
+            v["days_left"] = json!(
+                h.deadline
+                    .as_deref()
+                    .and_then(|d| d.parse::<NaiveDate>().ok())
+                    .map(|d| (d - today).num_days())
+            );
+            v
+        })
+        .collect();
     render(
         &state,
         Some(&web),
         web.lang,
         "overdue.html",
         "/overdue",
-        json!({"rows": views, "total": total, "escalated_count": escalated, "today": today.to_string(), "escalate_after": ESCALATE_AFTER_DAYS}),
+        json!({"rows": views, "total": total, "soon": soon, "soon_total": soon_total, "due_soon_days": DUE_SOON_DAYS, "escalated_count": escalated, "today": today.to_string(), "escalate_after": ESCALATE_AFTER_DAYS}),
     )
 }
 
@@ -838,10 +920,7 @@ async fn export_rows(
     if !web.is_office() {
         return Err(super::forbidden(state, web));
     }
-    let today = state.today();
-    let mut q = f
-        .query(web, today)
-        .map_err(|e| error_page(state, web.lang, StatusCode::BAD_REQUEST, &e))?;
+    let (mut q, tz, today) = resolve(state, web, f).await?;
     q.limit = 5000;
     q.offset = 0;
     let mut out = Vec::new();
@@ -856,7 +935,7 @@ async fn export_rows(
         })?;
         let n = rows.len();
         for h in &rows {
-            out.push(export::cells(out.len() + 1, h, today, web.lang));
+            out.push(export::cells(out.len() + 1, h, today, web.lang, tz));
         }
         if n < q.limit as usize || out.len() >= MAX_EXPORT_ROWS {
             break;
@@ -882,7 +961,7 @@ fn download(content_type: &str, name: &str, bytes: Vec<u8>) -> Response {
 }
 
 fn export_name(state: &AppState, ext: &str) -> String {
-    format!("ledger-{}.{ext}", state.today())
+    format!("ledger-{}.{ext}", state.today_in(super::default_tz()))
 }
 
 pub async fn export_csv(

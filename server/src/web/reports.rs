@@ -10,26 +10,40 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use chrono::{DateTime, NaiveDate, Utc, Weekday};
+use chrono::{DateTime, FixedOffset, NaiveDate, Utc, Weekday};
 use saferound_core::doc::weekly::IsoWeek;
 use saferound_core::ids::{InstitutionId, Timestamp};
 use serde_json::json;
 
 use super::{Web, error_page, render};
 use crate::AppState;
-use crate::store::ReportReceipt;
+use crate::store::{Campaign, ReportReceipt, WeeklyDue};
 
 /// Weeks the grid shows by default, and at most.
 pub const WEEKS: u32 = 8;
 pub const MAX_WEEKS: u32 = 26;
 
-/// The deadline of a department's report for `week`: Friday 12:00 institution time.
-pub fn deadline(week: IsoWeek) -> Option<DateTime<Utc>> {
-    NaiveDate::from_isoywd_opt(week.year, week.week, Weekday::Fri)?
-        .and_hms_opt(12, 0, 0)?
-        .and_local_timezone(super::institution_tz())
+/// The deadline of a report for `week`: `due` (weekday and time, by default Friday 12:00
+/// for departments) in the institution's time zone.
+pub fn deadline(week: IsoWeek, due: WeeklyDue, tz: FixedOffset) -> Option<DateTime<Utc>> {
+    NaiveDate::from_isoywd_opt(week.year, week.week, due.weekday())?
+        .and_hms_opt(u32::from(due.minute / 60), u32::from(due.minute % 60), 0)?
+        .and_local_timezone(tz)
         .single()
         .map(|t| t.to_utc())
+}
+
+/// The deadlines (department → institution, institution → province) that hold in `week`:
+/// those of the campaign running on that week's Friday (the latest-starting one when
+/// campaigns overlap), else the notice's Friday 12:00 and 15:00.
+pub fn dues(campaigns: &[Campaign], week: IsoWeek) -> (WeeklyDue, WeeklyDue) {
+    let friday = NaiveDate::from_isoywd_opt(week.year, week.week, Weekday::Fri);
+    campaigns
+        .iter()
+        .filter(|c| friday.is_some_and(|f| c.starts <= f && f <= c.ends))
+        .max_by_key(|c| c.starts)
+        .map(|c| (c.dept_due, c.inst_due))
+        .unwrap_or((WeeklyDue::DEPARTMENT, WeeklyDue::INSTITUTION))
 }
 
 /// How late, in words: "2d 3h", "5h 10m", "12m".
@@ -48,10 +62,11 @@ pub fn lateness(by: chrono::Duration) -> String {
 /// One cell of the grid.
 pub fn judge(
     report: Option<&ReportReceipt>,
-    week: IsoWeek,
+    due: Option<DateTime<Utc>>,
     now: DateTime<Utc>,
+    tz: FixedOffset,
 ) -> serde_json::Value {
-    let Some(due) = deadline(week) else {
+    let Some(due) = due else {
         return json!({"state": "missing"});
     };
     match report {
@@ -65,8 +80,8 @@ pub fn judge(
             json!({
                 "state": state,
                 "late_by": (received > due).then(|| lateness(received - due)),
-                "received": crate::export::local_time(&r.received_at),
-                "phone": r.filed_at.as_deref().map(crate::export::local_time),
+                "received": crate::export::local_time(&r.received_at, tz),
+                "phone": r.filed_at.as_deref().map(|t| crate::export::local_time(t, tz)),
                 "all_clear": r.all_clear,
                 "id": r.id,
             })
@@ -84,6 +99,8 @@ pub async fn grid(
     weeks: u32,
 ) -> Result<serde_json::Value, crate::store::StoreError> {
     let now = state.now();
+    let tz = state.tz(Some(institution)).await;
+    let campaigns = state.storage.campaigns(institution).await?;
     let list: Vec<IsoWeek> = (0..weeks.clamp(1, MAX_WEEKS))
         .rev()
         .map(|i| IsoWeek::of(end - chrono::Duration::weeks(i as i64)))
@@ -97,18 +114,38 @@ pub async fn grid(
         .iter()
         .filter_map(|r| Some(((r.department.clone()?, r.week.clone()?), r)))
         .collect();
+    // Per week: (department → institution, institution → province) deadlines.
+    type Dues = (Option<DateTime<Utc>>, Option<DateTime<Utc>>);
+    let due: Vec<Dues> = list
+        .iter()
+        .map(|w| {
+            let (dept, inst) = dues(&campaigns, *w);
+            (deadline(*w, dept, tz), deadline(*w, inst, tz))
+        })
+        .collect();
+    let local = |d: Option<DateTime<Utc>>| {
+        d.map(|d| crate::export::local_time(&Timestamp(d).to_string(), tz))
+    };
     let rows: Vec<serde_json::Value> = depts
         .iter()
         .map(|d| {
             let cells: Vec<serde_json::Value> = list
                 .iter()
-                .map(|w| judge(by.get(&(d.id.to_string(), w.to_string())).copied(), *w, now))
+                .zip(&due)
+                .map(|(w, (dept_due, _))| {
+                    judge(
+                        by.get(&(d.id.to_string(), w.to_string())).copied(),
+                        *dept_due,
+                        now,
+                        tz,
+                    )
+                })
                 .collect();
             json!({"department": d.name, "id": d.id.to_string(), "cells": cells})
         })
         .collect();
     Ok(json!({
-        "weeks": list.iter().map(|w| json!({"code": w.to_string(), "deadline": deadline(*w).map(|d| crate::export::local_time(&Timestamp(d).to_string()))})).collect::<Vec<_>>(),
+        "weeks": list.iter().zip(&due).map(|(w, (dept, inst))| json!({"code": w.to_string(), "deadline": local(*dept), "province_deadline": local(*inst)})).collect::<Vec<_>>(),
         "rows": rows,
     }))
 }
@@ -130,10 +167,10 @@ pub async fn weekly(
     let Some(inst) = institution_of(&web, &q).or_else(|| institutions.first().map(|i| i.0)) else {
         return error_page(&state, web.lang, StatusCode::NOT_FOUND, "no institution");
     };
-    let end = q
-        .get("end")
-        .and_then(|d| d.parse::<NaiveDate>().ok())
-        .unwrap_or_else(|| state.today());
+    let end = match q.get("end").and_then(|d| d.parse::<NaiveDate>().ok()) {
+        Some(d) => d,
+        None => state.today_in(state.tz(Some(inst)).await),
+    };
     let weeks = q.get("weeks").and_then(|w| w.parse().ok()).unwrap_or(WEEKS);
     match grid(&state, inst, end, weeks).await {
         Ok(g) => render(
@@ -177,10 +214,10 @@ pub async fn weekly_csv(
             "institution: required",
         );
     };
-    let end = q
-        .get("end")
-        .and_then(|d| d.parse::<NaiveDate>().ok())
-        .unwrap_or_else(|| state.today());
+    let end = match q.get("end").and_then(|d| d.parse::<NaiveDate>().ok()) {
+        Some(d) => d,
+        None => state.today_in(state.tz(Some(inst)).await),
+    };
     let g = match grid(
         &state,
         inst,
@@ -251,18 +288,19 @@ pub async fn weekly_csv(
         .into_response()
 }
 
-fn incident_json(r: &ReportReceipt) -> serde_json::Value {
+fn incident_json(r: &ReportReceipt, tz: FixedOffset) -> serde_json::Value {
     json!({
         "seq": r.first_seq,
         "id": r.id,
         "title": r.title,
-        "received": crate::export::local_time(&r.received_at),
-        "phone": r.filed_at.as_deref().map(crate::export::local_time),
+        "received": crate::export::local_time(&r.received_at, tz),
+        "phone": r.filed_at.as_deref().map(|t| crate::export::local_time(t, tz)),
         "institution": r.institution,
     })
 }
 
 pub async fn incidents(State(state): State<AppState>, web: Web) -> Response {
+    let tz = state.tz(web.scope()).await;
     match state
         .storage
         .reports(web.scope(), "incident_report", 0, 200)
@@ -276,7 +314,7 @@ pub async fn incidents(State(state): State<AppState>, web: Web) -> Response {
                 web.lang,
                 "incidents.html",
                 "/incidents",
-                json!({"items": list.iter().map(incident_json).collect::<Vec<_>>(), "last": last}),
+                json!({"items": list.iter().map(|r| incident_json(r, tz)).collect::<Vec<_>>(), "last": last}),
             )
         }
         Err(e) => error_page(
@@ -298,6 +336,7 @@ pub async fn incident_stream(
 ) -> impl IntoResponse {
     let after: i64 = q.get("after").and_then(|a| a.parse().ok()).unwrap_or(0);
     let scope = web.scope();
+    let tz = state.tz(scope).await;
     let stream =
         futures_util::stream::unfold((state, after), move |(state, mut last)| async move {
             loop {
@@ -310,7 +349,7 @@ pub async fn incident_stream(
                     Ok(list) if !list.is_empty() => {
                         last = list.iter().map(|r| r.first_seq).max().unwrap_or(last);
                         let items: Vec<serde_json::Value> =
-                            list.iter().rev().map(incident_json).collect();
+                            list.iter().rev().map(|r| incident_json(r, tz)).collect();
                         let ev = Event::default()
                             .event("incidents")
                             .data(serde_json::Value::Array(items).to_string());
@@ -346,7 +385,8 @@ pub async fn run_webhook(state: AppState, url: String) {
             continue;
         };
         for r in list.iter().rev() {
-            let body = incident_json(r).to_string();
+            let tz = state.tz(r.institution.parse().ok()).await;
+            let body = incident_json(r, tz).to_string();
             let u = url.clone();
             let sent = tokio::task::spawn_blocking(move || {
                 ureq::post(&u)

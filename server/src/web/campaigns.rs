@@ -1,0 +1,944 @@
+//! Campaigns 专项行动: a name, a date range, phases with their dates, and the weekly
+//! report deadlines that hold while the campaign runs. The hundred-day campaign of the
+//! notice ships as a template. Progress and the summary 工作总结 are figures of the
+//! ledger, computed at request time.
+//!
+//! Membership: a record tagged with the campaign's id belongs to it; a record with no
+//! campaign tag (phones record none unless told one) belongs to every campaign whose dates
+//! hold the moment it was reported (hazards) or started (inspections), judged in the
+//! institution's time zone. So campaigns need no change to the documents and a campaign
+//! created after the fact still gathers what was found in its dates.
+
+use std::collections::{BTreeMap, HashMap};
+
+use axum::Form;
+use axum::extract::{Path, Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use chrono::{Datelike, FixedOffset, NaiveDate};
+use saferound_core::ids::{CampaignId, InstitutionId, Timestamp};
+use saferound_core::model::{HazardCategory, Lang, RiskGrade, Role, SiteKind};
+use serde::Serialize;
+use serde_json::json;
+
+use super::{Web, csrf_refusal, error_page, render};
+use crate::AppState;
+use crate::store::{
+    Campaign, CampaignScope, Department, HazardFigure, InspectionFigure, Phase, WeeklyDue,
+};
+
+/// A campaign lasts at most this many days, and has at most this many phases.
+pub const MAX_DAYS: i64 = 731;
+pub const MAX_PHASES: usize = 20;
+
+/// The hundred-day campaign of notice 赣教稳定字〔2020〕13号, with its own dates, or
+/// moved so that it starts on `start` (every phase keeps its place relative to the start).
+pub fn hundred_day(institution: InstitutionId, start: Option<NaiveDate>) -> Campaign {
+    let d = |y, m, day| NaiveDate::from_ymd_opt(y, m, day).expect("a calendar date");
+    let base = d(2020, 12, 21);
+    let shift = start.map(|s| s - base).unwrap_or_default();
+    let at = |x: NaiveDate| x + shift;
+    let phase = |zh: &str, en: &str, a: NaiveDate, b: NaiveDate| Phase {
+        name_zh: zh.into(),
+        name_en: en.into(),
+        starts: at(a),
+        ends: at(b),
+    };
+    Campaign {
+        id: CampaignId::new(),
+        institution,
+        name: "岁末年初安全集中治理百日行动".into(),
+        starts: at(base),
+        ends: at(d(2021, 3, 31)),
+        // The college's summary is due by 20 March (the province's by 24 March).
+        summary_due: Some(at(d(2021, 3, 20))),
+        phases: vec![
+            // 2020年12月下旬
+            phase("动员部署", "Mobilisation", base, d(2020, 12, 31)),
+            // 2020年12月底至2021年1月上旬, before the winter break
+            phase(
+                "隐患排查",
+                "Hazard inspection",
+                d(2020, 12, 28),
+                d(2021, 1, 10),
+            ),
+            // 2021年1月下旬至2月底
+            phase(
+                "整改复查",
+                "Rectification and re-check",
+                d(2021, 1, 21),
+                d(2021, 2, 28),
+            ),
+            // 2021年3月: look-back 回头看
+            phase(
+                "集中攻坚",
+                "Concentrated tackling and look-back",
+                d(2021, 3, 1),
+                d(2021, 3, 31),
+            ),
+        ],
+        dept_due: WeeklyDue::DEPARTMENT,
+        inst_due: WeeklyDue::INSTITUTION,
+    }
+}
+
+/// The campaign's records (see the module comment): its id, and its first local midnight
+/// to the one after its last day as UTC instants.
+pub fn scope(c: &Campaign, tz: FixedOffset) -> CampaignScope {
+    let midnight = |d: NaiveDate| {
+        d.and_hms_opt(0, 0, 0)
+            .and_then(|t| t.and_local_timezone(tz).single())
+            .map(|t| Timestamp(t.to_utc()).to_string())
+            .unwrap_or_default()
+    };
+    CampaignScope {
+        id: c.id.to_string(),
+        from: midnight(c.starts),
+        before: midnight(c.ends.succ_opt().unwrap_or(c.ends)),
+    }
+}
+
+/// The figures of one unit (a department, or the institution).
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct Figures {
+    pub unit: String,
+    pub inspections: i64,
+    pub submitted: i64,
+    pub inspections_by_kind: BTreeMap<String, i64>,
+    pub hazards: i64,
+    pub by_category: BTreeMap<String, i64>,
+    pub by_risk: BTreeMap<String, i64>,
+    /// 重大隐患 (the hazard grade), whatever the risk grade.
+    pub major: i64,
+    /// Rectification reported and not sent back: awaiting verification or closed.
+    pub rectified: i64,
+    /// Verified and written off 复核销号.
+    pub verified: i64,
+    pub overdue: i64,
+    pub deferred: i64,
+}
+
+impl Figures {
+    /// 整改率: rectified over found, in percent; none when nothing was found.
+    pub fn rate(&self) -> Option<f64> {
+        (self.hazards > 0).then(|| self.rectified as f64 * 100.0 / self.hazards as f64)
+    }
+
+    pub fn rate_text(&self) -> String {
+        self.rate()
+            .map(|r| format!("{r:.1}%"))
+            .unwrap_or_else(|| "—".into())
+    }
+
+    fn add_hazards(&mut self, f: &HazardFigure) {
+        self.hazards += f.count;
+        *self.by_category.entry(f.category.clone()).or_default() += f.count;
+        *self.by_risk.entry(f.risk.clone()).or_default() += f.count;
+        if f.hazard_grade == "major" {
+            self.major += f.count;
+        }
+        match f.status.as_str() {
+            "awaiting_verification" => self.rectified += f.count,
+            "closed" => {
+                self.rectified += f.count;
+                self.verified += f.count;
+            }
+            "deferred" => self.deferred += f.count,
+            _ => {}
+        }
+        if f.overdue {
+            self.overdue += f.count;
+        }
+    }
+
+    fn add_inspections(&mut self, f: &InspectionFigure) {
+        self.inspections += f.count;
+        self.submitted += f.submitted;
+        *self
+            .inspections_by_kind
+            .entry(f.site_kind.clone())
+            .or_default() += f.count;
+    }
+}
+
+/// Per department (in the institution's order, then "other" for sites no longer known)
+/// and for the institution.
+pub fn summarize(
+    depts: &[Department],
+    hazards: &[HazardFigure],
+    inspections: &[InspectionFigure],
+    other: &str,
+    institution: &str,
+) -> (Vec<Figures>, Figures) {
+    let mut by: HashMap<String, Figures> = HashMap::new();
+    let mut total = Figures {
+        unit: institution.into(),
+        ..Default::default()
+    };
+    for h in hazards {
+        by.entry(h.department.clone()).or_default().add_hazards(h);
+        total.add_hazards(h);
+    }
+    for i in inspections {
+        by.entry(i.department.clone())
+            .or_default()
+            .add_inspections(i);
+        total.add_inspections(i);
+    }
+    let mut rows: Vec<Figures> = depts
+        .iter()
+        .map(|d| Figures {
+            unit: d.name.clone(),
+            ..by.remove(&d.id.to_string()).unwrap_or_default()
+        })
+        .collect();
+    // Whatever is left belongs to sites without a known department.
+    let mut rest = Figures {
+        unit: other.into(),
+        ..Default::default()
+    };
+    for f in by.into_values() {
+        rest.inspections += f.inspections;
+        rest.submitted += f.submitted;
+        rest.hazards += f.hazards;
+        rest.major += f.major;
+        rest.rectified += f.rectified;
+        rest.verified += f.verified;
+        rest.overdue += f.overdue;
+        rest.deferred += f.deferred;
+        for (k, v) in f.inspections_by_kind {
+            *rest.inspections_by_kind.entry(k).or_default() += v;
+        }
+        for (k, v) in f.by_category {
+            *rest.by_category.entry(k).or_default() += v;
+        }
+        for (k, v) in f.by_risk {
+            *rest.by_risk.entry(k).or_default() += v;
+        }
+    }
+    if rest.hazards > 0 || rest.inspections > 0 {
+        rows.push(rest);
+    }
+    (rows, total)
+}
+
+fn figures_json(f: &Figures) -> serde_json::Value {
+    let mut v = serde_json::to_value(f).unwrap_or_default();
+    v["rate"] = json!(f.rate_text());
+    v
+}
+
+/// May create campaigns and set their deadlines: the institution's safety office and
+/// administrators (provincial reviewers read only).
+fn can_manage(web: &Web) -> Option<InstitutionId> {
+    (web.is(Role::SafetyOffice) || web.is(Role::Administrator))
+        .then_some(web.user.institution)
+        .flatten()
+}
+
+fn institution_of(web: &Web, q: &HashMap<String, String>) -> Option<InstitutionId> {
+    web.scope()
+        .or_else(|| q.get("institution").and_then(|i| i.parse().ok()))
+}
+
+fn internal(state: &AppState, web: &Web, e: impl std::fmt::Display) -> Response {
+    error_page(
+        state,
+        web.lang,
+        StatusCode::INTERNAL_SERVER_ERROR,
+        &e.to_string(),
+    )
+}
+
+fn phase_name(p: &Phase, lang: Lang) -> &str {
+    if lang == Lang::En {
+        &p.name_en
+    } else {
+        &p.name_zh
+    }
+}
+
+fn campaign_json(c: &Campaign, today: NaiveDate, lang: Lang) -> serde_json::Value {
+    let total = (c.ends - c.starts).num_days() + 1;
+    let elapsed = ((today - c.starts).num_days() + 1).clamp(0, total);
+    let state = |a: NaiveDate, b: NaiveDate| {
+        if today < a {
+            "upcoming"
+        } else if today > b {
+            "done"
+        } else {
+            "current"
+        }
+    };
+    json!({
+        "id": c.id.to_string(),
+        "name": c.name,
+        "starts": c.starts.to_string(),
+        "ends": c.ends.to_string(),
+        "summary_due": c.summary_due.map(|d| d.to_string()),
+        "state": state(c.starts, c.ends),
+        "days_total": total,
+        "days_elapsed": elapsed,
+        "percent": if total > 0 { elapsed * 100 / total } else { 0 },
+        "phases": c.phases.iter().map(|p| json!({
+            "name": phase_name(p, lang),
+            "starts": p.starts.to_string(),
+            "ends": p.ends.to_string(),
+            "state": state(p.starts, p.ends),
+        })).collect::<Vec<_>>(),
+        "dept_due": {"day": c.dept_due.day, "time": c.dept_due.time()},
+        "inst_due": {"day": c.inst_due.day, "time": c.inst_due.time()},
+    })
+}
+
+/// `GET /campaigns`: the institution's campaigns and the forms to start one.
+pub async fn list(
+    State(state): State<AppState>,
+    web: Web,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    if !web.is_office() {
+        return super::forbidden(&state, &web);
+    }
+    let institutions = state.storage.institutions().await.unwrap_or_default();
+    let Some(inst) = institution_of(&web, &q).or_else(|| institutions.first().map(|i| i.0)) else {
+        return error_page(&state, web.lang, StatusCode::NOT_FOUND, "no institution");
+    };
+    let tz = state.tz(Some(inst)).await;
+    let today = state.today_in(tz);
+    let list = match state.storage.campaigns(inst).await {
+        Ok(l) => l,
+        Err(e) => return internal(&state, &web, e),
+    };
+    render(
+        &state,
+        Some(&web),
+        web.lang,
+        "campaigns.html",
+        "/campaigns",
+        json!({
+            "campaigns": list.iter().rev().map(|c| campaign_json(c, today, web.lang)).collect::<Vec<_>>(),
+            "can_manage": can_manage(&web).is_some(),
+            "institution": inst.to_string(),
+            "institutions": if web.scope().is_none() {
+                institutions.iter().map(|(i, n)| json!({"id": i.to_string(), "name": n})).collect::<Vec<_>>()
+            } else { Vec::new() },
+            "today": today.to_string(),
+        }),
+    )
+}
+
+fn text(
+    f: &HashMap<String, String>,
+    k: &str,
+    max: usize,
+    required: bool,
+) -> Result<String, String> {
+    let v = f.get(k).map(|v| v.trim()).unwrap_or("");
+    if (required && v.is_empty()) || v.chars().count() > max {
+        return Err(format!("{k}: required, at most {max} characters"));
+    }
+    Ok(v.to_string())
+}
+
+fn date(f: &HashMap<String, String>, k: &str) -> Result<Option<NaiveDate>, String> {
+    match f.get(k).map(|v| v.trim()).filter(|v| !v.is_empty()) {
+        None => Ok(None),
+        Some(v) => v
+            .parse()
+            .map(Some)
+            .map_err(|_| format!("{k}: not a date (YYYY-MM-DD)")),
+    }
+}
+
+/// A weekday (1–7) and a time "HH:MM" from the form.
+fn due(f: &HashMap<String, String>, prefix: &str, default: WeeklyDue) -> Result<WeeklyDue, String> {
+    let day = match f.get(&format!("{prefix}_day")).map(|v| v.trim()) {
+        None | Some("") => default.day,
+        Some(d) => d
+            .parse::<u8>()
+            .ok()
+            .filter(|d| (1..=7).contains(d))
+            .ok_or_else(|| format!("{prefix}_day: 1 (Monday) to 7 (Sunday)"))?,
+    };
+    let minute = match f.get(&format!("{prefix}_time")).map(|v| v.trim()) {
+        None | Some("") => default.minute,
+        Some(t) => chrono::NaiveTime::parse_from_str(t, "%H:%M")
+            .map(|t| {
+                use chrono::Timelike;
+                (t.hour() * 60 + t.minute()) as u16
+            })
+            .map_err(|_| format!("{prefix}_time: HH:MM"))?,
+    };
+    Ok(WeeklyDue { day, minute })
+}
+
+/// Phases, one per line: `name | YYYY-MM-DD | YYYY-MM-DD` (an English name after a `/`).
+pub fn parse_phases(s: &str, starts: NaiveDate, ends: NaiveDate) -> Result<Vec<Phase>, String> {
+    let mut out = Vec::new();
+    for (n, line) in s
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .enumerate()
+    {
+        let bad = |why: &str| format!("phases, line {}: {why}", n + 1);
+        let parts: Vec<&str> = line.split('|').map(str::trim).collect();
+        let [name, a, b] = parts[..] else {
+            return Err(bad("name | start | end"));
+        };
+        let (zh, en) = name.split_once('/').unwrap_or((name, name));
+        let (zh, en) = (zh.trim(), en.trim());
+        if zh.is_empty() || zh.chars().count() > 100 || en.chars().count() > 100 {
+            return Err(bad("a name of 1 to 100 characters"));
+        }
+        let a: NaiveDate = a.parse().map_err(|_| bad("start: YYYY-MM-DD"))?;
+        let b: NaiveDate = b.parse().map_err(|_| bad("end: YYYY-MM-DD"))?;
+        if a > b || a < starts || b > ends {
+            return Err(bad("dates must lie within the campaign, start before end"));
+        }
+        out.push(Phase {
+            name_zh: zh.into(),
+            name_en: if en.is_empty() { zh.into() } else { en.into() },
+            starts: a,
+            ends: b,
+        });
+        if out.len() > MAX_PHASES {
+            return Err(format!("phases: at most {MAX_PHASES}"));
+        }
+    }
+    out.sort_by_key(|p| p.starts);
+    Ok(out)
+}
+
+/// `POST /campaigns`: `template=hundred_day` (optionally `start`), or a campaign of the
+/// office's own (`name`, `starts`, `ends`, `phases`), with optional weekly deadlines.
+pub async fn create(
+    State(state): State<AppState>,
+    web: Web,
+    Form(f): Form<HashMap<String, String>>,
+) -> Response {
+    if let Some(refused) = csrf_refusal(&state, &web, &f) {
+        return refused;
+    }
+    let Some(inst) = can_manage(&web) else {
+        return super::forbidden(&state, &web);
+    };
+    let built = (|| -> Result<Campaign, String> {
+        let mut c = if f.get("template").map(String::as_str) == Some("hundred_day") {
+            hundred_day(inst, date(&f, "start")?)
+        } else {
+            let starts = date(&f, "starts")?.ok_or("starts: required")?;
+            let ends = date(&f, "ends")?.ok_or("ends: required")?;
+            if ends < starts || (ends - starts).num_days() >= MAX_DAYS {
+                return Err(format!("ends: after starts, within {MAX_DAYS} days"));
+            }
+            Campaign {
+                id: CampaignId::new(),
+                institution: inst,
+                name: text(&f, "name", 200, true)?,
+                starts,
+                ends,
+                summary_due: date(&f, "summary_due")?,
+                phases: parse_phases(
+                    f.get("phases").map(String::as_str).unwrap_or(""),
+                    starts,
+                    ends,
+                )?,
+                dept_due: WeeklyDue::DEPARTMENT,
+                inst_due: WeeklyDue::INSTITUTION,
+            }
+        };
+        let name = text(&f, "name", 200, false)?;
+        if !name.is_empty() {
+            c.name = name;
+        }
+        c.dept_due = due(&f, "dept", c.dept_due)?;
+        c.inst_due = due(&f, "inst", c.inst_due)?;
+        Ok(c)
+    })();
+    let c = match built {
+        Ok(c) => c,
+        Err(e) => return error_page(&state, web.lang, StatusCode::BAD_REQUEST, &e),
+    };
+    if let Err(e) = state.storage.save_campaign(&c).await {
+        return internal(&state, &web, e);
+    }
+    super::audit(
+        &state,
+        Some(&web.user),
+        &web.user.login,
+        "campaign_create",
+        &format!("{} {} {}..{}", c.id, c.name, c.starts, c.ends),
+    )
+    .await;
+    Redirect::to(&format!("/campaigns/{}", c.id)).into_response()
+}
+
+/// The campaign `id` of the institution the user may read.
+async fn find(
+    state: &AppState,
+    web: &Web,
+    id: &str,
+    q: &HashMap<String, String>,
+) -> Result<(Campaign, FixedOffset), Response> {
+    if !web.is_office() {
+        return Err(super::forbidden(state, web));
+    }
+    let not_found = || error_page(state, web.lang, StatusCode::NOT_FOUND, "not found");
+    let (Some(inst), Ok(id)) = (institution_of(web, q), id.parse::<CampaignId>()) else {
+        return Err(not_found());
+    };
+    let list = state
+        .storage
+        .campaigns(inst)
+        .await
+        .map_err(|e| internal(state, web, e))?;
+    let c = list
+        .into_iter()
+        .find(|c| c.id == id)
+        .ok_or_else(not_found)?;
+    Ok((c, state.tz(Some(inst)).await))
+}
+
+/// The summary's figures for the campaign, and today's date in its institution.
+async fn figures(
+    state: &AppState,
+    web: &Web,
+    c: &Campaign,
+    tz: FixedOffset,
+) -> Result<(Vec<Figures>, Figures, NaiveDate, String), Response> {
+    let today = state.today_in(tz);
+    let s = state.storage.as_ref();
+    let (h, i) = s
+        .campaign_figures(c.institution, &scope(c, tz), &today.to_string())
+        .await
+        .map_err(|e| internal(state, web, e))?;
+    let depts = s
+        .departments(c.institution)
+        .await
+        .map_err(|e| internal(state, web, e))?;
+    let name = s
+        .institutions()
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .find(|(i, _)| *i == c.institution)
+        .map(|(_, n)| n)
+        .unwrap_or_default();
+    let other = super::i18n::text(web.lang, "other_units");
+    let total_name = if web.lang == Lang::En {
+        "Institution total".to_string()
+    } else {
+        format!("{name}（全校合计）")
+    };
+    let (rows, total) = summarize(&depts, &h, &i, other, &total_name);
+    Ok((rows, total, today, name))
+}
+
+fn summary_context(
+    c: &Campaign,
+    rows: &[Figures],
+    total: &Figures,
+    today: NaiveDate,
+    lang: Lang,
+) -> serde_json::Value {
+    json!({
+        "c": campaign_json(c, today, lang),
+        "rows": rows.iter().map(figures_json).collect::<Vec<_>>(),
+        "total": figures_json(total),
+        "all": rows.iter().chain([total]).map(figures_json).collect::<Vec<_>>(),
+        "site_kinds": SiteKind::ALL.iter().map(|k| k.code()).collect::<Vec<_>>(),
+        "categories": HazardCategory::ALL.iter().map(|k| k.code()).collect::<Vec<_>>(),
+        "risks": RiskGrade::ALL.iter().rev().map(|k| k.code()).collect::<Vec<_>>(),
+        "today": today.to_string(),
+    })
+}
+
+/// `GET /campaigns/{id}`: phases, progress and the figures so far.
+pub async fn progress(
+    State(state): State<AppState>,
+    web: Web,
+    Path(id): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let (c, tz) = match find(&state, &web, &id, &q).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let (rows, total, today, _) = match figures(&state, &web, &c, tz).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let mut ctx = summary_context(&c, &rows, &total, today, web.lang);
+    ctx["can_manage"] = json!(can_manage(&web) == Some(c.institution));
+    ctx["qs"] = json!(if web.scope().is_none() {
+        format!("?institution={}", c.institution)
+    } else {
+        String::new()
+    });
+    render(
+        &state,
+        Some(&web),
+        web.lang,
+        "campaign.html",
+        "/campaigns",
+        ctx,
+    )
+}
+
+/// `GET /campaigns/{id}/summary`: the 工作总结 as a print-styled page.
+pub async fn summary(
+    State(state): State<AppState>,
+    web: Web,
+    Path(id): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let (c, tz) = match find(&state, &web, &id, &q).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let (rows, total, today, name) = match figures(&state, &web, &c, tz).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let mut ctx = summary_context(&c, &rows, &total, today, web.lang);
+    ctx["institution_name"] = json!(name);
+    render(&state, Some(&web), web.lang, "summary.html", "", ctx)
+}
+
+/// `POST /campaigns/{id}/deadlines`: the weekly report deadlines of this campaign.
+pub async fn deadlines(
+    State(state): State<AppState>,
+    web: Web,
+    Path(id): Path<String>,
+    Form(f): Form<HashMap<String, String>>,
+) -> Response {
+    if let Some(refused) = csrf_refusal(&state, &web, &f) {
+        return refused;
+    }
+    let Some(inst) = can_manage(&web) else {
+        return super::forbidden(&state, &web);
+    };
+    let (mut c, _) = match find(&state, &web, &id, &HashMap::new()).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    if c.institution != inst {
+        return super::forbidden(&state, &web);
+    }
+    match (due(&f, "dept", c.dept_due), due(&f, "inst", c.inst_due)) {
+        (Ok(d), Ok(i)) => {
+            c.dept_due = d;
+            c.inst_due = i;
+        }
+        (Err(e), _) | (_, Err(e)) => {
+            return error_page(&state, web.lang, StatusCode::BAD_REQUEST, &e);
+        }
+    }
+    if let Err(e) = state.storage.save_campaign(&c).await {
+        return internal(&state, &web, e);
+    }
+    super::audit(
+        &state,
+        Some(&web.user),
+        &web.user.login,
+        "campaign_deadlines",
+        &format!(
+            "{} dept {} {} inst {} {}",
+            c.id,
+            c.dept_due.day,
+            c.dept_due.time(),
+            c.inst_due.day,
+            c.inst_due.time()
+        ),
+    )
+    .await;
+    Redirect::to(&format!("/campaigns/{}", c.id)).into_response()
+}
+
+/// The summary as export cells: one line per unit, then the institution.
+pub fn summary_table(
+    rows: &[Figures],
+    total: &Figures,
+    lang: Lang,
+) -> (Vec<String>, Vec<Vec<String>>) {
+    let en = lang == Lang::En;
+    let mut header: Vec<String> = if en {
+        vec!["Unit", "Inspections", "Submitted"]
+    } else {
+        vec!["单位", "排查次数", "已提交"]
+    }
+    .into_iter()
+    .map(String::from)
+    .collect();
+    for k in SiteKind::ALL {
+        header.push(format!(
+            "{}{}",
+            if en { "Inspections: " } else { "排查·" },
+            k.label(lang)
+        ));
+    }
+    header.push(if en { "Hazards" } else { "隐患总数" }.into());
+    for c in HazardCategory::ALL {
+        header.push(c.label(lang).to_string());
+    }
+    for r in RiskGrade::ALL.iter().rev() {
+        header.push(r.label(lang).to_string());
+    }
+    header.extend(
+        if en {
+            [
+                "Major hazards",
+                "Rectified",
+                "Verified",
+                "Overdue",
+                "Deferred",
+                "Rectification rate",
+            ]
+        } else {
+            [
+                "重大隐患",
+                "已整改",
+                "已复核销号",
+                "逾期",
+                "暂缓整改",
+                "整改率",
+            ]
+        }
+        .map(String::from),
+    );
+    let line = |f: &Figures| -> Vec<String> {
+        let mut l = vec![
+            f.unit.clone(),
+            f.inspections.to_string(),
+            f.submitted.to_string(),
+        ];
+        for k in SiteKind::ALL {
+            l.push(
+                f.inspections_by_kind
+                    .get(k.code())
+                    .copied()
+                    .unwrap_or(0)
+                    .to_string(),
+            );
+        }
+        l.push(f.hazards.to_string());
+        for c in HazardCategory::ALL {
+            l.push(
+                f.by_category
+                    .get(c.code())
+                    .copied()
+                    .unwrap_or(0)
+                    .to_string(),
+            );
+        }
+        for r in RiskGrade::ALL.iter().rev() {
+            l.push(f.by_risk.get(r.code()).copied().unwrap_or(0).to_string());
+        }
+        l.extend([
+            f.major.to_string(),
+            f.rectified.to_string(),
+            f.verified.to_string(),
+            f.overdue.to_string(),
+            f.deferred.to_string(),
+            f.rate_text(),
+        ]);
+        l
+    };
+    let mut out: Vec<Vec<String>> = rows.iter().map(line).collect();
+    out.push(line(total));
+    (header, out)
+}
+
+/// `GET /export/campaigns/{id}/summary.{csv|xlsx}`
+pub async fn export(
+    State(state): State<AppState>,
+    web: Web,
+    Path((id, file)): Path<(String, String)>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let xlsx = match file.as_str() {
+        "summary.csv" => false,
+        "summary.xlsx" => true,
+        _ => return StatusCode::NOT_FOUND.into_response(),
+    };
+    let (c, tz) = match find(&state, &web, &id, &q).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let (rows, total, today, _) = match figures(&state, &web, &c, tz).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let (header, cells) = summary_table(&rows, &total, web.lang);
+    let name = format!("campaign-summary-{}-{today}", c.starts.year());
+    let (bytes, content_type, ext) = if xlsx {
+        let sheet = if web.lang == Lang::En {
+            "Campaign summary"
+        } else {
+            "工作总结"
+        };
+        let built = tokio::task::spawn_blocking(move || {
+            let h: Vec<&str> = header.iter().map(String::as_str).collect();
+            crate::export::xlsx(sheet, &h, &cells)
+        })
+        .await;
+        match built {
+            Ok(Ok(b)) => (
+                b,
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                "xlsx",
+            ),
+            Ok(Err(e)) => return internal(&state, &web, e),
+            Err(e) => return internal(&state, &web, e),
+        }
+    } else {
+        let h: Vec<&str> = header.iter().map(String::as_str).collect();
+        (
+            crate::export::csv(&h, &cells),
+            "text/csv; charset=utf-8",
+            "csv",
+        )
+    };
+    super::audit(
+        &state,
+        Some(&web.user),
+        &web.user.login,
+        &format!("export_campaign_{ext}"),
+        &c.id.to_string(),
+    )
+    .await;
+    (
+        [
+            (header::CONTENT_TYPE, content_type.to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{name}.{ext}\""),
+            ),
+            (header::CACHE_CONTROL, "no-store".to_string()),
+        ],
+        bytes,
+    )
+        .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn h(dept: &str, status: &str, overdue: bool, count: i64) -> HazardFigure {
+        HazardFigure {
+            department: dept.into(),
+            category: "fire_safety".into(),
+            risk: "high".into(),
+            hazard_grade: if dept == "a" { "major" } else { "general" }.into(),
+            status: status.into(),
+            overdue,
+            count,
+        }
+    }
+
+    #[test]
+    fn the_hundred_day_template_keeps_the_notice_dates_or_moves_them_together() {
+        let inst = InstitutionId::new();
+        let c = hundred_day(inst, None);
+        assert_eq!(c.starts.to_string(), "2020-12-21");
+        assert_eq!(c.ends.to_string(), "2021-03-31");
+        assert_eq!(c.phases.len(), 4);
+        assert_eq!(
+            c.dept_due,
+            WeeklyDue {
+                day: 5,
+                minute: 720
+            }
+        );
+        assert_eq!(
+            c.inst_due,
+            WeeklyDue {
+                day: 5,
+                minute: 900
+            }
+        );
+        let moved = hundred_day(inst, NaiveDate::from_ymd_opt(2026, 1, 5));
+        assert_eq!(moved.starts.to_string(), "2026-01-05");
+        assert_eq!(moved.ends - moved.starts, c.ends - c.starts);
+        for (a, b) in moved.phases.iter().zip(&c.phases) {
+            assert_eq!(a.starts - moved.starts, b.starts - c.starts);
+            assert_eq!(a.ends - a.starts, b.ends - b.starts);
+        }
+    }
+
+    #[test]
+    fn figures_add_up_per_department_and_for_the_institution() {
+        let a = Department {
+            id: saferound_core::ids::DepartmentId::new(),
+            institution: InstitutionId::new(),
+            name: "A".into(),
+        };
+        let aid = a.id.to_string();
+        let hz = vec![
+            HazardFigure {
+                department: aid.clone(),
+                ..h("a", "closed", false, 3)
+            },
+            HazardFigure {
+                department: aid.clone(),
+                ..h("a", "in_rectification", true, 2)
+            },
+            h("", "awaiting_verification", false, 1),
+            h("", "deferred", false, 4),
+        ];
+        let insp = vec![InspectionFigure {
+            department: aid,
+            site_kind: "dorm".into(),
+            count: 5,
+            submitted: 4,
+        }];
+        let (rows, total) = summarize(&[a], &hz, &insp, "other", "all");
+        assert_eq!(rows.len(), 2);
+        let (a, other) = (&rows[0], &rows[1]);
+        assert_eq!(
+            (a.hazards, a.rectified, a.verified, a.overdue, a.major),
+            (5, 3, 3, 2, 5)
+        );
+        assert_eq!(a.rate_text(), "60.0%");
+        assert_eq!(a.inspections_by_kind["dorm"], 5);
+        assert_eq!((other.hazards, other.rectified, other.deferred), (5, 1, 4));
+        assert_eq!((total.hazards, total.rectified, total.verified), (10, 4, 3));
+        assert_eq!(
+            (total.overdue, total.deferred, total.inspections),
+            (2, 4, 5)
+        );
+        assert_eq!(total.rate_text(), "40.0%");
+        assert_eq!(Figures::default().rate_text(), "—");
+    }
+
+    #[test]
+    fn phases_are_parsed_and_checked_against_the_campaign() {
+        let d = |s: &str| s.parse::<NaiveDate>().unwrap();
+        let p = parse_phases(
+            "排查 / Inspection | 2026-01-05 | 2026-01-20\n\n整改|2026-01-21|2026-02-10",
+            d("2026-01-01"),
+            d("2026-02-28"),
+        )
+        .unwrap();
+        assert_eq!(p.len(), 2);
+        assert_eq!(
+            (p[0].name_zh.as_str(), p[0].name_en.as_str()),
+            ("排查", "Inspection")
+        );
+        assert_eq!(p[1].name_en, "整改");
+        for bad in [
+            "x | 2025-12-31 | 2026-01-02",
+            "x | 2026-01-10 | 2026-01-02",
+            "x | 2026-01-10",
+            "x | soon | 2026-01-12",
+        ] {
+            assert!(
+                parse_phases(bad, d("2026-01-01"), d("2026-02-28")).is_err(),
+                "{bad}"
+            );
+        }
+    }
+}
