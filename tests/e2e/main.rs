@@ -3,5 +3,6 @@
 
 mod convergence;
 mod dashboard;
+mod durability;
 mod faults;
 mod isolation;
