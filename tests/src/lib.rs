@@ -59,8 +59,14 @@ impl Server {
     }
 
     pub fn start_with(dir: &Path, extra: &[&str]) -> Server {
+        Self::start_env(dir, extra, &[])
+    }
+
+    /// `start_with`, with environment variables for the server process.
+    pub fn start_env(dir: &Path, extra: &[&str], env: &[(&str, &str)]) -> Server {
         let db = dir.join("server.db");
         let mut child = Command::new(server_binary())
+            .envs(env.iter().copied())
             .args(["--listen", "127.0.0.1:0", "--db"])
             .arg(&db)
             .arg("--blobs")
