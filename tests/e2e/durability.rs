@@ -15,7 +15,7 @@ use saferound_tests::{
 };
 
 /// Reports `n` hazards on `d`, each description starting with `tag`.
-fn record(d: &Device, n: usize, tag: &str) -> Vec<DocId> {
+pub fn record(d: &Device, n: usize, tag: &str) -> Vec<DocId> {
     (0..n)
         .map(|i| {
             d.report_hazard(

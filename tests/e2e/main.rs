@@ -2,6 +2,7 @@
 //! database, and devices that are real store files synced by the core's client.
 
 mod convergence;
+mod crash_rounds;
 mod dashboard;
 mod durability;
 mod faults;
