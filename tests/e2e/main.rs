@@ -7,3 +7,4 @@ mod dashboard;
 mod durability;
 mod faults;
 mod isolation;
+mod upgrade;
