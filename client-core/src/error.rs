@@ -46,6 +46,16 @@ pub enum Error {
 }
 
 impl Error {
+    /// A failure that may pass by itself (no network, a server error or a full disk on
+    /// the server): nothing is lost, the same call can simply be made again later.
+    pub fn retryable(&self) -> bool {
+        match self {
+            Error::Network(_) => true,
+            Error::Server { status, .. } => *status >= 500 || *status == 429,
+            _ => false,
+        }
+    }
+
     pub fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Self {
         Error::Invalid {
             field: field.into(),

@@ -3,6 +3,7 @@
 //! projection the safety office reads, `store` everything persisted.
 
 pub mod accounts;
+pub mod backup;
 pub mod directory;
 pub mod export;
 pub mod http;

@@ -75,8 +75,24 @@ enum Command {
     RebuildLedger,
     /// Print the canonical ledger dump (every ledger table, ordered).
     DumpLedger,
-    /// Take a consistent copy of the database while it is in use.
-    Backup { to: PathBuf },
+    /// Take a consistent copy of the database while the server runs (and, with
+    /// --blobs-to, copy the photo files the copy refers to).
+    Backup {
+        to: PathBuf,
+        /// Also copy the photo files (from --blobs) into this directory, after the
+        /// database copy; only files it lacks are copied.
+        #[arg(long)]
+        blobs_to: Option<PathBuf>,
+    },
+    /// Put a backup in place of the database (stop the server first). The current
+    /// database is kept beside it; the restored one gets a new epoch, so every device
+    /// pushes again what the backup lacks.
+    Restore {
+        from: PathBuf,
+        /// Also copy photo files the --blobs directory lacks from this directory.
+        #[arg(long)]
+        blobs_from: Option<PathBuf>,
+    },
     /// Administration without the dashboard.
     #[command(subcommand)]
     Admin(Admin),
@@ -174,6 +190,20 @@ fn main() -> std::process::ExitCode {
 }
 
 async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
+    // Before anything opens (and so creates) the database.
+    if let Some(Command::Restore { from, blobs_from }) = &cli.command {
+        let epoch = SqliteStorage::restore(from, &cli.db)?;
+        println!(
+            "restored {} from {}; new epoch {epoch}: devices will push again what it lacks",
+            cli.db.display(),
+            from.display()
+        );
+        if let Some(dir) = blobs_from {
+            let n = saferound_server::backup::copy_blobs(dir, &cli.blobs)?;
+            println!("copied {n} photo files into {}", cli.blobs.display());
+        }
+        return Ok(());
+    }
     let storage = Arc::new(SqliteStorage::open(&cli.db)?);
     let mut state = AppState::new(storage.clone(), cli.blobs.clone());
     if let Some(now) = cli.now {
@@ -202,14 +232,20 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             print!("{}", storage.ledger_dump().await?);
             Ok(())
         }
-        Some(Command::Backup { to }) => {
+        Some(Command::Backup { to, blobs_to }) => {
             if to.exists() {
                 return Err(format!("{} exists; choose a new file", to.display()).into());
             }
             storage.backup(to.clone()).await?;
             println!("backup written to {}", to.display());
+            // After the database copy: every photo it refers to is already a file.
+            if let Some(dir) = blobs_to {
+                let n = saferound_server::backup::copy_blobs(&cli.blobs, &dir)?;
+                println!("copied {n} photo files to {}", dir.display());
+            }
             Ok(())
         }
+        Some(Command::Restore { .. }) => Ok(()),
         Some(Command::Admin(a)) => admin(&state, a).await,
     }
 }

@@ -3,6 +3,9 @@
 
 mod campaigns;
 mod convergence;
+mod crash_rounds;
 mod dashboard;
+mod durability;
 mod faults;
 mod isolation;
+mod upgrade;

@@ -59,8 +59,14 @@ impl Server {
     }
 
     pub fn start_with(dir: &Path, extra: &[&str]) -> Server {
+        Self::start_env(dir, extra, &[])
+    }
+
+    /// `start_with`, with environment variables for the server process.
+    pub fn start_env(dir: &Path, extra: &[&str], env: &[(&str, &str)]) -> Server {
         let db = dir.join("server.db");
         let mut child = Command::new(server_binary())
+            .envs(env.iter().copied())
             .args(["--listen", "127.0.0.1:0", "--db"])
             .arg(&db)
             .arg("--blobs")
@@ -153,25 +159,51 @@ impl Server {
 
     /// Runs `saferound-server <args>` against this server's database.
     pub fn admin(&self, args: &[&str]) -> String {
-        let out = Command::new(server_binary())
-            .arg("--db")
-            .arg(&self.db)
-            .args(["--log", "warn"])
-            .args(args)
-            .env("SAFEROUND_PASSWORD", "long-enough-pw")
-            .output()
-            .expect("run admin command");
-        assert!(
-            out.status.success(),
-            "admin {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).trim().to_string()
+        admin_on(&self.db, &self.dir.join("blobs"), args)
     }
 
     pub fn dump_ledger(&self) -> String {
         self.admin(&["dump-ledger"])
     }
+}
+
+/// Runs `saferound-server <args>` against the database `db` and photo directory `blobs`,
+/// asserting that it succeeds; its standard output.
+pub fn admin_on(db: &Path, blobs: &Path, args: &[&str]) -> String {
+    let out = Command::new(server_binary())
+        .arg("--db")
+        .arg(db)
+        .arg("--blobs")
+        .arg(blobs)
+        .args(["--log", "warn"])
+        .args(args)
+        .env("SAFEROUND_PASSWORD", "long-enough-pw")
+        .output()
+        .expect("run admin command");
+    assert!(
+        out.status.success(),
+        "admin {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// `PRAGMA integrity_check` of a SQLite file, read-only ("ok" when sound).
+pub fn integrity_check(db: &Path) -> String {
+    let c = rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+        .expect("open the database read-only");
+    c.query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .expect("integrity_check")
+}
+
+/// The server database's epoch (`meta`), read-only.
+pub fn server_epoch(db: &Path) -> String {
+    let c = rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+        .expect("open the database read-only");
+    c.query_row("SELECT value FROM meta WHERE key = 'epoch'", [], |r| {
+        r.get(0)
+    })
+    .expect("epoch")
 }
 
 impl Drop for Server {

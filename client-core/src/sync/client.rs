@@ -198,21 +198,31 @@ fn post(
                     .limit(limit)
                     .read_to_vec()
                     .map_err(|e| Error::Network(e.to_string()));
+                let message = |b: &[u8]| {
+                    serde_json::from_slice::<serde_json::Value>(b)
+                        .ok()
+                        .and_then(|v| v["error"].as_str().map(str::to_string))
+                        .unwrap_or_else(|| String::from_utf8_lossy(b).chars().take(200).collect())
+                };
                 match (status, bytes) {
                     (200, Ok(b)) => return Ok(b),
                     (s, Ok(b)) if s < 500 => {
-                        let message = serde_json::from_slice::<serde_json::Value>(&b)
-                            .ok()
-                            .and_then(|v| v["error"].as_str().map(str::to_string))
-                            .unwrap_or_else(|| {
-                                String::from_utf8_lossy(&b).chars().take(200).collect()
-                            });
-                        return Err(Error::Server { status: s, message });
+                        return Err(Error::Server {
+                            status: s,
+                            message: message(&b),
+                        });
                     }
-                    (s, Ok(_)) => {
+                    // Kept for the caller: a full disk on the server says so (503), and
+                    // `Error::retryable` tells the app to try again later.
+                    (s, Ok(b)) => {
+                        let m = message(&b);
                         last = Error::Server {
                             status: s,
-                            message: "server error".into(),
+                            message: if m.is_empty() {
+                                "server error".into()
+                            } else {
+                                m
+                            },
                         }
                     }
                     (_, Err(e)) => last = e,

@@ -68,6 +68,12 @@ pub enum ApiError {
     TooLarge,
     #[error("this app speaks sync protocol {0}; the server speaks {1}: please update the app")]
     UpgradeRequired(u32, u32),
+    /// The server's storage is full: nothing of the request was kept, the device keeps
+    /// its changes and retries later (503 with Retry-After).
+    #[error(
+        "the server's storage is full; nothing was lost, your changes stay on this device: try again later"
+    )]
+    StorageFull,
     #[error("internal error")]
     Internal(String),
 }
@@ -76,6 +82,12 @@ impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::Conflict(m) => ApiError::Conflict(m),
+            StoreError::Sqlite(e)
+                if e.sqlite_error_code() == Some(rusqlite::ErrorCode::DiskFull) =>
+            {
+                tracing::error!("the database is full: {e}");
+                ApiError::StorageFull
+            }
             other => ApiError::Internal(other.to_string()),
         }
     }
@@ -100,6 +112,7 @@ impl IntoResponse for ApiError {
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UpgradeRequired(..) => StatusCode::UPGRADE_REQUIRED,
+            ApiError::StorageFull => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(detail) => {
                 tracing::error!("{detail}");
                 StatusCode::INTERNAL_SERVER_ERROR
@@ -110,6 +123,10 @@ impl IntoResponse for ApiError {
             axum::Json(serde_json::json!({"error": self.to_string()})),
         )
             .into_response();
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from_static("60"));
+        }
         if status == StatusCode::UNAUTHORIZED {
             r.headers_mut().insert(
                 header::WWW_AUTHENTICATE,

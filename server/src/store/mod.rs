@@ -352,6 +352,14 @@ pub struct Holiday {
 pub trait Storage: Send + Sync + 'static {
     /// An id of this database's history: changes when the data is restored from a backup.
     async fn epoch(&self) -> Result<String>;
+    /// Whether this database was ever restored from a backup: changes it lost may come
+    /// back relayed by devices other than their authors' (see `sync::merge_one`).
+    async fn restored(&self) -> Result<bool>;
+    /// A consistent copy of everything, taken while the server runs, at `to` (a new file).
+    /// The copy is marked as a backup, so it gets a new epoch when put back in place.
+    async fn backup(&self, to: std::path::PathBuf) -> Result<()>;
+    /// The actors bound to the institution's devices (phones and dashboard users).
+    async fn institution_actors(&self, institution: InstitutionId) -> Result<Vec<Vec<u8>>>;
 
     // accounts
     async fn create_institution(&self, id: InstitutionId, name: &str) -> Result<()>;

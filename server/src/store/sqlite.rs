@@ -31,7 +31,18 @@ pub struct SqliteStorage {
     /// The database's epoch does not change while this process has it open, so it is
     /// read once at open rather than on every sync.
     epoch: String,
+    /// This database was restored from a backup at some point (see `restored`).
+    restored: bool,
 }
+
+/// Meta key a backup file carries (the epoch of the database it was taken from): a
+/// database that has it was copied from a backup, so opening it rotates the epoch.
+const BACKUP_MARK: &str = "backup_of_epoch";
+
+/// `SAFEROUND_MAX_PAGE_COUNT`: a test aid that caps the database at this many pages
+/// (`PRAGMA max_page_count` on every connection), so a full disk — SQLite's real
+/// "database or disk is full" — can be provoked without filling a file system.
+pub const MAX_PAGE_COUNT_ENV: &str = "SAFEROUND_MAX_PAGE_COUNT";
 
 struct Inner {
     writer: Mutex<Connection>,
@@ -47,7 +58,30 @@ fn open_conn(path: &Path) -> rusqlite::Result<Connection> {
     // FULL: an acknowledged change survives power loss, not only a crash.
     c.pragma_update(None, "synchronous", "FULL")?;
     c.pragma_update(None, "foreign_keys", "ON")?;
+    if let Some(n) = std::env::var(MAX_PAGE_COUNT_ENV)
+        .ok()
+        .and_then(|v| v.parse::<i64>().ok())
+    {
+        c.pragma_update(None, "max_page_count", n)?;
+    }
     Ok(c)
+}
+
+/// Gives the database a new epoch and records that it was restored (one transaction).
+fn rotate_epoch(c: &Connection) -> rusqlite::Result<String> {
+    let epoch = uuid::Uuid::new_v4().to_string();
+    let tx = c.unchecked_transaction()?;
+    tx.execute(
+        "INSERT OR REPLACE INTO meta (key, value) VALUES ('epoch', ?1)",
+        [&epoch],
+    )?;
+    tx.execute(
+        "INSERT OR REPLACE INTO meta (key, value) VALUES ('restored_at', ?1)",
+        [now()],
+    )?;
+    tx.execute("DELETE FROM meta WHERE key = ?1", [BACKUP_MARK])?;
+    tx.commit()?;
+    Ok(epoch)
 }
 
 impl SqliteStorage {
@@ -72,15 +106,26 @@ impl SqliteStorage {
             "INSERT OR IGNORE INTO meta (key, value) VALUES ('epoch', ?1)",
             [uuid::Uuid::new_v4().to_string()],
         )?;
-        let epoch: String =
-            writer.query_row("SELECT value FROM meta WHERE key = 'epoch'", [], |r| {
-                r.get(0)
-            })?;
+        let meta = |key: &str| -> rusqlite::Result<Option<String>> {
+            writer
+                .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+                .optional()
+        };
+        // A backup copied into place by hand (not through `restore`) still gets a new
+        // epoch the first time it is opened, so devices notice what it lacks.
+        let epoch = if meta(BACKUP_MARK)?.is_some() {
+            tracing::warn!("this database is a restored backup; giving it a new epoch");
+            rotate_epoch(&writer)?
+        } else {
+            meta("epoch")?.unwrap_or_default()
+        };
+        let restored = meta("restored_at")?.is_some();
         let readers = (0..READERS)
             .map(|_| open_conn(&path).map(Mutex::new))
             .collect::<rusqlite::Result<Vec<_>>>()?;
         Ok(SqliteStorage {
             epoch,
+            restored,
             inner: Arc::new(Inner {
                 writer: Mutex::new(writer),
                 readers,
@@ -124,13 +169,62 @@ impl SqliteStorage {
         .map_err(|e| StoreError::Task(e.to_string()))?
     }
 
-    /// A consistent copy of the database, taken while it is in use.
-    pub async fn backup(&self, to: PathBuf) -> Result<()> {
-        self.read(move |c| {
-            c.execute("VACUUM INTO ?1", [to.to_string_lossy()])?;
-            Ok(())
-        })
-        .await
+    /// Puts the backup at `backup` in place of the database at `db` (the server must be
+    /// stopped): checks the backup, keeps the current database beside it as
+    /// `<db>.before-restore-<time>`, copies the backup in and gives it a new epoch, so
+    /// every device pushes again what the backup lacks. Returns the new epoch.
+    pub fn restore(backup: &Path, db: &Path) -> Result<String> {
+        {
+            let c =
+                Connection::open_with_flags(backup, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+            let check: String = c.query_row("PRAGMA integrity_check", [], |r| r.get(0))?;
+            if check != "ok" {
+                return Err(StoreError::Corrupt(format!(
+                    "the backup fails the integrity check: {check}"
+                )));
+            }
+            let has_meta: bool = c
+                .query_row(
+                    "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'",
+                    [],
+                    |_| Ok(()),
+                )
+                .optional()?
+                .is_some();
+            if !has_meta {
+                return Err(StoreError::Corrupt(
+                    "not a SafeRound server database".into(),
+                ));
+            }
+        }
+        let io = |e: std::io::Error| StoreError::Task(format!("restore: {e}"));
+        let tmp = db.with_extension("restoring");
+        std::fs::copy(backup, &tmp).map_err(io)?;
+        std::fs::File::open(&tmp)
+            .and_then(|f| f.sync_all())
+            .map_err(io)?;
+        if db.exists() {
+            let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ");
+            let mut aside = db.as_os_str().to_owned();
+            aside.push(format!(".before-restore-{stamp}"));
+            std::fs::rename(db, &aside).map_err(io)?;
+            // The old database's WAL belongs to it, never to the restored file.
+            for suffix in ["-wal", "-shm"] {
+                let mut side = db.as_os_str().to_owned();
+                side.push(suffix);
+                let mut side_aside = aside.clone();
+                side_aside.push(suffix);
+                let _ = std::fs::rename(&side, &side_aside);
+            }
+        }
+        std::fs::rename(&tmp, db).map_err(io)?;
+        if let Some(dir) = db.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::File::open(dir)
+                .and_then(|f| f.sync_all())
+                .map_err(io)?;
+        }
+        let c = open_conn(db)?;
+        Ok(rotate_epoch(&c)?)
     }
 }
 
@@ -363,6 +457,43 @@ fn load_doc(c: &Connection, inst: &str, id: &str) -> Result<Option<StoredDoc>> {
 impl Storage for SqliteStorage {
     async fn epoch(&self) -> Result<String> {
         Ok(self.epoch.clone())
+    }
+
+    async fn restored(&self) -> Result<bool> {
+        Ok(self.restored)
+    }
+
+    async fn backup(&self, to: PathBuf) -> Result<()> {
+        let epoch = self.epoch.clone();
+        self.read(move |c| {
+            // One read transaction: the copy is the database as of one commit, taken
+            // while writers go on (WAL).
+            c.execute("VACUUM INTO ?1", [to.to_string_lossy()])?;
+            // The copy knows it is a backup: whenever it is put back in place, it gets an
+            // epoch of its own (see `open`), never this database's.
+            let b = Connection::open(&to)?;
+            b.execute(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)",
+                params![BACKUP_MARK, epoch],
+            )?;
+            drop(b);
+            std::fs::File::open(&to)
+                .and_then(|f| f.sync_all())
+                .map_err(|e| StoreError::Task(format!("backup: {e}")))?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn institution_actors(&self, institution: InstitutionId) -> Result<Vec<Vec<u8>>> {
+        self.read(move |c| {
+            Ok(
+                c.prepare_cached("SELECT actor FROM devices WHERE institution = ?1")?
+                    .query_map([institution.to_string()], |r| r.get(0))?
+                    .collect::<rusqlite::Result<Vec<Vec<u8>>>>()?,
+            )
+        })
+        .await
     }
 
     async fn create_institution(&self, id: InstitutionId, name: &str) -> Result<()> {

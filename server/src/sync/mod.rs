@@ -79,7 +79,16 @@ fn is_genesis(change: &Change, after: &AutoCommit, id: DocId) -> bool {
     g.get_heads() == vec![change.hash()]
 }
 
-fn merge_one(device: &DeviceAuth, push: &PushDoc, stored: Option<&StoredDoc>) -> Outcome {
+/// Actors of the institution's other devices, whose changes a device may hold but not
+/// push on their behalf (see `merge_one`); empty unless the database was ever restored.
+type RelayActors = HashSet<Vec<u8>>;
+
+fn merge_one(
+    device: &DeviceAuth,
+    push: &PushDoc,
+    stored: Option<&StoredDoc>,
+    relay: &RelayActors,
+) -> Outcome {
     let id = DocId(push.id);
     if push.changes.len() > wire::MAX_CHANGES_PER_DOC {
         return reject(
@@ -144,7 +153,7 @@ fn merge_one(device: &DeviceAuth, push: &PushDoc, stored: Option<&StoredDoc>) ->
         },
         None => None,
     };
-    let new: Vec<Change> = changes
+    let mut new: Vec<Change> = changes
         .into_iter()
         .filter(|c| {
             before
@@ -152,6 +161,32 @@ fn merge_one(device: &DeviceAuth, push: &PushDoc, stored: Option<&StoredDoc>) ->
                 .is_none_or(|b| b.get_change_meta_by_hash(&c.hash()).is_none())
         })
         .collect();
+    // After a restore from a backup the server lacks changes it once acknowledged; a
+    // device may hold another device's lost change (it received it before the restore).
+    // It cannot push it for its author (nothing proves who wrote a change but the
+    // device that sends it), so that change and everything built on it wait until the
+    // author's own device pushes it again; the rest of the push lands. Changes arrive
+    // in causal order, so one pass finds the descendants.
+    if !relay.is_empty() {
+        let mut held: HashSet<ChangeHash> = HashSet::new();
+        new.retain(|c| {
+            let actor = c.actor_id().to_bytes();
+            let relayed = actor != device.actor.as_slice() && relay.contains(actor);
+            if relayed || c.deps().iter().any(|d| held.contains(d)) {
+                held.insert(c.hash());
+                false
+            } else {
+                true
+            }
+        });
+        if !held.is_empty() {
+            tracing::info!(
+                document = %id,
+                held = held.len(),
+                "changes by other devices wait for their authors to push them again"
+            );
+        }
+    }
     let mut after = match before.as_mut() {
         Some(b) => b.fork(),
         None => AutoCommit::new(),
@@ -292,6 +327,17 @@ pub async fn handle(
     let mut todo: Vec<DocId> = pushes.keys().copied().collect();
     todo.sort();
     let pushes = std::sync::Arc::new(pushes);
+    let relay: RelayActors = if !todo.is_empty() && storage.restored().await? {
+        storage
+            .institution_actors(device.institution)
+            .await?
+            .into_iter()
+            .filter(|a| *a != device.actor)
+            .collect()
+    } else {
+        RelayActors::new()
+    };
+    let relay = std::sync::Arc::new(relay);
     for attempt in 0..5 {
         if todo.is_empty() {
             break;
@@ -304,7 +350,7 @@ pub async fn handle(
             let stored = storage
                 .load_documents(device.institution, part.to_vec())
                 .await?;
-            let merging = merge_part(device, &pushes, part.to_vec(), stored);
+            let merging = merge_part(device, &pushes, part.to_vec(), stored, &relay);
             let committing = commit_part(storage, std::mem::take(&mut previous));
             let (outcomes, committed) = tokio::join!(merging, committing);
             stale.extend(committed?.finish(&mut acks, &mut updates));
@@ -426,9 +472,11 @@ async fn merge_part(
     pushes: &std::sync::Arc<HashMap<DocId, PushDoc>>,
     ids: Vec<DocId>,
     stored: HashMap<DocId, StoredDoc>,
+    relay: &std::sync::Arc<RelayActors>,
 ) -> Result<Vec<(DocId, Outcome)>, SyncError> {
     let dev = device.clone();
     let pushes = pushes.clone();
+    let relay = relay.clone();
     tokio::task::spawn_blocking(move || {
         let workers = std::thread::available_parallelism()
             .map(|n| n.get())
@@ -441,7 +489,8 @@ async fn merge_part(
         std::thread::scope(|s| {
             let handles: Vec<_> = (0..threads)
                 .map(|_| {
-                    let (dev, stored, pushes, ids, next) = (&dev, &stored, &pushes, &ids, &next);
+                    let (dev, stored, pushes, ids, next, relay) =
+                        (&dev, &stored, &pushes, &ids, &next, &relay);
                     s.spawn(move || {
                         let mut out = Vec::new();
                         loop {
@@ -451,7 +500,7 @@ async fn merge_part(
                             // A panic inside Automerge on one document refuses that
                             // document, not the request (nor silently drops it).
                             let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| {
-                                merge_one(dev, p, stored.get(id))
+                                merge_one(dev, p, stored.get(id), relay)
                             }))
                             .unwrap_or_else(|_| {
                                 tracing::error!(document = %id, "merging panicked");
