@@ -5,6 +5,8 @@
 pub mod accounts;
 pub mod directory;
 pub mod export;
+#[doc(hidden)]
+pub mod fuzz;
 pub mod http;
 pub mod ledger;
 pub mod store;

@@ -27,7 +27,7 @@ pub const MAX_UPDATE_BYTES: u64 = 8 * 1024 * 1024;
 /// Operations one push may add to a document.
 pub const MAX_OPS_PER_PUSH: usize = 200_000;
 
-enum Outcome {
+pub(crate) enum Outcome {
     Commit(Box<DocCommit>, Vec<Vec<u8>>),
     Unchanged(Vec<u8>, Vec<Vec<u8>>),
     Rejected(Rejection),
@@ -51,12 +51,31 @@ fn reject(
     })
 }
 
-/// Parses a change from a device: framing first, then Automerge's parser under
-/// `catch_unwind`, so a crafted change that trips a panic is a rejection, not a crash.
-fn parse_change(bytes: &[u8]) -> Result<Change, String> {
+thread_local! {
+    static GUARDED: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
+/// Runs Automerge on device bytes under `catch_unwind`: Automerge 0.12 has panics on
+/// crafted input, and one document's panic must refuse that document, not the request.
+pub(crate) fn guarded<R>(f: impl FnOnce() -> R) -> std::thread::Result<R> {
+    GUARDED.with(|g| g.set(g.get() + 1));
+    let r = std::panic::catch_unwind(AssertUnwindSafe(f));
+    GUARDED.with(|g| g.set(g.get() - 1));
+    r
+}
+
+/// Whether the current thread is inside `guarded`: the fuzzing harness treats a panic
+/// there as a handled refusal and any other panic as a crash.
+pub fn in_guarded_section() -> bool {
+    GUARDED.with(|g| g.get() > 0)
+}
+
+/// Parses a change from a device: framing first (bounded: `check_change_chunk`), then
+/// Automerge's parser, guarded, so a crafted change that trips a panic is a rejection.
+pub(crate) fn parse_change(bytes: &[u8]) -> Result<Change, String> {
     wire::check_change_chunk(bytes)?;
     let owned = bytes.to_vec();
-    match std::panic::catch_unwind(AssertUnwindSafe(move || Change::from_bytes(owned))) {
+    match guarded(move || Change::from_bytes(owned)) {
         Ok(Ok(c)) => Ok(c),
         Ok(Err(e)) => Err(format!("not a valid change: {e}")),
         Err(_) => Err("not a valid change".into()),
@@ -79,7 +98,7 @@ fn is_genesis(change: &Change, after: &AutoCommit, id: DocId) -> bool {
     g.get_heads() == vec![change.hash()]
 }
 
-fn merge_one(device: &DeviceAuth, push: &PushDoc, stored: Option<&StoredDoc>) -> Outcome {
+pub(crate) fn merge_one(device: &DeviceAuth, push: &PushDoc, stored: Option<&StoredDoc>) -> Outcome {
     let id = DocId(push.id);
     if push.changes.len() > wire::MAX_CHANGES_PER_DOC {
         return reject(
@@ -158,8 +177,7 @@ fn merge_one(device: &DeviceAuth, push: &PushDoc, stored: Option<&StoredDoc>) ->
     };
     let mut read = None;
     if !new.is_empty() {
-        let applied =
-            std::panic::catch_unwind(AssertUnwindSafe(|| after.apply_changes(new.clone())));
+        let applied = guarded(|| after.apply_changes(new.clone()));
         match applied {
             Ok(Ok(())) => {}
             Ok(Err(e)) => {
@@ -441,9 +459,7 @@ async fn merge_part(
                                 let p = pushes.get(id)?;
                                 // A panic inside Automerge on one document refuses that
                                 // document, not the request (nor silently drops it).
-                                let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| {
-                                    merge_one(dev, p, stored.get(id))
-                                }))
+                                let outcome = guarded(|| merge_one(dev, p, stored.get(id)))
                                 .unwrap_or_else(|_| {
                                     tracing::error!(document = %id, "merging panicked");
                                     reject(

@@ -227,6 +227,16 @@ pub struct Filter {
 impl Filter {
     /// The ledger query this filter means; a malformed value is an error naming it.
     pub fn query(&self, web: &Web, today: NaiveDate) -> Result<HazardQuery, String> {
+        self.query_in(web.scope(), today)
+    }
+
+    /// The same for a reader confined to `scope` (`None`: a provincial reviewer, who may
+    /// name one institution).
+    pub fn query_in(
+        &self,
+        scope: Option<InstitutionId>,
+        today: NaiveDate,
+    ) -> Result<HazardQuery, String> {
         let some = |s: &str| (!s.is_empty()).then(|| s.to_string());
         let date = |s: &str, f: &str| -> Result<Option<NaiveDate>, String> {
             if s.is_empty() {
@@ -253,7 +263,7 @@ impl Filter {
         if let Some(s) = some(&self.status) {
             s.parse::<HazardStatus>().map_err(|e| e.to_string())?;
         }
-        let mut institution = web.scope();
+        let mut institution = scope;
         if institution.is_none() && !self.institution.is_empty() {
             institution = Some(
                 self.institution
