@@ -182,3 +182,19 @@ fn write_op_bomb_crasher() {
     let bomb = saferound_server::fuzz::op_bomb(&[9u8; 16], &[], 1, 1 << 40);
     std::fs::write(dir.join("op-bomb-2e40"), bomb).unwrap();
 }
+
+/// The fixed inputs of the blob and export targets mean what they say.
+#[test]
+fn fixed_crashers_of_headers_and_query_strings_are_refused() {
+    use axum::http::{HeaderMap, HeaderValue};
+    use saferound_server::http::blobs::upload_range;
+    let mut h = HeaderMap::new();
+    h.insert("upload-offset", HeaderValue::from(u64::MAX));
+    assert!(upload_range(&h, 10).is_err(), "an offset near u64::MAX");
+    let mut h = HeaderMap::new();
+    h.insert("upload-length", HeaderValue::from(100u64));
+    assert!(upload_range(&h, 5000).is_err(), "a body past Upload-Length");
+    let edge: chrono::NaiveDate = "-262143-01-05".parse().expect("chrono reads the edge");
+    let weeks = saferound_server::web::reports::week_list(edge, 26);
+    assert_eq!(weeks.len(), 1, "only the weeks the calendar has");
+}
