@@ -112,12 +112,23 @@ fn write_seed_corpus() {
             .unwrap();
         let mut stored = prefix.save();
         stored.extend(changes[split..].concat());
-        write("stored_document", &format!("snapshot-and-changes-{k}"), &stored);
-        write("stored_document", &format!("changes-only-{k}"), &changes.concat());
+        write(
+            "stored_document",
+            &format!("snapshot-and-changes-{k}"),
+            &stored,
+        );
+        write(
+            "stored_document",
+            &format!("changes-only-{k}"),
+            &changes.concat(),
+        );
         docs.push(PushDoc {
             id: id.0,
             heads: wire::heads_to_bytes(&heads),
-            changes: changes.into_iter().map(serde_bytes::ByteBuf::from).collect(),
+            changes: changes
+                .into_iter()
+                .map(serde_bytes::ByteBuf::from)
+                .collect(),
         });
     }
     let req = SyncRequest {
@@ -126,7 +137,11 @@ fn write_seed_corpus() {
         docs,
         max_update_bytes: 1 << 20,
     };
-    write("sync_request", "inspection-with-finding", &wire::encode(&req));
+    write(
+        "sync_request",
+        "inspection-with-finding",
+        &wire::encode(&req),
+    );
     write(
         "sync_request",
         "empty",
@@ -136,16 +151,36 @@ fn write_seed_corpus() {
         }),
     );
     let hash = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
-    write("blob_upload", "first-part", format!("{hash}\n0\n1000\n500").as_bytes());
-    write("blob_upload", "resume", format!("{hash}\n500\n1000\n500").as_bytes());
-    write("blob_upload", "no-length", format!("{hash}\n\n\n10").as_bytes());
+    write(
+        "blob_upload",
+        "first-part",
+        format!("{hash}\n0\n1000\n500").as_bytes(),
+    );
+    write(
+        "blob_upload",
+        "resume",
+        format!("{hash}\n500\n1000\n500").as_bytes(),
+    );
+    write(
+        "blob_upload",
+        "no-length",
+        format!("{hash}\n\n\n10").as_bytes(),
+    );
     write(
         "export_query",
         "ledger-filter",
         b"site=&category=fire&risk=major&status=in_rectification&overdue=1&from=2026-01-01&to=2026-11-30&page=2",
     );
-    write("export_query", "weekly", b"end=2026-11-27&weeks=8&institution=00000000-0000-0000-0000-000000000000");
-    write("export_query", "api", b"risk=significant&overdue=true&limit=100&offset=50&from=2026-11-01");
+    write(
+        "export_query",
+        "weekly",
+        b"end=2026-11-27&weeks=8&institution=00000000-0000-0000-0000-000000000000",
+    );
+    write(
+        "export_query",
+        "api",
+        b"risk=significant&overdue=true&limit=100&offset=50&from=2026-11-01",
+    );
 }
 
 /// The operation bomb is a real change (Automerge parses it and counts every claimed
@@ -157,7 +192,11 @@ fn an_operation_bomb_is_counted_from_its_runs_and_refused_past_the_bound() {
     use saferound_server::fuzz::op_bomb;
     let actor = [9u8; 16];
     let at_bound = op_bomb(&actor, &[], 1, MAX_OPS_PER_CHANGE);
-    assert!(at_bound.len() < 100, "a bomb is small: {} bytes", at_bound.len());
+    assert!(
+        at_bound.len() < 100,
+        "a bomb is small: {} bytes",
+        at_bound.len()
+    );
     let info = wire::check_change_chunk(&at_bound).expect("at the bound is accepted");
     assert_eq!(info.ops, MAX_OPS_PER_CHANGE);
     let change = automerge::Change::from_bytes(at_bound).expect("a real change");

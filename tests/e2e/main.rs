@@ -4,4 +4,5 @@
 mod convergence;
 mod dashboard;
 mod faults;
+mod hostile;
 mod isolation;

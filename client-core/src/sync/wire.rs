@@ -248,8 +248,14 @@ fn rle_totals(col: &[u8], limit: u64) -> Result<(u64, u64), String> {
                 (n, t)
             }
         };
-        count = count.checked_add(n).filter(|c| *c <= limit).ok_or_else(over)?;
-        sum = sum.checked_add(total).filter(|s| *s <= limit).ok_or_else(over)?;
+        count = count
+            .checked_add(n)
+            .filter(|c| *c <= limit)
+            .ok_or_else(over)?;
+        sum = sum
+            .checked_add(total)
+            .filter(|s| *s <= limit)
+            .ok_or_else(over)?;
     }
     Ok((count, sum))
 }
@@ -334,7 +340,10 @@ pub fn check_change_chunk(bytes: &[u8]) -> Result<ChunkInfo, String> {
             _ => {}
         }
     }
-    if start_op.checked_add(ops).is_none_or(|end| end >= MAX_COUNTER) {
+    if start_op
+        .checked_add(ops)
+        .is_none_or(|end| end >= MAX_COUNTER)
+    {
         return Err("the change's operation counters are out of range".into());
     }
     Ok(ChunkInfo { ops, seq, start_op })

@@ -8,7 +8,7 @@ pub mod validate;
 use std::collections::{HashMap, HashSet};
 use std::panic::AssertUnwindSafe;
 
-use automerge::{AutoCommit, Change, ChangeHash};
+use automerge::{AutoCommit, Change, ChangeHash, ReadDoc};
 use saferound_core::doc;
 use saferound_core::ids::DocId;
 use saferound_core::sync::wire::{
@@ -26,6 +26,49 @@ pub const MAX_UPDATE_BYTES: u64 = 8 * 1024 * 1024;
 
 /// Operations one push may add to a document.
 pub const MAX_OPS_PER_PUSH: usize = 200_000;
+
+/// How deep objects may nest. Reading a document (Automerge's hydrate, the JSON read,
+/// the ledger) recurses once per level, and a few thousand levels overflow a thread's
+/// stack: an abort of the whole server that no `catch_unwind` stops. The documents'
+/// shapes nest at most five deep.
+pub const MAX_DEPTH: usize = 32;
+
+/// The depth of the deepest object the new changes create, judged before Automerge
+/// applies them: objects made in this push count from their parent's depth, existing
+/// ones from the stored document (walked up iteratively, never past `MAX_DEPTH`).
+fn deepest_new_object(before: Option<&AutoCommit>, new: &[Change]) -> usize {
+    use automerge::legacy::{ObjectId, OpType};
+    let mut made: HashMap<(u64, Vec<u8>), usize> = HashMap::new();
+    let mut deepest = 0;
+    for c in new {
+        let e = c.decode();
+        let actor = e.actor_id.to_bytes().to_vec();
+        for (i, op) in e.operations.iter().enumerate() {
+            if !matches!(op.action, OpType::Make(_)) {
+                continue;
+            }
+            let parent = match &op.obj {
+                ObjectId::Root => 0,
+                ObjectId::Id(id) => match made.get(&(id.0, id.1.to_bytes().to_vec())) {
+                    Some(d) => *d,
+                    None => before
+                        .and_then(|b| {
+                            let obj = b.import_obj(&format!("{}@{}", id.0, id.1)).ok()?;
+                            Some(b.parents(obj).ok()?.take(MAX_DEPTH + 1).count())
+                        })
+                        .unwrap_or(0),
+                },
+            };
+            let depth = parent + 1;
+            deepest = deepest.max(depth);
+            if deepest > MAX_DEPTH {
+                return deepest;
+            }
+            made.insert((e.start_op.get() + i as u64, actor.clone()), depth);
+        }
+    }
+    deepest
+}
 
 pub(crate) enum Outcome {
     Commit(Box<DocCommit>, Vec<Vec<u8>>),
@@ -98,7 +141,11 @@ fn is_genesis(change: &Change, after: &AutoCommit, id: DocId) -> bool {
     g.get_heads() == vec![change.hash()]
 }
 
-pub(crate) fn merge_one(device: &DeviceAuth, push: &PushDoc, stored: Option<&StoredDoc>) -> Outcome {
+pub(crate) fn merge_one(
+    device: &DeviceAuth,
+    push: &PushDoc,
+    stored: Option<&StoredDoc>,
+) -> Outcome {
     let id = DocId(push.id);
     if push.changes.len() > wire::MAX_CHANGES_PER_DOC {
         return reject(
@@ -171,6 +218,14 @@ pub(crate) fn merge_one(device: &DeviceAuth, push: &PushDoc, stored: Option<&Sto
                 .is_none_or(|b| b.get_change_meta_by_hash(&c.hash()).is_none())
         })
         .collect();
+    if deepest_new_object(before.as_ref(), &new) > MAX_DEPTH {
+        return reject(
+            id,
+            RejectCode::SchemaViolation,
+            format!("objects nest deeper than {MAX_DEPTH} levels"),
+            stored,
+        );
+    }
     let mut after = match before.as_mut() {
         Some(b) => b.fork(),
         None => AutoCommit::new(),
@@ -460,15 +515,15 @@ async fn merge_part(
                                 // A panic inside Automerge on one document refuses that
                                 // document, not the request (nor silently drops it).
                                 let outcome = guarded(|| merge_one(dev, p, stored.get(id)))
-                                .unwrap_or_else(|_| {
-                                    tracing::error!(document = %id, "merging panicked");
-                                    reject(
-                                        *id,
-                                        RejectCode::InvalidChange,
-                                        "the server could not process this document",
-                                        stored.get(id),
-                                    )
-                                });
+                                    .unwrap_or_else(|_| {
+                                        tracing::error!(document = %id, "merging panicked");
+                                        reject(
+                                            *id,
+                                            RejectCode::InvalidChange,
+                                            "the server could not process this document",
+                                            stored.get(id),
+                                        )
+                                    });
                                 Some((*id, outcome))
                             })
                             .collect::<Vec<_>>()
