@@ -13,14 +13,14 @@ export RUSTC_BOOTSTRAP=1
 # workspace's, so neither build invalidates the other.
 unset CARGO_TARGET_DIR
 targets=(sync_request change_chunks stored_document blob_upload export_query)
-cargo fuzz build -O >/dev/null
+cargo fuzz build >/dev/null
 status=0
 for t in "${targets[@]}"; do
   mkdir -p "fuzz/corpus-work/$t" "fuzz/artifacts/$t"
   log="fuzz/artifacts/$t.log"
   # One worker: the machine has 2 cores and other work; -timeout flags a hang (say, an
   # operation bomb) as a crash; -rss_limit_mb an allocation bomb.
-  if cargo fuzz run -O "$t" "fuzz/corpus-work/$t" "fuzz/corpus/$t" -- \
+  if cargo fuzz run "$t" "fuzz/corpus-work/$t" "fuzz/corpus/$t" -- \
       -max_total_time="$seconds" -timeout=10 -rss_limit_mb=1024 -max_len=65536 \
       -artifact_prefix="fuzz/artifacts/$t/" >"$log" 2>&1; then
     result=ok

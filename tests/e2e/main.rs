@@ -6,3 +6,4 @@ mod dashboard;
 mod faults;
 mod hostile;
 mod isolation;
+mod network;

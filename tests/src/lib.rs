@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 pub mod hostile;
+pub mod proxy;
 
 use saferound_core::{Device, SystemClock};
 
