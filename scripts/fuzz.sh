@@ -28,7 +28,7 @@ for t in "${targets[@]}"; do
     result=CRASH
     status=1
   fi
-  runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' || true)
+  runs=$(grep -o 'Done [0-9]* runs' "$log" | grep -o '[0-9]*' || grep -o '^#[0-9]*' "$log" | tail -1 | tr -d '#' || true)
   cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1 | grep -o '[0-9]*' || true)
   echo "fuzz $t: $result, ${runs:-?} runs in ${seconds}s, coverage ${cov:-?} edges, artifacts: $(ls "fuzz/artifacts/$t" | wc -l)"
 done

@@ -263,7 +263,7 @@ fn rle_totals(col: &[u8], limit: u64) -> Result<(u64, u64), String> {
 /// Checks one Automerge change chunk without inflating it or handing it to Automerge:
 /// the magic bytes, the chunk type (1: an uncompressed change; 2, a compressed one, is
 /// refused so nothing a device sends is ever inflated), the size, that the declared
-/// length is exactly the bytes present, every field's framing, that no column is
+/// length is exactly the bytes present, the checksum, every field's framing, that no column is
 /// deflated, and the number of operations (and of predecessors) the run-length encoded
 /// columns claim, so Automerge's parser only ever sees bounded work.
 pub fn check_change_chunk(bytes: &[u8]) -> Result<ChunkInfo, String> {
@@ -291,6 +291,13 @@ pub fn check_change_chunk(bytes: &[u8]) -> Result<ChunkInfo, String> {
     let len = r.uleb()?;
     if len != r.b.len() as u64 {
         return Err("the change's length does not match its bytes".into());
+    }
+    // Automerge's change parser does not verify the checksum but loading a document does:
+    // a change accepted with a wrong checksum would make the stored document unloadable
+    // (found by fuzzing). The checksum covers the type, the length and the body.
+    let digest = <sha2::Sha256 as sha2::Digest>::digest(&bytes[8..]);
+    if digest[..4] != bytes[4..8] {
+        return Err("the change's checksum does not match its bytes".into());
     }
     let deps = r.uleb()?;
     r.take(deps.checked_mul(32).ok_or("the change is cut short")?)?;
