@@ -162,12 +162,12 @@ fn concurrent(devices: usize, minutes: f64) {
     };
     eprintln!("running {devices} devices for {minutes} minutes, then the Friday-noon burst…");
     let started = Instant::now();
+    let first_syncs = Mutex::new(Vec::new());
     let (trickled, first_sync_by) = std::thread::scope(|s| {
         let slow = [true, false].map(|trickle| {
             let (t, stop, server) = (token(&phones[0]), &stop, &server);
             s.spawn(move || slow_client(server, t, trickle, stop))
         });
-        let first_syncs = Mutex::new(Vec::new());
         let handles: Vec<_> = phones
             .iter()
             .enumerate()
@@ -236,7 +236,7 @@ fn concurrent(devices: usize, minutes: f64) {
         office_burst.join().expect("office");
         stop.store(true, Ordering::Relaxed);
         let trickled: usize = slow.into_iter().map(|h| h.join().unwrap_or(0)).sum();
-        let first = first_syncs.into_inner().expect("first");
+        let first = first_syncs.lock().expect("first");
         (trickled, first.iter().max().map(|d| d.as_secs_f64()))
     });
     let wall = started.elapsed().as_secs_f64();
