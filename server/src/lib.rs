@@ -6,6 +6,8 @@ pub mod accounts;
 pub mod backup;
 pub mod directory;
 pub mod export;
+#[doc(hidden)]
+pub mod fuzz;
 pub mod http;
 pub mod ledger;
 pub mod store;

@@ -7,5 +7,7 @@ mod crash_rounds;
 mod dashboard;
 mod durability;
 mod faults;
+mod hostile;
 mod isolation;
+mod network;
 mod upgrade;

@@ -8,6 +8,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+pub mod hostile;
+pub mod proxy;
+
 use saferound_core::{Device, SystemClock};
 
 /// The password of every demo person on a `--demo` server.

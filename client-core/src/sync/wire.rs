@@ -149,11 +149,130 @@ pub fn heads_from_bytes(bytes: &[u8]) -> Result<Vec<ChangeHash>, WireError> {
         .map_err(|_| WireError::Malformed("heads are not whole 32-byte hashes".into()))
 }
 
-/// Checks the framing of one Automerge change chunk without inflating or parsing it:
+/// Operations one change may encode. Automerge's columns are run-length encoded, so a
+/// few bytes can claim billions of operations that its parser would then count one by
+/// one (and allocate for): this is checked on the encoded runs before Automerge sees them.
+pub const MAX_OPS_PER_CHANGE: u64 = 200_000;
+
+/// Sequence numbers and operation counters stay below 2^53 (what JavaScript peers can
+/// represent), so `start_op + ops` can never overflow inside Automerge.
+pub const MAX_COUNTER: u64 = 1 << 53;
+
+/// What the framing check learnt about a change chunk without parsing it with Automerge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChunkInfo {
+    /// Operations the change's columns encode (each run counted, never expanded).
+    pub ops: u64,
+    pub seq: u64,
+    pub start_op: u64,
+}
+
+/// A bounded reader over untrusted bytes: every read checks what is left.
+struct Reader<'a> {
+    b: &'a [u8],
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: u64) -> Result<&'a [u8], String> {
+        let n = usize::try_from(n)
+            .ok()
+            .filter(|n| *n <= self.b.len())
+            .ok_or("the change is cut short")?;
+        let (head, rest) = self.b.split_at(n);
+        self.b = rest;
+        Ok(head)
+    }
+
+    fn uleb(&mut self) -> Result<u64, String> {
+        let mut v = 0u64;
+        for i in 0..10 {
+            let [byte, rest @ ..] = self.b else {
+                return Err("the change is cut short".into());
+            };
+            self.b = rest;
+            let bits = u64::from(byte & 0x7f);
+            if i == 9 && bits > 1 {
+                return Err("a number in the change does not fit 64 bits".into());
+            }
+            v |= bits << (7 * i);
+            if byte & 0x80 == 0 {
+                return Ok(v);
+            }
+        }
+        Err("a number in the change does not fit 64 bits".into())
+    }
+
+    fn sleb(&mut self) -> Result<i64, String> {
+        let mut v = 0i64;
+        for i in 0..10 {
+            let [byte, rest @ ..] = self.b else {
+                return Err("the change is cut short".into());
+            };
+            self.b = rest;
+            let shift = 7 * i;
+            v |= i64::from(byte & 0x7f).wrapping_shl(shift);
+            if byte & 0x80 == 0 {
+                if shift < 57 && byte & 0x40 != 0 {
+                    v |= -1i64 << (shift + 7);
+                }
+                return Ok(v);
+            }
+        }
+        Err("a number in the change does not fit 64 bits".into())
+    }
+}
+
+/// Counts the values a run-length encoded integer column holds, and their sum, without
+/// expanding a run; refuses past `limit` either way.
+fn rle_totals(col: &[u8], limit: u64) -> Result<(u64, u64), String> {
+    let mut r = Reader { b: col };
+    let (mut count, mut sum) = (0u64, 0u64);
+    let over = || format!("a change encodes more than {limit} operations");
+    while !r.b.is_empty() {
+        let run = r.sleb()?;
+        let (n, total) = match run {
+            0 => (r.uleb()?, 0),
+            n if n > 0 => {
+                let v = r.uleb()?;
+                (n as u64, (n as u64).checked_mul(v).ok_or_else(over)?)
+            }
+            n => {
+                let n = n.unsigned_abs();
+                if n > limit {
+                    return Err(over());
+                }
+                let mut t = 0u64;
+                for _ in 0..n {
+                    t = t.checked_add(r.uleb()?).ok_or_else(over)?;
+                }
+                (n, t)
+            }
+        };
+        count = count
+            .checked_add(n)
+            .filter(|c| *c <= limit)
+            .ok_or_else(over)?;
+        sum = sum
+            .checked_add(total)
+            .filter(|s| *s <= limit)
+            .ok_or_else(over)?;
+    }
+    Ok((count, sum))
+}
+
+/// Checks one Automerge change chunk without inflating it or handing it to Automerge:
 /// the magic bytes, the chunk type (1: an uncompressed change; 2, a compressed one, is
-/// refused so nothing a device sends is ever inflated) and the size.
-pub fn check_change_chunk(bytes: &[u8]) -> Result<(), String> {
+/// refused so nothing a device sends is ever inflated), the size, that the declared
+/// length is exactly the bytes present, the checksum, every field's framing, that no column is
+/// deflated, and the number of operations (and of predecessors) the run-length encoded
+/// columns claim, so Automerge's parser only ever sees bounded work.
+pub fn check_change_chunk(bytes: &[u8]) -> Result<ChunkInfo, String> {
     const MAGIC: [u8; 4] = [0x85, 0x6f, 0x4a, 0x83];
+    // Column specs: id << 4 | deflate bit (8) | type; action = id 4, integer (2);
+    // predecessor counts = id 7, group (0).
+    const DEFLATE: u64 = 8;
+    const ACTION: u64 = (4 << 4) | 2;
+    const PRED_GROUP: u64 = 7 << 4;
     if bytes.len() > MAX_CHANGE_BYTES {
         return Err(format!(
             "a change of {} bytes exceeds {MAX_CHANGE_BYTES}",
@@ -164,10 +283,77 @@ pub fn check_change_chunk(bytes: &[u8]) -> Result<(), String> {
         return Err("not an Automerge change".into());
     }
     match bytes[8] {
-        1 => Ok(()),
-        2 => Err("compressed changes are not accepted; send uncompressed chunks".into()),
-        t => Err(format!("chunk type {t} is not a change")),
+        1 => {}
+        2 => return Err("compressed changes are not accepted; send uncompressed chunks".into()),
+        t => return Err(format!("chunk type {t} is not a change")),
     }
+    let mut r = Reader { b: &bytes[9..] };
+    let len = r.uleb()?;
+    if len != r.b.len() as u64 {
+        return Err("the change's length does not match its bytes".into());
+    }
+    // Automerge's change parser does not verify the checksum but loading a document does:
+    // a change accepted with a wrong checksum would make the stored document unloadable
+    // (found by fuzzing). The checksum covers the type, the length and the body.
+    let digest = <sha2::Sha256 as sha2::Digest>::digest(&bytes[8..]);
+    if digest[..4] != bytes[4..8] {
+        return Err("the change's checksum does not match its bytes".into());
+    }
+    let deps = r.uleb()?;
+    r.take(deps.checked_mul(32).ok_or("the change is cut short")?)?;
+    let actor_len = r.uleb()?;
+    if actor_len == 0 || actor_len > 64 {
+        return Err("the change's actor id is not 1–64 bytes".into());
+    }
+    r.take(actor_len)?;
+    let seq = r.uleb()?;
+    let start_op = r.uleb()?;
+    if seq == 0 || seq >= MAX_COUNTER || start_op == 0 || start_op >= MAX_COUNTER {
+        return Err("the change's sequence number or first operation is out of range".into());
+    }
+    r.sleb()?; // time
+    let message_len = r.uleb()?;
+    std::str::from_utf8(r.take(message_len)?).map_err(|_| "the change's message is not UTF-8")?;
+    let others = r.uleb()?;
+    for _ in 0..others {
+        let n = r.uleb()?;
+        if n == 0 || n > 64 {
+            return Err("an actor id in the change is not 1–64 bytes".into());
+        }
+        r.take(n)?;
+    }
+    let ncols = r.uleb()?;
+    let mut specs = Vec::new();
+    for _ in 0..ncols {
+        let spec = r.uleb()?;
+        if spec > u64::from(u32::MAX) {
+            return Err("a column id does not fit".into());
+        }
+        if spec & DEFLATE != 0 {
+            return Err("compressed columns are not accepted".into());
+        }
+        specs.push((spec, r.uleb()?));
+    }
+    let mut ops = 0u64;
+    for (spec, n) in specs {
+        let data = r.take(n)?;
+        match spec {
+            ACTION => ops = rle_totals(data, MAX_OPS_PER_CHANGE)?.0,
+            // Automerge collects each operation's predecessors into a list: a run claiming
+            // millions of them per operation is refused like millions of operations.
+            PRED_GROUP => {
+                rle_totals(data, MAX_OPS_PER_CHANGE)?;
+            }
+            _ => {}
+        }
+    }
+    if start_op
+        .checked_add(ops)
+        .is_none_or(|end| end >= MAX_COUNTER)
+    {
+        return Err("the change's operation counters are out of range".into());
+    }
+    Ok(ChunkInfo { ops, seq, start_op })
 }
 
 #[cfg(test)]

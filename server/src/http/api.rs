@@ -207,22 +207,7 @@ pub async fn hazards(
     let inst = scope(&me)?;
     let tz = state.tz(inst).await;
     let today = state.today_in(tz);
-    let at = |d: chrono::NaiveDate| format!("{}T00:00:00.000{tz}", d.format("%Y-%m-%d"));
-    let q = HazardQuery {
-        institution: inst,
-        site: p.site,
-        category: p.category,
-        min_risk_rank: p.risk.map(|r| r as i64),
-        status: p.status.map(|s| s.code().to_string()),
-        campaign: p.campaign,
-        overdue_before: p.overdue.then(|| today.format("%Y-%m-%d").to_string()),
-        // Stored instants are UTC; compare against the local midnight as UTC.
-        reported_from: p.from.map(|d| utc_of(&at(d))),
-        reported_before: p.to.map(|d| utc_of(&at(d))),
-        limit: p.limit.unwrap_or(50).min(500),
-        offset: p.offset.unwrap_or(0),
-        ..Default::default()
-    };
+    let q = hazard_query(p, inst, today, tz);
     let (rows, total) = state.storage.hazards(&q).await?;
     let rows: Vec<serde_json::Value> = rows
         .into_iter()
@@ -237,6 +222,31 @@ pub async fn hazards(
         })
         .collect();
     Ok(Json(serde_json::json!({"total": total, "hazards": rows})))
+}
+
+/// The ledger query of `GET /api/v1/hazards`'s parameters.
+pub fn hazard_query(
+    p: HazardParams,
+    institution: Option<InstitutionId>,
+    today: chrono::NaiveDate,
+    tz: chrono::FixedOffset,
+) -> HazardQuery {
+    let at = |d: chrono::NaiveDate| format!("{}T00:00:00.000{tz}", d.format("%Y-%m-%d"));
+    HazardQuery {
+        institution,
+        site: p.site,
+        category: p.category,
+        min_risk_rank: p.risk.map(|r| r as i64),
+        status: p.status.map(|s| s.code().to_string()),
+        campaign: p.campaign,
+        overdue_before: p.overdue.then(|| today.format("%Y-%m-%d").to_string()),
+        // Stored instants are UTC; compare against the local midnight as UTC.
+        reported_from: p.from.map(|d| utc_of(&at(d))),
+        reported_before: p.to.map(|d| utc_of(&at(d))),
+        limit: p.limit.unwrap_or(50).min(500),
+        offset: p.offset.unwrap_or(0),
+        ..Default::default()
+    }
 }
 
 fn utc_of(local: &str) -> String {

@@ -18,7 +18,7 @@ use super::metrics::Metrics;
 use super::{ApiError, AuthDevice};
 use crate::AppState;
 
-fn parse_hash(s: &str) -> Result<String, ApiError> {
+pub fn parse_hash(s: &str) -> Result<String, ApiError> {
     s.parse::<BlobHash>()
         .map(|h| h.to_string())
         .map_err(|_| ApiError::BadRequest("a blob is named by its SHA-256 in lowercase hex".into()))
@@ -33,6 +33,27 @@ fn partial_path(state: &AppState, institution: &str, hash: &str) -> PathBuf {
         .blobs
         .join("partial")
         .join(format!("{institution}-{hash}"))
+}
+
+/// Where an upload's body goes and how long the whole photo is, from `Upload-Offset`
+/// (default 0) and `Upload-Length`; refused past the photo size limit. The headers are
+/// the device's: an offset near `u64::MAX` must be a refusal, not an overflow.
+pub fn upload_range(headers: &HeaderMap, body_len: usize) -> Result<(u64, Option<u64>), ApiError> {
+    let offset = header_u64(headers, "upload-offset")?.unwrap_or(0);
+    let total = header_u64(headers, "upload-length")?;
+    let max = DEFAULT_MAX_PHOTO_BYTES as u64;
+    let end = offset.checked_add(body_len as u64);
+    if total.is_some_and(|t| t > max) || end.is_none_or(|e| e > max) {
+        return Err(ApiError::TooLarge);
+    }
+    if let (Some(t), Some(e)) = (total, end) {
+        if e > t {
+            return Err(ApiError::BadRequest(
+                "the body goes past Upload-Length".into(),
+            ));
+        }
+    }
+    Ok((offset, total))
 }
 
 fn header_u64(h: &HeaderMap, name: &str) -> Result<Option<u64>, ApiError> {
@@ -88,12 +109,7 @@ pub async fn put(
     if let Some((size, _)) = state.storage.blob(me.institution, &hash).await? {
         return Ok(offset_response(StatusCode::OK, size, true));
     }
-    let offset = header_u64(&headers, "upload-offset")?.unwrap_or(0);
-    let total = header_u64(&headers, "upload-length")?;
-    let max = DEFAULT_MAX_PHOTO_BYTES as u64;
-    if total.is_some_and(|t| t > max) || offset + body.len() as u64 > max {
-        return Err(ApiError::TooLarge);
-    }
+    let (offset, total) = upload_range(&headers, body.len())?;
     let partial = partial_path(&state, &inst, &hash);
     let fin = final_path(&state, &hash);
     let hash2 = hash.clone();

@@ -1,7 +1,7 @@
 //! The HTTP surface: routes, authentication, and the one error type every handler uses.
 
-mod api;
-mod blobs;
+pub mod api;
+pub mod blobs;
 pub mod metrics;
 
 use axum::Router;

@@ -8,7 +8,7 @@ pub mod validate;
 use std::collections::{HashMap, HashSet};
 use std::panic::AssertUnwindSafe;
 
-use automerge::{AutoCommit, Change, ChangeHash};
+use automerge::{AutoCommit, Change, ChangeHash, ReadDoc};
 use saferound_core::doc;
 use saferound_core::ids::DocId;
 use saferound_core::sync::wire::{
@@ -27,7 +27,50 @@ pub const MAX_UPDATE_BYTES: u64 = 8 * 1024 * 1024;
 /// Operations one push may add to a document.
 pub const MAX_OPS_PER_PUSH: usize = 200_000;
 
-enum Outcome {
+/// How deep objects may nest. Reading a document (Automerge's hydrate, the JSON read,
+/// the ledger) recurses once per level, and a few thousand levels overflow a thread's
+/// stack: an abort of the whole server that no `catch_unwind` stops. The documents'
+/// shapes nest at most five deep.
+pub const MAX_DEPTH: usize = 32;
+
+/// The depth of the deepest object the new changes create, judged before Automerge
+/// applies them: objects made in this push count from their parent's depth, existing
+/// ones from the stored document (walked up iteratively, never past `MAX_DEPTH`).
+fn deepest_new_object(before: Option<&AutoCommit>, new: &[Change]) -> usize {
+    use automerge::legacy::{ObjectId, OpType};
+    let mut made: HashMap<(u64, Vec<u8>), usize> = HashMap::new();
+    let mut deepest = 0;
+    for c in new {
+        let e = c.decode();
+        let actor = e.actor_id.to_bytes().to_vec();
+        for (i, op) in e.operations.iter().enumerate() {
+            if !matches!(op.action, OpType::Make(_)) {
+                continue;
+            }
+            let parent = match &op.obj {
+                ObjectId::Root => 0,
+                ObjectId::Id(id) => match made.get(&(id.0, id.1.to_bytes().to_vec())) {
+                    Some(d) => *d,
+                    None => before
+                        .and_then(|b| {
+                            let obj = b.import_obj(&format!("{}@{}", id.0, id.1)).ok()?;
+                            Some(b.parents(obj).ok()?.take(MAX_DEPTH + 1).count())
+                        })
+                        .unwrap_or(0),
+                },
+            };
+            let depth = parent + 1;
+            deepest = deepest.max(depth);
+            if deepest > MAX_DEPTH {
+                return deepest;
+            }
+            made.insert((e.start_op.get() + i as u64, actor.clone()), depth);
+        }
+    }
+    deepest
+}
+
+pub(crate) enum Outcome {
     Commit(Box<DocCommit>, Vec<Vec<u8>>),
     Unchanged(Vec<u8>, Vec<Vec<u8>>),
     Rejected(Rejection),
@@ -51,12 +94,31 @@ fn reject(
     })
 }
 
-/// Parses a change from a device: framing first, then Automerge's parser under
-/// `catch_unwind`, so a crafted change that trips a panic is a rejection, not a crash.
-fn parse_change(bytes: &[u8]) -> Result<Change, String> {
+thread_local! {
+    static GUARDED: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
+/// Runs Automerge on device bytes under `catch_unwind`: Automerge 0.12 has panics on
+/// crafted input, and one document's panic must refuse that document, not the request.
+pub(crate) fn guarded<R>(f: impl FnOnce() -> R) -> std::thread::Result<R> {
+    GUARDED.with(|g| g.set(g.get() + 1));
+    let r = std::panic::catch_unwind(AssertUnwindSafe(f));
+    GUARDED.with(|g| g.set(g.get() - 1));
+    r
+}
+
+/// Whether the current thread is inside `guarded`: the fuzzing harness treats a panic
+/// there as a handled refusal and any other panic as a crash.
+pub fn in_guarded_section() -> bool {
+    GUARDED.with(|g| g.get() > 0)
+}
+
+/// Parses a change from a device: framing first (bounded: `check_change_chunk`), then
+/// Automerge's parser, guarded, so a crafted change that trips a panic is a rejection.
+pub(crate) fn parse_change(bytes: &[u8]) -> Result<Change, String> {
     wire::check_change_chunk(bytes)?;
     let owned = bytes.to_vec();
-    match std::panic::catch_unwind(AssertUnwindSafe(move || Change::from_bytes(owned))) {
+    match guarded(move || Change::from_bytes(owned)) {
         Ok(Ok(c)) => Ok(c),
         Ok(Err(e)) => Err(format!("not a valid change: {e}")),
         Err(_) => Err("not a valid change".into()),
@@ -83,7 +145,7 @@ fn is_genesis(change: &Change, after: &AutoCommit, id: DocId) -> bool {
 /// push on their behalf (see `merge_one`); empty unless the database was ever restored.
 type RelayActors = HashSet<Vec<u8>>;
 
-fn merge_one(
+pub(crate) fn merge_one(
     device: &DeviceAuth,
     push: &PushDoc,
     stored: Option<&StoredDoc>,
@@ -187,14 +249,21 @@ fn merge_one(
             );
         }
     }
+    if deepest_new_object(before.as_ref(), &new) > MAX_DEPTH {
+        return reject(
+            id,
+            RejectCode::SchemaViolation,
+            format!("objects nest deeper than {MAX_DEPTH} levels"),
+            stored,
+        );
+    }
     let mut after = match before.as_mut() {
         Some(b) => b.fork(),
         None => AutoCommit::new(),
     };
     let mut read = None;
     if !new.is_empty() {
-        let applied =
-            std::panic::catch_unwind(AssertUnwindSafe(|| after.apply_changes(new.clone())));
+        let applied = guarded(|| after.apply_changes(new.clone()));
         match applied {
             Ok(Ok(())) => {}
             Ok(Err(e)) => {
@@ -499,18 +568,16 @@ async fn merge_part(
                             let Some(p) = pushes.get(id) else { continue };
                             // A panic inside Automerge on one document refuses that
                             // document, not the request (nor silently drops it).
-                            let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| {
-                                merge_one(dev, p, stored.get(id), relay)
-                            }))
-                            .unwrap_or_else(|_| {
-                                tracing::error!(document = %id, "merging panicked");
-                                reject(
-                                    *id,
-                                    RejectCode::InvalidChange,
-                                    "the server could not process this document",
-                                    stored.get(id),
-                                )
-                            });
+                            let outcome = guarded(|| merge_one(dev, p, stored.get(id), relay))
+                                .unwrap_or_else(|_| {
+                                    tracing::error!(document = %id, "merging panicked");
+                                    reject(
+                                        *id,
+                                        RejectCode::InvalidChange,
+                                        "the server could not process this document",
+                                        stored.get(id),
+                                    )
+                                });
                             out.push((i, *id, outcome));
                         }
                         out

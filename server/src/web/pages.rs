@@ -235,6 +235,17 @@ impl Filter {
         today: NaiveDate,
         tz: FixedOffset,
     ) -> Result<HazardQuery, String> {
+        self.query_in(web.scope(), today, tz)
+    }
+
+    /// The same for a reader confined to `scope` (`None`: a provincial reviewer, who may
+    /// name one institution).
+    pub fn query_in(
+        &self,
+        scope: Option<InstitutionId>,
+        today: NaiveDate,
+        tz: FixedOffset,
+    ) -> Result<HazardQuery, String> {
         let some = |s: &str| (!s.is_empty()).then(|| s.to_string());
         let date = |s: &str, f: &str| -> Result<Option<NaiveDate>, String> {
             if s.is_empty() {
@@ -261,7 +272,7 @@ impl Filter {
         if let Some(s) = some(&self.status) {
             s.parse::<HazardStatus>().map_err(|e| e.to_string())?;
         }
-        let mut institution = web.scope();
+        let mut institution = scope;
         if institution.is_none() && !self.institution.is_empty() {
             institution = Some(
                 self.institution

@@ -101,10 +101,7 @@ pub async fn grid(
     let now = state.now();
     let tz = state.tz(Some(institution)).await;
     let campaigns = state.storage.campaigns(institution).await?;
-    let list: Vec<IsoWeek> = (0..weeks.clamp(1, MAX_WEEKS))
-        .rev()
-        .map(|i| IsoWeek::of(end - chrono::Duration::weeks(i as i64)))
-        .collect();
+    let list = week_list(end, weeks);
     let depts = state.storage.departments(institution).await?;
     let reports = state
         .storage
@@ -148,6 +145,16 @@ pub async fn grid(
         "weeks": list.iter().zip(&due).map(|(w, (dept, inst))| json!({"code": w.to_string(), "deadline": local(*dept), "province_deadline": local(*inst)})).collect::<Vec<_>>(),
         "rows": rows,
     }))
+}
+
+/// The grid's weeks, oldest first, ending with `end`'s week; `end` and `weeks` come from
+/// the query string, so a date at the edge of the calendar yields fewer weeks, not a panic.
+pub fn week_list(end: NaiveDate, weeks: u32) -> Vec<IsoWeek> {
+    (0..weeks.clamp(1, MAX_WEEKS))
+        .rev()
+        .filter_map(|i| end.checked_sub_signed(chrono::Duration::weeks(i64::from(i))))
+        .map(IsoWeek::of)
+        .collect()
 }
 
 fn institution_of(web: &Web, q: &HashMap<String, String>) -> Option<InstitutionId> {

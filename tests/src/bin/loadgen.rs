@@ -4,14 +4,23 @@
 //! hazards, sync again. Prints one JSON line.
 //!
 //! `cargo run --release -p saferound-tests --bin loadgen -- --devices 1 --inspections 1000`
+//!
+//! Concurrent mode (`--concurrent D --minutes M`): D devices start within 10 s, each
+//! recording 5 inspections and one edit and syncing every 30 s for M minutes; then a
+//! Friday-noon burst where every device files its department's weekly report within one
+//! minute (and the safety office every department's); meanwhile one stalled client holds
+//! a connection open and another trickles a sync body a byte a second. One JSON line:
+//! throughput, sync latency p50/p99, errors, the server's peak memory.
 
-use std::time::Instant;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 use saferound_core::device::NewFinding;
 use saferound_core::doc::inspection::AnswerResult;
 use saferound_core::model::RiskGrade;
 use saferound_core::{Device, demo};
-use saferound_tests::{DEMO_PASSWORD, Server, enroll, process_cpu_ms, sync};
+use saferound_tests::{DEMO_PASSWORD, Server, enroll, get_json, process_cpu_ms, sync, token};
 
 fn arg(name: &str, default: usize) -> usize {
     let args: Vec<String> = std::env::args().collect();
@@ -56,7 +65,224 @@ fn record(d: &Device, n: usize, codes: &[String]) -> Vec<saferound_core::ids::Do
     hazards
 }
 
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    (sorted[i] * 10.0).round() / 10.0
+}
+
+/// A client that sends a sync request's headers and then its body a byte a second (or
+/// nothing at all), until `stop`: it must not slow anyone else.
+fn slow_client(server: &Server, token: String, trickle: bool, stop: &AtomicBool) -> usize {
+    use std::io::Write;
+    let addr = server.url.trim_start_matches("http://").to_string();
+    let Ok(mut s) = std::net::TcpStream::connect(&addr) else {
+        return 0;
+    };
+    let head = format!(
+        "POST /api/v1/sync HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\nContent-Type: {}\r\nContent-Length: 1000000\r\n\r\n",
+        saferound_core::sync::wire::CONTENT_TYPE
+    );
+    let _ = s.write_all(head.as_bytes());
+    let mut sent = 0;
+    while !stop.load(Ordering::Relaxed) {
+        std::thread::sleep(Duration::from_secs(1));
+        if trickle && s.write_all(&[0xa4]).is_ok() {
+            sent += 1;
+        }
+    }
+    sent
+}
+
+#[derive(Default)]
+struct Tally {
+    latencies_ms: Vec<f64>,
+    burst_ms: Vec<f64>,
+    acknowledged: usize,
+    errors: usize,
+    rejected: usize,
+    inspections: usize,
+    edits: usize,
+}
+
+fn concurrent(devices: usize, minutes: f64) {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let server = Server::start(tmp.path());
+    eprintln!("enrolling {devices} devices…");
+    let logins = ["inspector", "inspector2"];
+    let phones: Vec<Device> = (0..devices)
+        .map(|k| {
+            enroll(
+                &server,
+                tmp.path(),
+                &format!("phone{k}"),
+                logins[k % 2],
+                DEMO_PASSWORD,
+            )
+        })
+        .collect();
+    let office = enroll(&server, tmp.path(), "office", "office", DEMO_PASSWORD);
+    let codes: Vec<String> = phones[0]
+        .templates()
+        .expect("templates")
+        .into_iter()
+        .find(|t| t.id == "dorm")
+        .expect("dorm template")
+        .items
+        .iter()
+        .map(|i| i.code.clone())
+        .collect();
+    let tally = Mutex::new(Tally::default());
+    let stop = AtomicBool::new(false);
+    let period = Duration::from_secs(30);
+    let run = Duration::from_secs_f64(minutes * 60.0);
+    let timed_sync = |d: &Device, burst: bool| {
+        let t = Instant::now();
+        let r = saferound_core::sync::client::sync(d, &mut |_| {});
+        let ms = t.elapsed().as_secs_f64() * 1000.0;
+        let mut g = tally.lock().expect("tally");
+        match r {
+            Ok(r) => {
+                g.acknowledged += r.acknowledged;
+                g.rejected += r.rejected.len();
+                if burst {
+                    &mut g.burst_ms
+                } else {
+                    &mut g.latencies_ms
+                }
+                .push(ms);
+            }
+            Err(e) => {
+                eprintln!("sync failed: {e}");
+                g.errors += 1;
+            }
+        }
+    };
+    eprintln!("running {devices} devices for {minutes} minutes, then the Friday-noon burst…");
+    let started = Instant::now();
+    let first_syncs = Mutex::new(Vec::new());
+    let (trickled, first_sync_by) = std::thread::scope(|s| {
+        let slow = [true, false].map(|trickle| {
+            let (t, stop, server) = (token(&phones[0]), &stop, &server);
+            s.spawn(move || slow_client(server, t, trickle, stop))
+        });
+        let handles: Vec<_> = phones
+            .iter()
+            .enumerate()
+            .map(|(k, d)| {
+                let (codes, timed_sync, first_syncs) = (&codes, &timed_sync, &first_syncs);
+                let tally = &tally;
+                s.spawn(move || {
+                    // Start spread evenly over the first 10 s.
+                    let offset = Duration::from_millis((k as u64 * 10_000) / devices as u64);
+                    std::thread::sleep(offset);
+                    let mut cycle = 0u32;
+                    let mut mine = Vec::new();
+                    loop {
+                        let due = started + offset + period * cycle;
+                        if due.duration_since(started) >= run {
+                            break;
+                        }
+                        if let Some(wait) = due.checked_duration_since(Instant::now()) {
+                            std::thread::sleep(wait);
+                        }
+                        mine.extend(record(d, 5, codes));
+                        if let Some(h) = mine.get(cycle as usize) {
+                            d.regrade(*h, RiskGrade::Significant, "复核调整")
+                                .expect("regrade");
+                        }
+                        {
+                            let mut g = tally.lock().expect("tally");
+                            g.inspections += 5;
+                            g.edits += 1;
+                        }
+                        timed_sync(d, false);
+                        if cycle == 0 {
+                            first_syncs.lock().expect("first").push(started.elapsed());
+                        }
+                        cycle += 1;
+                    }
+                    // Friday noon: the weekly report within one minute.
+                    let at =
+                        started + run + Duration::from_millis((k as u64 * 60_000) / devices as u64);
+                    if let Some(wait) = at.checked_duration_since(Instant::now()) {
+                        std::thread::sleep(wait);
+                    }
+                    d.file_weekly_report(None, None, true, "")
+                        .expect("weekly report");
+                    timed_sync(d, true);
+                })
+            })
+            .collect();
+        // The safety office files for every department, in the same minute.
+        let (office, timed_sync) = (&office, &timed_sync);
+        let office_burst = s.spawn(move || {
+            let at = started + run + Duration::from_secs(30);
+            if let Some(wait) = at.checked_duration_since(Instant::now()) {
+                std::thread::sleep(wait);
+            }
+            for name in demo::DEPARTMENTS {
+                office
+                    .file_weekly_report(Some(demo::department(name)), None, true, "")
+                    .expect("office report");
+            }
+            timed_sync(office, true);
+        });
+        for h in handles {
+            h.join().expect("device");
+        }
+        office_burst.join().expect("office");
+        stop.store(true, Ordering::Relaxed);
+        let trickled: usize = slow.into_iter().map(|h| h.join().unwrap_or(0)).sum();
+        let first = first_syncs.lock().expect("first");
+        (trickled, first.iter().max().map(|d| d.as_secs_f64()))
+    });
+    let wall = started.elapsed().as_secs_f64();
+    let mut t = tally.into_inner().expect("tally");
+    t.latencies_ms.sort_by(f64::total_cmp);
+    t.burst_ms.sort_by(f64::total_cmp);
+    let (s, v) = get_json(&server, &phones[0], "/api/v1/hazards?limit=1");
+    println!(
+        "{}",
+        serde_json::json!({
+            "mode": "concurrent",
+            "devices": devices,
+            "minutes": minutes,
+            "inspections": t.inspections,
+            "edits": t.edits,
+            "syncs": t.latencies_ms.len() + t.burst_ms.len(),
+            "acknowledged_docs": t.acknowledged,
+            "throughput_docs_per_s": ((t.acknowledged as f64 / wall) * 10.0).round() / 10.0,
+            "sync_p50_ms": percentile(&t.latencies_ms, 0.5),
+            "sync_p99_ms": percentile(&t.latencies_ms, 0.99),
+            "sync_max_ms": percentile(&t.latencies_ms, 1.0),
+            "burst_syncs": t.burst_ms.len(),
+            "burst_p50_ms": percentile(&t.burst_ms, 0.5),
+            "burst_p99_ms": percentile(&t.burst_ms, 0.99),
+            "errors": t.errors,
+            "rejected": t.rejected,
+            "first_sync_of_every_device_by_s": first_sync_by.map(|s| (s * 10.0).round() / 10.0),
+            "slow_client_bytes_trickled": trickled,
+            "ledger_hazards": if s == 200 { v["total"].clone() } else { serde_json::Value::Null },
+            "wall_s": (wall * 10.0).round() / 10.0,
+            "server_peak_rss_mb": server.peak_rss_mb().map(|m| (m * 10.0).round() / 10.0),
+        })
+    );
+}
+
 fn main() {
+    let concurrent_devices = arg("--concurrent", 0);
+    if concurrent_devices > 0 {
+        let minutes = std::env::args()
+            .skip_while(|a| a != "--minutes")
+            .nth(1)
+            .and_then(|m| m.parse::<f64>().ok())
+            .unwrap_or(2.0);
+        concurrent(concurrent_devices, minutes);
+        return;
+    }
     let devices = arg("--devices", 1).max(1);
     let inspections = arg("--inspections", 100);
     let tmp = tempfile::tempdir().expect("temp dir");
