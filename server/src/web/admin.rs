@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use axum::Form;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::Response;
 use saferound_core::ids::{DepartmentId, SiteId, UserId};
 use saferound_core::model::{Role, SiteKind};
 use serde_json::json;
@@ -259,18 +259,5 @@ pub async fn post(
         }
     }
     .await;
-    match result {
-        Ok(detail) => {
-            super::audit(
-                &state,
-                Some(&web.user),
-                &web.user.login,
-                &format!("admin_{what}"),
-                &detail,
-            )
-            .await;
-            Redirect::to("/admin").into_response()
-        }
-        Err((status, msg)) => error_page(&state, web.lang, status, &msg),
-    }
+    super::finish_action(&state, &web, result, &format!("admin_{what}"), "/admin").await
 }

@@ -464,10 +464,9 @@ pub async fn create(
     if let Err(e) = state.storage.save_campaign(&c).await {
         return internal(&state, &web, e);
     }
-    super::audit(
+    super::audit_action(
         &state,
-        Some(&web.user),
-        &web.user.login,
+        &web,
         "campaign_create",
         &format!("{} {} {}..{}", c.id, c.name, c.starts, c.ends),
     )
@@ -499,6 +498,33 @@ async fn find(
         .find(|c| c.id == id)
         .ok_or_else(not_found)?;
     Ok((c, state.tz(Some(inst)).await))
+}
+
+/// A campaign with its summary's figures, as of today in its institution.
+struct Summary {
+    c: Campaign,
+    rows: Vec<Figures>,
+    total: Figures,
+    today: NaiveDate,
+    institution_name: String,
+}
+
+/// The campaign `id` the user may read, with its figures (`find`, then `figures`).
+async fn summary_of(
+    state: &AppState,
+    web: &Web,
+    id: &str,
+    q: &HashMap<String, String>,
+) -> Result<Summary, Response> {
+    let (c, tz) = find(state, web, id, q).await?;
+    let (rows, total, today, institution_name) = figures(state, web, &c, tz).await?;
+    Ok(Summary {
+        c,
+        rows,
+        total,
+        today,
+        institution_name,
+    })
 }
 
 /// The summary's figures for the campaign, and today's date in its institution.
@@ -536,13 +562,15 @@ async fn figures(
     Ok((rows, total, today, name))
 }
 
-fn summary_context(
-    c: &Campaign,
-    rows: &[Figures],
-    total: &Figures,
-    today: NaiveDate,
-    lang: Lang,
-) -> serde_json::Value {
+fn summary_context(s: &Summary, lang: Lang) -> serde_json::Value {
+    let Summary {
+        c,
+        rows,
+        total,
+        today,
+        ..
+    } = s;
+    let today = *today;
     json!({
         "c": campaign_json(c, today, lang),
         "rows": rows.iter().map(figures_json).collect::<Vec<_>>(),
@@ -562,15 +590,12 @@ pub async fn progress(
     Path(id): Path<String>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    let (c, tz) = match find(&state, &web, &id, &q).await {
+    let sum = match summary_of(&state, &web, &id, &q).await {
         Ok(x) => x,
         Err(r) => return r,
     };
-    let (rows, total, today, _) = match figures(&state, &web, &c, tz).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
-    let mut ctx = summary_context(&c, &rows, &total, today, web.lang);
+    let c = &sum.c;
+    let mut ctx = summary_context(&sum, web.lang);
     ctx["can_manage"] = json!(can_manage(&web) == Some(c.institution));
     ctx["qs"] = json!(if web.scope().is_none() {
         format!("?institution={}", c.institution)
@@ -594,16 +619,12 @@ pub async fn summary(
     Path(id): Path<String>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    let (c, tz) = match find(&state, &web, &id, &q).await {
+    let sum = match summary_of(&state, &web, &id, &q).await {
         Ok(x) => x,
         Err(r) => return r,
     };
-    let (rows, total, today, name) = match figures(&state, &web, &c, tz).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
-    let mut ctx = summary_context(&c, &rows, &total, today, web.lang);
-    ctx["institution_name"] = json!(name);
+    let mut ctx = summary_context(&sum, web.lang);
+    ctx["institution_name"] = json!(sum.institution_name);
     render(&state, Some(&web), web.lang, "summary.html", "", ctx)
 }
 
@@ -639,10 +660,9 @@ pub async fn deadlines(
     if let Err(e) = state.storage.save_campaign(&c).await {
         return internal(&state, &web, e);
     }
-    super::audit(
+    super::audit_action(
         &state,
-        Some(&web.user),
-        &web.user.login,
+        &web,
         "campaign_deadlines",
         &format!(
             "{} dept {} {} inst {} {}",
@@ -763,11 +783,13 @@ pub async fn export(
         "summary.xlsx" => true,
         _ => return StatusCode::NOT_FOUND.into_response(),
     };
-    let (c, tz) = match find(&state, &web, &id, &q).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
-    let (rows, total, today, _) = match figures(&state, &web, &c, tz).await {
+    let Summary {
+        c,
+        rows,
+        total,
+        today,
+        ..
+    } = match summary_of(&state, &web, &id, &q).await {
         Ok(x) => x,
         Err(r) => return r,
     };
@@ -801,10 +823,9 @@ pub async fn export(
             "csv",
         )
     };
-    super::audit(
+    super::audit_action(
         &state,
-        Some(&web.user),
-        &web.user.login,
+        &web,
         &format!("export_campaign_{ext}"),
         &c.id.to_string(),
     )

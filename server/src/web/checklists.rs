@@ -282,10 +282,9 @@ pub async fn publish(
             &e.to_string(),
         );
     }
-    super::audit(
+    super::audit_action(
         &state,
-        Some(&web.user),
-        &web.user.login,
+        &web,
         "checklist_publish",
         &format!("{} ({} items)", t.key(), t.items.len()),
     )

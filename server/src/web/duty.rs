@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::Response;
 use chrono::{DateTime, Duration, FixedOffset, NaiveDate, NaiveDateTime, Utc};
 use saferound_core::ids::{InstitutionId, Timestamp};
 use saferound_core::model::Role;
@@ -318,20 +318,7 @@ pub async fn post(
         }
     }
     .await;
-    match result {
-        Ok(detail) => {
-            super::audit(
-                &state,
-                Some(&web.user),
-                &web.user.login,
-                &format!("duty_{what}"),
-                &detail,
-            )
-            .await;
-            Redirect::to("/duty").into_response()
-        }
-        Err((status, msg)) => error_page(&state, web.lang, status, &msg),
-    }
+    super::finish_action(&state, &web, result, &format!("duty_{what}"), "/duty").await
 }
 
 #[cfg(test)]

@@ -417,3 +417,26 @@ pub(crate) async fn audit(
         tracing::error!("audit log: {e}");
     }
 }
+
+/// Records an action of the signed-in user.
+pub(crate) async fn audit_action(state: &AppState, web: &Web, action: &str, detail: &str) {
+    audit(state, Some(&web.user), &web.user.login, action, detail).await;
+}
+
+/// The end of a form that changes something: on success the action is audited (with
+/// the detail the form returned) and the browser goes to `to`; a failure shows its page.
+pub(crate) async fn finish_action(
+    state: &AppState,
+    web: &Web,
+    result: Result<String, (StatusCode, String)>,
+    action: &str,
+    to: &str,
+) -> Response {
+    match result {
+        Ok(detail) => {
+            audit_action(state, web, action, &detail).await;
+            Redirect::to(to).into_response()
+        }
+        Err((status, msg)) => error_page(state, web.lang, status, &msg),
+    }
+}

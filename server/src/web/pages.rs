@@ -171,7 +171,7 @@ pub async fn logout(
             &e.to_string(),
         );
     }
-    super::audit(&state, Some(&web.user), &web.user.login, "logout", "").await;
+    super::audit_action(&state, &web, "logout", "").await;
     let mut r = Redirect::to("/login").into_response();
     r.headers_mut()
         .insert(header::SET_COOKIE, session_cookie("", 0));
@@ -984,10 +984,9 @@ pub async fn export_csv(
         Ok(r) => r,
         Err(r) => return r,
     };
-    super::audit(
+    super::audit_action(
         &state,
-        Some(&web.user),
-        &web.user.login,
+        &web,
         "export_csv",
         &format!("{} rows; {}", rows.len(), f.qs()),
     )
@@ -1017,10 +1016,9 @@ pub async fn export_xlsx(
             .await;
     match built {
         Ok(Ok(bytes)) => {
-            super::audit(
+            super::audit_action(
                 &state,
-                Some(&web.user),
-                &web.user.login,
+                &web,
                 "export_xlsx",
                 &format!("{n} rows; {}", f.qs()),
             )

@@ -271,14 +271,7 @@ pub async fn weekly_csv(
         })
         .collect();
     let h: Vec<&str> = header.iter().map(String::as_str).collect();
-    super::audit(
-        &state,
-        Some(&web.user),
-        &web.user.login,
-        "export_weekly_csv",
-        &end.to_string(),
-    )
-    .await;
+    super::audit_action(&state, &web, "export_weekly_csv", &end.to_string()).await;
     (
         [
             (
