@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite: unit, integration and end-to-end tests of every crate (storage
 # tests on SQLite and on a private PostgreSQL), then the phone library from foreign
-# languages (Python against a real server, Kotlin on the JVM, the Swift bindings parsed). Tools those need are fetched by scripts/mobile-tools.sh.
+# languages (Python against a real server, Kotlin on the JVM, the Swift bindings parsed).
+# Tools those need are fetched by scripts/mobile-tools.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # System packages the foreign-language and browser tests need (apt, when missing).
