@@ -1588,3 +1588,71 @@ async fn sqlite_and_postgres_ledger_dumps_are_equal() {
     lite.finish().await;
     pg.finish().await;
 }
+
+// ---------------------------------------------------------------------------------------
+// PostgreSQL only: start-up and errors
+
+/// Two replicas starting together on an empty database: one migrates, the other waits
+/// on the advisory lock and finds it done; both agree on the epoch.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_replicas_migrate_together_and_refuse_a_newer_schema() {
+    let Some(pg) = postgres().await else { return };
+    let (admin, db) = pg.pg.clone().unwrap();
+    let fresh = format!("{db}_b");
+    let c = admin_client(&admin).await;
+    c.batch_execute(&format!("CREATE DATABASE {fresh}"))
+        .await
+        .unwrap();
+    let url = with_database(&admin, &fresh);
+    let (a, b) = tokio::join!(
+        PostgresStorage::connect(&url),
+        PostgresStorage::connect(&url)
+    );
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert_eq!(a.epoch().await.unwrap(), b.epoch().await.unwrap());
+    // A schema from a newer server is refused, as SQLite refuses one.
+    let db_b = admin_client(&url).await;
+    db_b.batch_execute("INSERT INTO schema_migrations VALUES (999, 'future')")
+        .await
+        .unwrap();
+    match PostgresStorage::connect(&url).await {
+        Err(StoreError::Corrupt(m)) => assert!(m.contains("newer"), "{m}"),
+        other => panic!("a newer schema was accepted: {:?}", other.err()),
+    }
+    // Backups are pg_dump's; the refusal says so.
+    let err = a.backup("/tmp/never".into()).await.unwrap_err();
+    assert!(err.to_string().contains("pg_dump"), "{err}");
+    // After pg_restore: a new epoch, and the database knows it was restored.
+    let before = a.epoch().await.unwrap();
+    let epoch = a.mark_restored().await.unwrap();
+    assert_ne!(epoch, before);
+    db_b.batch_execute("DELETE FROM schema_migrations WHERE version = 999")
+        .await
+        .unwrap();
+    let again = PostgresStorage::connect(&url).await.unwrap();
+    assert!(again.restored().await.unwrap());
+    assert_eq!(again.epoch().await.unwrap(), epoch);
+    drop((a, b, again, db_b));
+    c.batch_execute(&format!("DROP DATABASE {fresh} WITH (FORCE)"))
+        .await
+        .unwrap();
+    pg.finish().await;
+}
+
+/// An unreachable database is a retryable 503, never a 500.
+#[tokio::test]
+async fn postgres_unreachable_is_transient_and_a_503() {
+    // Port 1 on loopback: nothing listens, the connection is refused at once.
+    let err = PostgresStorage::connect("postgres://postgres@127.0.0.1:1/none")
+        .await
+        .err()
+        .expect("nothing listens on port 1");
+    assert!(err.transient(), "{err:?}");
+    let response =
+        axum::response::IntoResponse::into_response(saferound_server::http::ApiError::from(err));
+    assert_eq!(
+        response.status(),
+        axum::http::StatusCode::SERVICE_UNAVAILABLE
+    );
+    assert!(response.headers().contains_key("retry-after"));
+}
