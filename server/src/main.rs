@@ -204,6 +204,11 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
                 .into(),
         );
     }
+    if let (Some(Command::Backup { .. }), Some(_)) = (&cli.command, pg_url) {
+        return Err("the database is PostgreSQL: back it up with pg_dump (e.g. pg_dump -Fc -f saferound.dump <url>) \
+                    and copy the --blobs directory"
+            .into());
+    }
     if let (Some(Command::MarkRestored), None) = (&cli.command, pg_url) {
         return Err(
             "mark-restored is for PostgreSQL; a SQLite backup is put back with `restore`".into(),

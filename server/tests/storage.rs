@@ -508,7 +508,7 @@ async fn feed_pages_by_bytes_and_rows_and_skips_own_actor(s: Arc<dyn Storage>) {
     assert!(page.items.is_empty() && !page.more);
     assert_eq!(page.cursor, newest);
     // Only my changes after x's last one: skipped in the query, cursor moves past them.
-    let last_x = all.iter().filter(|i| i.doc_id == x.id).last().unwrap().seq;
+    let last_x = all.iter().rfind(|i| i.doc_id == x.id).unwrap().seq;
     let page = s
         .feed(inst, last_x, mine.to_bytes().to_vec(), 1 << 30)
         .await

@@ -20,10 +20,10 @@ use crate::ledger::{ConflictRow, EventRow, HazardRow, LedgerRows};
 pub enum StoreError {
     #[error("storage: {0}")]
     Sqlite(#[from] rusqlite::Error),
-    #[error("storage (PostgreSQL): {0}")]
+    #[error("storage (PostgreSQL): {}", with_causes(.0))]
     Postgres(#[from] tokio_postgres::Error),
     /// No connection to PostgreSQL within the pool's timeouts.
-    #[error("storage (PostgreSQL connection pool): {0}")]
+    #[error("storage (PostgreSQL connection pool): {}", with_causes(.0))]
     Pool(#[from] deadpool_postgres::PoolError),
     /// What this backend does not do (a PostgreSQL backup is pg_dump's job).
     #[error("{0}")]
@@ -68,6 +68,22 @@ impl StoreError {
             _ => false,
         }
     }
+}
+
+/// The error and its causes: tokio-postgres says only "db error" or "error connecting
+/// to server" and keeps the server's message (or the I/O error) as the source.
+fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let text = c.to_string();
+        if !out.ends_with(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        cause = c.source();
+    }
+    out
 }
 
 fn pg_transient(e: &tokio_postgres::Error) -> bool {
