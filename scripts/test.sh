@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The whole test suite: unit, integration and end-to-end tests of every crate, then the
-# phone library from foreign languages (Python against a real server, Kotlin on the JVM,
-# the Swift bindings parsed). Tools those need are fetched by scripts/mobile-tools.sh.
+# The whole test suite: unit, integration and end-to-end tests of every crate (storage
+# tests on SQLite and on a private PostgreSQL), then the phone library from foreign
+# languages (Python against a real server, Kotlin on the JVM, the Swift bindings parsed).
+# Tools those need are fetched by scripts/mobile-tools.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # System packages the foreign-language and browser tests need (apt, when missing).
@@ -12,7 +13,9 @@ target="${CARGO_TARGET_DIR:-$PWD/target}"
 # (including saferound-mobile's uniffi-bindgen), so building the workspace at once unifies
 # them (a second feature set would rebuild).
 cargo build --workspace --locked --lib --bins
-cargo test --workspace --locked --lib --bins --tests "$@"
+# Under a throwaway PostgreSQL (scripts/with-postgres.sh): the storage suite runs on both
+# backends, and SAFEROUND_REQUIRE_PG=1 makes a missing database a failure, not a skip.
+scripts/with-postgres.sh cargo test --workspace --locked --lib --bins --tests "$@"
 
 # The phone library (mobile-bindings/README.md): generate Kotlin, Swift and Python from
 # the library just built (the build above is reused, nothing recompiles).

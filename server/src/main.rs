@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
+use saferound_server::store::postgres::{self, PostgresStorage};
 use saferound_server::store::sqlite::SqliteStorage;
 use saferound_server::store::{Storage, User};
 use saferound_server::{AppState, DEMO_PASSWORD, accounts, bootstrap_admin, load_demo};
@@ -24,7 +25,8 @@ struct Cli {
         global = true
     )]
     listen: SocketAddr,
-    /// The SQLite database file (created and migrated on first start).
+    /// The SQLite database file (created and migrated on first start), or a PostgreSQL
+    /// database: postgres://user:password@host:port/database (migrated at start).
     #[arg(
         long,
         env = "SAFEROUND_DB",
@@ -93,6 +95,9 @@ enum Command {
         #[arg(long)]
         blobs_from: Option<PathBuf>,
     },
+    /// After a PostgreSQL database was restored with pg_restore (servers stopped): give
+    /// it a new epoch, so every device pushes again what the dump lacks.
+    MarkRestored,
     /// Administration without the dashboard.
     #[command(subcommand)]
     Admin(Admin),
@@ -190,7 +195,25 @@ fn main() -> std::process::ExitCode {
 }
 
 async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
+    let pg_url = cli.db.to_str().filter(|d| postgres::is_url(d));
     // Before anything opens (and so creates) the database.
+    if let (Some(Command::Restore { .. }), Some(_)) = (&cli.command, pg_url) {
+        return Err(
+            "the database is PostgreSQL: restore a pg_dump with pg_restore (servers stopped), \
+                    then run `saferound-server --db <url> mark-restored`"
+                .into(),
+        );
+    }
+    if let (Some(Command::Backup { .. }), Some(_)) = (&cli.command, pg_url) {
+        return Err("the database is PostgreSQL: back it up with pg_dump (e.g. pg_dump -Fc -f saferound.dump <url>) \
+                    and copy the --blobs directory"
+            .into());
+    }
+    if let (Some(Command::MarkRestored), None) = (&cli.command, pg_url) {
+        return Err(
+            "mark-restored is for PostgreSQL; a SQLite backup is put back with `restore`".into(),
+        );
+    }
     if let Some(Command::Restore { from, blobs_from }) = &cli.command {
         let epoch = SqliteStorage::restore(from, &cli.db)?;
         println!(
@@ -204,7 +227,20 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         }
         return Ok(());
     }
-    let storage = Arc::new(SqliteStorage::open(&cli.db)?);
+    let storage: Arc<dyn Storage> = match pg_url {
+        Some(url) => {
+            let pg = PostgresStorage::connect(url).await?;
+            if let Some(Command::MarkRestored) = cli.command {
+                let epoch = pg.mark_restored().await?;
+                println!(
+                    "marked as restored; new epoch {epoch}: devices will push again what it lacks"
+                );
+                return Ok(());
+            }
+            Arc::new(pg)
+        }
+        None => Arc::new(SqliteStorage::open(&cli.db)?),
+    };
     let mut state = AppState::new(storage.clone(), cli.blobs.clone());
     if let Some(now) = cli.now {
         tracing::warn!(%now, "the clock is fixed by --now / SAFEROUND_NOW");
@@ -245,7 +281,7 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             }
             Ok(())
         }
-        Some(Command::Restore { .. }) => Ok(()),
+        Some(Command::Restore { .. }) | Some(Command::MarkRestored) => Ok(()),
         Some(Command::Admin(a)) => admin(&state, a).await,
     }
 }

@@ -74,6 +74,12 @@ pub enum ApiError {
         "the server's storage is full; nothing was lost, your changes stay on this device: try again later"
     )]
     StorageFull,
+    /// The database is unreachable or busy for a moment (PostgreSQL restarting, a lost
+    /// connection, a full pool): nothing was kept, the device retries (503, Retry-After).
+    #[error(
+        "the server's storage is unavailable for a moment; nothing was lost, your changes stay on this device: try again later"
+    )]
+    Unavailable,
     #[error("internal error")]
     Internal(String),
 }
@@ -82,11 +88,13 @@ impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::Conflict(m) => ApiError::Conflict(m),
-            StoreError::Sqlite(e)
-                if e.sqlite_error_code() == Some(rusqlite::ErrorCode::DiskFull) =>
-            {
+            e if e.disk_full() => {
                 tracing::error!("the database is full: {e}");
                 ApiError::StorageFull
+            }
+            e if e.transient() => {
+                tracing::warn!("storage unavailable for now: {e}");
+                ApiError::Unavailable
             }
             other => ApiError::Internal(other.to_string()),
         }
@@ -112,7 +120,7 @@ impl IntoResponse for ApiError {
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UpgradeRequired(..) => StatusCode::UPGRADE_REQUIRED,
-            ApiError::StorageFull => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::StorageFull | ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(detail) => {
                 tracing::error!("{detail}");
                 StatusCode::INTERNAL_SERVER_ERROR

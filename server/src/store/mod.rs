@@ -1,7 +1,9 @@
 //! Everything the server persists sits behind `Storage`: accounts and devices, documents
 //! and the change feed, and the ledger. The SQLite implementation (`sqlite`) is the
-//! embedded default; a PostgreSQL one can implement the same trait.
+//! embedded default; the PostgreSQL one (`postgres`) serves several replicas at once.
 
+pub mod postgres;
+mod rows;
 pub mod sqlite;
 
 use std::collections::HashMap;
@@ -18,12 +20,86 @@ use crate::ledger::{ConflictRow, EventRow, HazardRow, LedgerRows};
 pub enum StoreError {
     #[error("storage: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    #[error("storage (PostgreSQL): {}", with_causes(.0))]
+    Postgres(#[from] tokio_postgres::Error),
+    /// No connection to PostgreSQL within the pool's timeouts.
+    #[error("storage (PostgreSQL connection pool): {}", with_causes(.0))]
+    Pool(#[from] deadpool_postgres::PoolError),
+    /// What this backend does not do (a PostgreSQL backup is pg_dump's job).
+    #[error("{0}")]
+    Unsupported(String),
     #[error("{0}")]
     Conflict(String),
     #[error("stored data is not valid: {0}")]
     Corrupt(String),
     #[error("storage task failed: {0}")]
     Task(String),
+}
+
+impl StoreError {
+    /// The database is out of space: nothing was written, the device keeps its changes
+    /// and tries later (HTTP 503, see `http::ApiError::StorageFull`).
+    pub fn disk_full(&self) -> bool {
+        match self {
+            StoreError::Sqlite(e) => e.sqlite_error_code() == Some(rusqlite::ErrorCode::DiskFull),
+            StoreError::Postgres(e) => {
+                e.code() == Some(&tokio_postgres::error::SqlState::DISK_FULL)
+            }
+            StoreError::Pool(deadpool_postgres::PoolError::Backend(e)) => {
+                e.code() == Some(&tokio_postgres::error::SqlState::DISK_FULL)
+            }
+            _ => false,
+        }
+    }
+
+    /// A failure that passes by itself — the database restarting or unreachable for a
+    /// moment, a lost connection, a busy pool, a transaction that lost a race — after
+    /// which the same request can simply be made again (HTTP 503, not 500).
+    pub fn transient(&self) -> bool {
+        match self {
+            StoreError::Postgres(e) => pg_transient(e),
+            StoreError::Pool(deadpool_postgres::PoolError::Backend(e)) => pg_transient(e),
+            // Timeouts, a closed pool: the database did not answer in time.
+            StoreError::Pool(_) => true,
+            StoreError::Sqlite(e) => matches!(
+                e.sqlite_error_code(),
+                Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+            ),
+            _ => false,
+        }
+    }
+}
+
+/// The error and its causes: tokio-postgres says only "db error" or "error connecting
+/// to server" and keeps the server's message (or the I/O error) as the source.
+fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let text = c.to_string();
+        if !out.ends_with(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        cause = c.source();
+    }
+    out
+}
+
+fn pg_transient(e: &tokio_postgres::Error) -> bool {
+    match e.code() {
+        // 08: connection exceptions; 40001/40P01: lost a race; 53300: too many
+        // connections; 57P01–57P03: the server is shutting down or starting up.
+        Some(c) => {
+            let c = c.code();
+            c.starts_with("08")
+                || matches!(c, "40001" | "40P01" | "53300" | "57P01" | "57P02" | "57P03")
+        }
+        // No SQLSTATE: the connection itself failed (closed, I/O, connect).
+        None => {
+            e.is_closed() || std::error::Error::source(e).is_some_and(|s| s.is::<std::io::Error>())
+        }
+    }
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;

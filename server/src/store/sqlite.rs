@@ -8,8 +8,8 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 use saferound_core::ids::{DepartmentId, DocId, InstitutionId, SiteId, UserId};
-use saferound_core::model::Role;
 
+use super::rows::*;
 use super::*;
 use crate::ledger::{ConflictRow, EventRow, HazardRow, LedgerRows};
 
@@ -23,8 +23,6 @@ const MIGRATIONS: &[&str] = &[
 
 /// Readers for concurrent queries; SQLite in WAL mode lets them run beside the writer.
 const READERS: usize = 4;
-/// Changes one feed page returns at most (besides its byte budget).
-const FEED_PAGE_ROWS: usize = 2000;
 
 pub struct SqliteStorage {
     inner: Arc<Inner>,
@@ -228,35 +226,14 @@ impl SqliteStorage {
     }
 }
 
-fn parse<T: std::str::FromStr>(s: &str, what: &str) -> Result<T> {
-    s.parse()
-        .map_err(|_| StoreError::Corrupt(format!("bad {what} '{s}'")))
+/// The backend's column getter for the shared row macros (`rows::hazard_row!` …).
+fn col<T: rusqlite::types::FromSql>(r: &Row<'_>, i: usize) -> rusqlite::Result<T> {
+    r.get(i)
 }
-
-fn roles_of(s: &str) -> Result<Vec<Role>> {
-    s.split(',')
-        .filter(|x| !x.is_empty())
-        .map(|r| parse(r, "role"))
-        .collect()
-}
-
-const USER_COLS: &str =
-    "u.id, u.institution, u.department, u.login, u.name, u.roles, u.password_hash, u.active";
 
 fn user_from(r: &Row<'_>) -> rusqlite::Result<UserTuple> {
     user_at(r, 0)
 }
-
-type UserTuple = (
-    String,
-    Option<String>,
-    Option<String>,
-    String,
-    String,
-    String,
-    String,
-    bool,
-);
 
 /// A device as `SELECT d.id, d.institution, d.actor, {USER_COLS}` reads it.
 type DeviceAuthRow = (String, String, Vec<u8>, UserTuple);
@@ -267,16 +244,7 @@ fn device_auth_row(r: &Row<'_>) -> rusqlite::Result<DeviceAuthRow> {
 
 /// The `USER_COLS` of a row, starting at column `at`.
 fn user_at(r: &Row<'_>, at: usize) -> rusqlite::Result<UserTuple> {
-    Ok((
-        r.get(at)?,
-        r.get(at + 1)?,
-        r.get(at + 2)?,
-        r.get(at + 3)?,
-        r.get(at + 4)?,
-        r.get(at + 5)?,
-        r.get(at + 6)?,
-        r.get(at + 7)?,
-    ))
+    Ok(user_tuple!(col, r, at))
 }
 
 fn device_auth_of((id, inst, actor, u): DeviceAuthRow) -> Result<DeviceAuth> {
@@ -286,27 +254,6 @@ fn device_auth_of((id, inst, actor, u): DeviceAuthRow) -> Result<DeviceAuth> {
         actor,
         user: user_of(u)?,
     })
-}
-
-fn user_of(t: UserTuple) -> Result<User> {
-    Ok(User {
-        id: parse(&t.0, "user id")?,
-        institution: t
-            .1
-            .as_deref()
-            .map(|s| parse(s, "institution"))
-            .transpose()?,
-        department: t.2.as_deref().map(|s| parse(s, "department")).transpose()?,
-        login: t.3,
-        name: t.4,
-        roles: roles_of(&t.5)?,
-        password_hash: t.6,
-        active: t.7,
-    })
-}
-
-fn now() -> String {
-    saferound_core::ids::Timestamp(chrono::Utc::now()).to_string()
 }
 
 fn write_ledger(
@@ -383,48 +330,13 @@ fn write_ledger(
     Ok(())
 }
 
-const HAZARD_COLS: &str = "id, campaign, inspection, site_id, site_name, site_kind, category, risk, risk_rank,
-    hazard_grade, status, supervised, location, description, reported_by, reported_by_name, reported_at,
-    measure, funds, responsible, responsible_name, deadline, contingency, reinspector, reinspector_name,
-    rectified_at, verified_at, verification_note, conflicts";
-
 fn hazard_from(r: &Row<'_>) -> rusqlite::Result<HazardRow> {
     hazard_at(r, 0)
 }
 
 /// Reads the hazard columns starting at column `o`.
 fn hazard_at(r: &Row<'_>, o: usize) -> rusqlite::Result<HazardRow> {
-    Ok(HazardRow {
-        id: r.get(o)?,
-        campaign: r.get(o + 1)?,
-        inspection: r.get(o + 2)?,
-        site_id: r.get(o + 3)?,
-        site_name: r.get(o + 4)?,
-        site_kind: r.get(o + 5)?,
-        category: r.get(o + 6)?,
-        risk: r.get(o + 7)?,
-        risk_rank: r.get(o + 8)?,
-        hazard_grade: r.get(o + 9)?,
-        status: r.get(o + 10)?,
-        supervised: r.get(o + 11)?,
-        location: r.get(o + 12)?,
-        description: r.get(o + 13)?,
-        reported_by: r.get(o + 14)?,
-        reported_by_name: r.get(o + 15)?,
-        reported_at: r.get(o + 16)?,
-        measure: r.get(o + 17)?,
-        funds: r.get(o + 18)?,
-        responsible: r.get(o + 19)?,
-        responsible_name: r.get(o + 20)?,
-        deadline: r.get(o + 21)?,
-        contingency: r.get(o + 22)?,
-        reinspector: r.get(o + 23)?,
-        reinspector_name: r.get(o + 24)?,
-        rectified_at: r.get(o + 25)?,
-        verified_at: r.get(o + 26)?,
-        verification_note: r.get(o + 27)?,
-        conflicts: r.get(o + 28)?,
-    })
+    Ok(hazard_row!(col, r, o))
 }
 
 fn load_doc(c: &Connection, inst: &str, id: &str) -> Result<Option<StoredDoc>> {
@@ -1145,28 +1057,11 @@ impl Storage for SqliteStorage {
             )?;
             let rows = c
                 .prepare(&format!(
-                    "SELECT id, campaign, site_id, site_name, site_kind, template, template_version, inspectors,
-                            started_at, submitted_at, answers, failed, findings
+                    "SELECT {INSPECTION_COLS}
                      FROM ledger_inspections WHERE {filter}
                      ORDER BY started_at DESC, id DESC LIMIT {limit} OFFSET {offset}"
                 ))?
-                .query_map(params![inst, site], |r| {
-                    Ok(crate::ledger::InspectionRow {
-                        id: r.get(0)?,
-                        campaign: r.get(1)?,
-                        site_id: r.get(2)?,
-                        site_name: r.get(3)?,
-                        site_kind: r.get(4)?,
-                        template: r.get(5)?,
-                        template_version: r.get(6)?,
-                        inspectors: r.get(7)?,
-                        started_at: r.get(8)?,
-                        submitted_at: r.get(9)?,
-                        answers: r.get(10)?,
-                        failed: r.get(11)?,
-                        findings: r.get(12)?,
-                    })
-                })?
+                .query_map(params![inst, site], |r| Ok(inspection_row!(col, r)))?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
             Ok((rows, total))
         })
@@ -1180,24 +1075,14 @@ impl Storage for SqliteStorage {
                 .prepare("SELECT institution, id FROM documents ORDER BY institution, id")?
                 .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
                 .collect::<rusqlite::Result<_>>()?;
-            for t in [
-                "ledger_hazards",
-                "ledger_events",
-                "ledger_inspections",
-                "ledger_answers",
-                "ledger_conflicts",
-                "ledger_reports",
-            ] {
+            for (t, _) in LEDGER_TABLES {
                 tx.execute(&format!("DELETE FROM {t}"), [])?;
             }
             for (inst, id) in &docs {
                 let Some(stored) = load_doc(&tx, inst, id)? else {
                     continue;
                 };
-                let mut doc = automerge::AutoCommit::load(&stored.bytes)
-                    .map_err(|e| StoreError::Corrupt(format!("document {id}: {e}")))?;
-                let rows = crate::ledger::derive(&mut doc, None)
-                    .map_err(|e| StoreError::Corrupt(format!("document {id}: {e}")))?;
+                let rows = derive_ledger(id, &stored.bytes)?;
                 write_ledger(&tx, inst, id, &rows)?;
             }
             tx.commit()?;
@@ -1235,19 +1120,7 @@ impl Storage for SqliteStorage {
                      WHERE s.token_hash = ?1 AND s.expires_at > ?2 AND u.active = 1"
                 ))?
                 .query_row(params![token_hash.to_vec(), at], |r| {
-                    Ok((
-                        r.get::<_, String>(0)?,
-                        (
-                            r.get(1)?,
-                            r.get(2)?,
-                            r.get(3)?,
-                            r.get(4)?,
-                            r.get(5)?,
-                            r.get(6)?,
-                            r.get(7)?,
-                            r.get(8)?,
-                        ),
-                    ))
+                    Ok((r.get::<_, String>(0)?, user_at(r, 1)?))
                 })
                 .optional()?;
             match row {
@@ -1276,18 +1149,7 @@ impl Storage for SqliteStorage {
         self.read(move |c| {
             let row = c
                 .prepare_cached(&format!("SELECT {USER_COLS} FROM users u WHERE u.id = ?1"))?
-                .query_row([id.to_string()], |r| {
-                    Ok((
-                        r.get(0)?,
-                        r.get(1)?,
-                        r.get(2)?,
-                        r.get(3)?,
-                        r.get(4)?,
-                        r.get(5)?,
-                        r.get(6)?,
-                        r.get(7)?,
-                    ))
-                })
+                .query_row([id.to_string()], user_from)
                 .optional()?;
             row.map(user_of).transpose()
         })
@@ -1519,24 +1381,10 @@ impl Storage for SqliteStorage {
 
     async fn campaigns(&self, institution: InstitutionId) -> Result<Vec<Campaign>> {
         self.read(move |c| {
-            type Row = (
-                String,
-                String,
-                String,
-                String,
-                Option<String>,
-                String,
-                u8,
-                u16,
-                u8,
-                u16,
-            );
-            let rows: Vec<Row> = c
-                .prepare(
-                    "SELECT id, name, starts, ends, summary_due, phases, dept_due_day,
-                            dept_due_minute, inst_due_day, inst_due_minute
-                     FROM campaigns WHERE institution = ?1 ORDER BY starts, created_at",
-                )?
+            let rows: Vec<CampaignTuple> = c
+                .prepare(&format!(
+                    "SELECT {CAMPAIGN_COLS} FROM campaigns WHERE institution = ?1 ORDER BY starts, created_at"
+                ))?
                 .query_map([institution.to_string()], |r| {
                     Ok((
                         r.get(0)?,
@@ -1553,26 +1401,7 @@ impl Storage for SqliteStorage {
                 })?
                 .collect::<rusqlite::Result<_>>()?;
             rows.into_iter()
-                .map(|r| {
-                    Ok(Campaign {
-                        id: parse(&r.0, "campaign id")?,
-                        institution,
-                        name: r.1,
-                        starts: parse(&r.2, "date")?,
-                        ends: parse(&r.3, "date")?,
-                        summary_due: r.4.as_deref().map(|d| parse(d, "date")).transpose()?,
-                        phases: serde_json::from_str(&r.5)
-                            .map_err(|e| StoreError::Corrupt(format!("phases: {e}")))?,
-                        dept_due: WeeklyDue {
-                            day: r.6,
-                            minute: r.7,
-                        },
-                        inst_due: WeeklyDue {
-                            day: r.8,
-                            minute: r.9,
-                        },
-                    })
-                })
+                .map(|r| campaign_of(institution, r))
                 .collect()
         })
         .await
@@ -1816,14 +1645,7 @@ impl Storage for SqliteStorage {
     async fn ledger_dump(&self) -> Result<String> {
         self.read(|c| {
             let mut out = String::new();
-            for (t, order) in [
-                ("ledger_hazards", "institution, id"),
-                ("ledger_events", "institution, hazard_id, idx"),
-                ("ledger_inspections", "institution, id"),
-                ("ledger_answers", "institution, inspection_id, item"),
-                ("ledger_conflicts", "institution, doc_id, field"),
-                ("ledger_reports", "institution, id"),
-            ] {
+            for (t, order) in LEDGER_TABLES {
                 out.push_str(&format!("## {t}\n"));
                 let mut stmt = c.prepare(&format!("SELECT * FROM {t} ORDER BY {order}"))?;
                 let n = stmt.column_count();
@@ -1835,7 +1657,7 @@ impl Storage for SqliteStorage {
                             Ok(rusqlite::types::ValueRef::Integer(n)) => n.to_string(),
                             Ok(rusqlite::types::ValueRef::Real(f)) => f.to_string(),
                             Ok(rusqlite::types::ValueRef::Text(t)) => {
-                                String::from_utf8_lossy(t).replace(['\t', '\n'], " ")
+                                dump_text(&String::from_utf8_lossy(t))
                             }
                             Ok(rusqlite::types::ValueRef::Blob(b)) => hex::encode(b),
                             Err(_) => "?".into(),

@@ -1,0 +1,216 @@
+//! What both storage backends share: column lists, the mapping of rows to the server's
+//! types and the parsing of stored text. The SQL differs (placeholders, types), the rows
+//! and their meaning do not, so they are written once here.
+
+use saferound_core::ids::InstitutionId;
+use saferound_core::model::Role;
+
+use super::{Campaign, Result, StoreError, User, WeeklyDue};
+use crate::ledger::LedgerRows;
+
+/// Changes one feed page returns at most (besides its byte budget).
+pub(crate) const FEED_PAGE_ROWS: usize = 2000;
+
+/// The ledger tables with the order `ledger_dump` lists their rows in (their keys).
+pub(crate) const LEDGER_TABLES: [(&str, &str); 6] = [
+    ("ledger_hazards", "institution, id"),
+    ("ledger_events", "institution, hazard_id, idx"),
+    ("ledger_inspections", "institution, id"),
+    ("ledger_answers", "institution, inspection_id, item"),
+    ("ledger_conflicts", "institution, doc_id, field"),
+    ("ledger_reports", "institution, id"),
+];
+
+pub(crate) fn parse<T: std::str::FromStr>(s: &str, what: &str) -> Result<T> {
+    s.parse()
+        .map_err(|_| StoreError::Corrupt(format!("bad {what} '{s}'")))
+}
+
+pub(crate) fn roles_of(s: &str) -> Result<Vec<Role>> {
+    s.split(',')
+        .filter(|x| !x.is_empty())
+        .map(|r| parse(r, "role"))
+        .collect()
+}
+
+/// Timestamps are stored as RFC 3339 text (UTC), the same in both backends, so rows and
+/// dumps compare equal and text order is time order.
+pub(crate) fn now() -> String {
+    saferound_core::ids::Timestamp(chrono::Utc::now()).to_string()
+}
+
+pub(crate) const USER_COLS: &str =
+    "u.id, u.institution, u.department, u.login, u.name, u.roles, u.password_hash, u.active";
+
+/// The `USER_COLS` of a row, as read.
+pub(crate) type UserTuple = (
+    String,
+    Option<String>,
+    Option<String>,
+    String,
+    String,
+    String,
+    String,
+    bool,
+);
+
+pub(crate) fn user_of(t: UserTuple) -> Result<User> {
+    Ok(User {
+        id: parse(&t.0, "user id")?,
+        institution: t
+            .1
+            .as_deref()
+            .map(|s| parse(s, "institution"))
+            .transpose()?,
+        department: t.2.as_deref().map(|s| parse(s, "department")).transpose()?,
+        login: t.3,
+        name: t.4,
+        roles: roles_of(&t.5)?,
+        password_hash: t.6,
+        active: t.7,
+    })
+}
+
+/// Reads `USER_COLS` starting at column `$o` with `$get(row, index)` (the backend's
+/// fallible column getter).
+macro_rules! user_tuple {
+    ($get:path, $r:expr, $o:expr) => {
+        (
+            $get($r, $o)?,
+            $get($r, $o + 1)?,
+            $get($r, $o + 2)?,
+            $get($r, $o + 3)?,
+            $get($r, $o + 4)?,
+            $get($r, $o + 5)?,
+            $get($r, $o + 6)?,
+            $get($r, $o + 7)?,
+        )
+    };
+}
+pub(crate) use user_tuple;
+
+pub(crate) const HAZARD_COLS: &str = "id, campaign, inspection, site_id, site_name, site_kind, category, risk, risk_rank,
+    hazard_grade, status, supervised, location, description, reported_by, reported_by_name, reported_at,
+    measure, funds, responsible, responsible_name, deadline, contingency, reinspector, reinspector_name,
+    rectified_at, verified_at, verification_note, conflicts";
+
+/// Reads `HAZARD_COLS` starting at column `$o` into a `HazardRow`.
+macro_rules! hazard_row {
+    ($get:path, $r:expr, $o:expr) => {
+        crate::ledger::HazardRow {
+            id: $get($r, $o)?,
+            campaign: $get($r, $o + 1)?,
+            inspection: $get($r, $o + 2)?,
+            site_id: $get($r, $o + 3)?,
+            site_name: $get($r, $o + 4)?,
+            site_kind: $get($r, $o + 5)?,
+            category: $get($r, $o + 6)?,
+            risk: $get($r, $o + 7)?,
+            risk_rank: $get($r, $o + 8)?,
+            hazard_grade: $get($r, $o + 9)?,
+            status: $get($r, $o + 10)?,
+            supervised: $get($r, $o + 11)?,
+            location: $get($r, $o + 12)?,
+            description: $get($r, $o + 13)?,
+            reported_by: $get($r, $o + 14)?,
+            reported_by_name: $get($r, $o + 15)?,
+            reported_at: $get($r, $o + 16)?,
+            measure: $get($r, $o + 17)?,
+            funds: $get($r, $o + 18)?,
+            responsible: $get($r, $o + 19)?,
+            responsible_name: $get($r, $o + 20)?,
+            deadline: $get($r, $o + 21)?,
+            contingency: $get($r, $o + 22)?,
+            reinspector: $get($r, $o + 23)?,
+            reinspector_name: $get($r, $o + 24)?,
+            rectified_at: $get($r, $o + 25)?,
+            verified_at: $get($r, $o + 26)?,
+            verification_note: $get($r, $o + 27)?,
+            conflicts: $get($r, $o + 28)?,
+        }
+    };
+}
+pub(crate) use hazard_row;
+
+pub(crate) const INSPECTION_COLS: &str =
+    "id, campaign, site_id, site_name, site_kind, template, template_version, inspectors,
+    started_at, submitted_at, answers, failed, findings";
+
+/// Reads `INSPECTION_COLS` (from column 0) into an `InspectionRow`.
+macro_rules! inspection_row {
+    ($get:path, $r:expr) => {
+        crate::ledger::InspectionRow {
+            id: $get($r, 0)?,
+            campaign: $get($r, 1)?,
+            site_id: $get($r, 2)?,
+            site_name: $get($r, 3)?,
+            site_kind: $get($r, 4)?,
+            template: $get($r, 5)?,
+            template_version: $get($r, 6)?,
+            inspectors: $get($r, 7)?,
+            started_at: $get($r, 8)?,
+            submitted_at: $get($r, 9)?,
+            answers: $get($r, 10)?,
+            failed: $get($r, 11)?,
+            findings: $get($r, 12)?,
+        }
+    };
+}
+pub(crate) use inspection_row;
+
+pub(crate) const CAMPAIGN_COLS: &str = "id, name, starts, ends, summary_due, phases, dept_due_day,
+    dept_due_minute, inst_due_day, inst_due_minute";
+
+/// `CAMPAIGN_COLS` as read.
+pub(crate) type CampaignTuple = (
+    String,
+    String,
+    String,
+    String,
+    Option<String>,
+    String,
+    i64,
+    i64,
+    i64,
+    i64,
+);
+
+pub(crate) fn campaign_of(institution: InstitutionId, r: CampaignTuple) -> Result<Campaign> {
+    let small = |v: i64, what: &str| {
+        u16::try_from(v).map_err(|_| StoreError::Corrupt(format!("bad {what} {v}")))
+    };
+    let day = |v: i64| u8::try_from(v).map_err(|_| StoreError::Corrupt(format!("bad weekday {v}")));
+    Ok(Campaign {
+        id: parse(&r.0, "campaign id")?,
+        institution,
+        name: r.1,
+        starts: parse(&r.2, "date")?,
+        ends: parse(&r.3, "date")?,
+        summary_due: r.4.as_deref().map(|d| parse(d, "date")).transpose()?,
+        phases: serde_json::from_str(&r.5)
+            .map_err(|e| StoreError::Corrupt(format!("phases: {e}")))?,
+        dept_due: WeeklyDue {
+            day: day(r.6)?,
+            minute: small(r.7, "minute")?,
+        },
+        inst_due: WeeklyDue {
+            day: day(r.8)?,
+            minute: small(r.9, "minute")?,
+        },
+    })
+}
+
+/// The ledger rows of a stored document (for `rebuild_ledger`).
+pub(crate) fn derive_ledger(id: &str, bytes: &[u8]) -> Result<LedgerRows> {
+    let mut doc = automerge::AutoCommit::load(bytes)
+        .map_err(|e| StoreError::Corrupt(format!("document {id}: {e}")))?;
+    crate::ledger::derive(&mut doc, None)
+        .map_err(|e| StoreError::Corrupt(format!("document {id}: {e}")))
+}
+
+/// One cell of `ledger_dump`: both backends render values alike (booleans as 0/1, as
+/// SQLite stores them; bytes as hex; tabs and newlines in text as spaces), so equal
+/// ledgers give byte-identical dumps whichever database holds them.
+pub(crate) fn dump_text(t: &str) -> String {
+    t.replace(['\t', '\n'], " ")
+}

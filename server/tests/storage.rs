@@ -1,0 +1,1658 @@
+//! One storage test suite, run against every backend: each test is an async fn taking
+//! an `Arc<dyn Storage>`, and `storage_tests!` instantiates it for SQLite (a temporary
+//! file) and for PostgreSQL (a fresh database per test, so tests run in parallel).
+//!
+//! PostgreSQL comes from `SAFEROUND_TEST_PG` (an admin URL such as
+//! `postgres://postgres@127.0.0.1:5432/postgres`; `scripts/with-postgres.sh` starts a
+//! throwaway server and sets it). Unset, the PostgreSQL tests print a skip notice and
+//! pass — unless `SAFEROUND_REQUIRE_PG=1` (CI), when they fail.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use automerge::{ActorId, AutoCommit, ChangeHash, ROOT, ReadDoc, transaction::Transactable};
+use saferound_core::doc::hazard::{self, NewHazard};
+use saferound_core::doc::{PersonRef, SiteRef};
+use saferound_core::ids::{
+    CampaignId, DepartmentId, DocId, InstitutionId, SiteId, Timestamp, UserId,
+};
+use saferound_core::model::{HazardCategory, RiskGrade, Role, SiteKind};
+use saferound_core::sync::wire::heads_to_bytes;
+use saferound_server::ledger::{HazardRow, LedgerRows, ReportRow};
+use saferound_server::store::postgres::PostgresStorage;
+use saferound_server::store::sqlite::SqliteStorage;
+use saferound_server::store::*;
+
+// ---------------------------------------------------------------------------------------
+// Backends
+
+struct Backend {
+    storage: Arc<dyn Storage>,
+    /// (admin URL, database name) to drop at the end.
+    pg: Option<(String, String)>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl Backend {
+    async fn finish(self) {
+        let Backend { storage, pg, _dir } = self;
+        drop(storage);
+        if let Some((admin, db)) = pg {
+            let c = admin_client(&admin).await;
+            c.batch_execute(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))
+                .await
+                .expect("drop the test database");
+        }
+    }
+}
+
+fn sqlite() -> Backend {
+    let dir = tempfile::tempdir().unwrap();
+    let s = SqliteStorage::open(dir.path().join("server.db")).unwrap();
+    Backend {
+        storage: Arc::new(s),
+        pg: None,
+        _dir: Some(dir),
+    }
+}
+
+/// The admin URL, or `None` (skip) when unset and not required.
+fn pg_admin_url() -> Option<String> {
+    match std::env::var("SAFEROUND_TEST_PG") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
+            if std::env::var("SAFEROUND_REQUIRE_PG").is_ok_and(|v| v == "1") {
+                panic!(
+                    "SAFEROUND_REQUIRE_PG=1 but SAFEROUND_TEST_PG is unset: run under scripts/with-postgres.sh"
+                );
+            }
+            eprintln!("skipped: SAFEROUND_TEST_PG unset");
+            None
+        }
+    }
+}
+
+async fn admin_client(url: &str) -> tokio_postgres::Client {
+    let (c, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .expect("connect to SAFEROUND_TEST_PG");
+    tokio::spawn(conn);
+    c
+}
+
+/// `url` with its database replaced by `db`.
+fn with_database(url: &str, db: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, format!("?{q}")),
+        None => (url, String::new()),
+    };
+    let host = base.find("://").map_or(0, |i| i + 3);
+    let path = base[host..].find('/').map_or(base.len(), |i| host + i);
+    format!("{}/{db}{query}", &base[..path])
+}
+
+async fn postgres() -> Option<Backend> {
+    let admin = pg_admin_url()?;
+    let db = format!("sr_test_{:016x}", rand::random::<u64>());
+    admin_client(&admin)
+        .await
+        .batch_execute(&format!("CREATE DATABASE {db}"))
+        .await
+        .expect("create a test database");
+    let s = PostgresStorage::connect(&with_database(&admin, &db))
+        .await
+        .expect("connect and migrate");
+    Some(Backend {
+        storage: Arc::new(s),
+        pg: Some((admin, db)),
+        _dir: None,
+    })
+}
+
+macro_rules! storage_tests {
+    ($($name:ident),* $(,)?) => {
+        mod on_sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $name() {
+                    let b = super::sqlite();
+                    super::$name(b.storage.clone()).await;
+                    b.finish().await;
+                }
+            )*
+        }
+        mod on_postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $name() {
+                    let Some(b) = super::postgres().await else { return };
+                    super::$name(b.storage.clone()).await;
+                    b.finish().await;
+                }
+            )*
+        }
+    };
+}
+
+storage_tests!(
+    commit_is_atomic_with_ledger_and_reports_stale_documents,
+    compare_and_swap_refuses_wrong_expectations,
+    feed_pages_by_bytes_and_rows_and_skips_own_actor,
+    reapplying_the_same_changes_adds_no_feed_rows,
+    concurrent_writers_on_one_document,
+    feed_readers_never_skip_a_change,
+    accounts_devices_sessions_audit_round_trip,
+    office_campaigns_duty_templates_round_trip,
+    hazard_queries_filter_and_page,
+    ledger_dump_is_equal_after_rebuild,
+);
+
+// ---------------------------------------------------------------------------------------
+// Documents and commits
+
+/// A document as a device would hold it, with the heads the server last stored.
+struct TestDoc {
+    inst: InstitutionId,
+    id: DocId,
+    kind: String,
+    doc: AutoCommit,
+    /// The server's heads (`None`: not stored yet) and the same as hashes.
+    stored: Option<Vec<u8>>,
+    stored_at: Vec<ChangeHash>,
+}
+
+impl TestDoc {
+    /// A plain document (no ledger rows) with one change by `actor`.
+    fn plain(inst: InstitutionId, actor: &ActorId) -> Self {
+        let mut doc = AutoCommit::new().with_actor(actor.clone());
+        doc.put(ROOT, "n", -1i64).unwrap();
+        doc.commit();
+        TestDoc {
+            inst,
+            id: DocId::new(),
+            kind: "test".into(),
+            doc,
+            stored: None,
+            stored_at: Vec::new(),
+        }
+    }
+
+    /// A real hazard document, reported by `actor`.
+    fn hazard(inst: InstitutionId, actor: &ActorId, site: &str, risk: RiskGrade) -> Self {
+        let id = DocId::new();
+        let mut doc = AutoCommit::new().with_actor(actor.clone());
+        hazard::create(
+            &mut doc,
+            &NewHazard {
+                id,
+                institution: inst,
+                campaign: None,
+                inspection: None,
+                site: SiteRef {
+                    id: saferound_core::demo::site(site),
+                    name: site.into(),
+                    kind: SiteKind::Dorm,
+                },
+                category: HazardCategory::FireSafety,
+                risk,
+                location: "3楼走廊".into(),
+                description: format!("{site}: 疏散通道堵塞\tand a tab"),
+                photos: Vec::new(),
+            },
+            &PersonRef {
+                user_id: saferound_core::demo::user("inspector"),
+                name: "王磊".into(),
+            },
+            Timestamp("2026-03-02T09:00:00Z".parse().unwrap()),
+        )
+        .unwrap();
+        doc.commit();
+        TestDoc {
+            inst,
+            id,
+            kind: "hazard".into(),
+            doc,
+            stored: None,
+            stored_at: Vec::new(),
+        }
+    }
+
+    /// One more change by this document's actor.
+    fn edit(&mut self, n: i64) {
+        self.doc.put(ROOT, "n", n).unwrap();
+        self.doc.commit();
+    }
+
+    fn ledger(&mut self) -> LedgerRows {
+        if self.kind == "hazard" {
+            saferound_server::ledger::derive(&mut self.doc, None).unwrap()
+        } else {
+            LedgerRows::default()
+        }
+    }
+
+    /// The commit of everything since the stored heads (not yet accepted).
+    fn commit(&mut self, snapshot: bool) -> DocCommit {
+        let changes: Vec<NewChange> = self
+            .doc
+            .get_changes(&self.stored_at)
+            .iter()
+            .map(NewChange::from)
+            .collect();
+        let save = self.doc.save();
+        DocCommit {
+            institution: self.inst,
+            id: self.id,
+            kind: self.kind.clone(),
+            expected_heads: self.stored.clone(),
+            new_heads: heads_to_bytes(&self.doc.get_heads()),
+            changes,
+            bytes: save.len(),
+            snapshot: snapshot.then_some(save),
+            ledger: self.ledger(),
+        }
+    }
+
+    /// The server took the last commit.
+    fn accepted(&mut self) {
+        self.stored_at = self.doc.get_heads();
+        self.stored = Some(heads_to_bytes(&self.stored_at));
+    }
+
+    /// A copy under another actor (another device editing the same document).
+    fn fork(&mut self, actor: &ActorId) -> TestDoc {
+        TestDoc {
+            inst: self.inst,
+            id: self.id,
+            kind: self.kind.clone(),
+            doc: self.doc.fork().with_actor(actor.clone()),
+            stored: self.stored.clone(),
+            stored_at: self.stored_at.clone(),
+        }
+    }
+}
+
+async fn commit_ok(s: &dyn Storage, commits: Vec<DocCommit>) {
+    let stale = s.commit(commits).await.unwrap();
+    assert!(stale.is_empty(), "stale: {stale:?}");
+}
+
+/// Every feed item of the institution after `after` (nobody's changes skipped).
+async fn whole_feed(s: &dyn Storage, inst: InstitutionId, after: u64) -> Vec<FeedItem> {
+    let mut out = Vec::new();
+    let mut cursor = after;
+    loop {
+        let page = s.feed(inst, cursor, vec![0xEE; 16], 1 << 30).await.unwrap();
+        out.extend(page.items);
+        cursor = page.cursor;
+        if !page.more {
+            return out;
+        }
+    }
+}
+
+async fn stored_heads(s: &dyn Storage, inst: InstitutionId, id: DocId) -> Option<Vec<u8>> {
+    s.load_documents(inst, vec![id])
+        .await
+        .unwrap()
+        .remove(&id)
+        .map(|d| d.heads)
+}
+
+fn hazard_row(id: DocId) -> HazardRow {
+    HazardRow {
+        id: id.to_string(),
+        campaign: None,
+        inspection: None,
+        site_id: "site-a".into(),
+        site_name: "1号学生公寓".into(),
+        site_kind: "dorm".into(),
+        category: "fire_safety".into(),
+        risk: "general".into(),
+        risk_rank: 1,
+        hazard_grade: "general".into(),
+        status: Some("reported".into()),
+        supervised: false,
+        location: "2楼".into(),
+        description: "灭火器压力不足".into(),
+        reported_by: "u1".into(),
+        reported_by_name: "王磊".into(),
+        reported_at: "2026-03-02T01:00:00.000Z".into(),
+        measure: String::new(),
+        funds: String::new(),
+        responsible: None,
+        responsible_name: None,
+        deadline: None,
+        contingency: String::new(),
+        reinspector: None,
+        reinspector_name: None,
+        rectified_at: None,
+        verified_at: None,
+        verification_note: None,
+        conflicts: 0,
+    }
+}
+
+/// Commits a plain document carrying the given ledger rows (the storage does not derive
+/// them, so queries can be tested on rows chosen field by field).
+async fn commit_rows(s: &dyn Storage, inst: InstitutionId, id: DocId, ledger: LedgerRows) {
+    let mut d = TestDoc::plain(inst, &ActorId::random());
+    d.id = id;
+    let mut c = d.commit(false);
+    c.ledger = ledger;
+    commit_ok(s, vec![c]).await;
+}
+
+// ---------------------------------------------------------------------------------------
+// Commits and the compare-and-swap
+
+async fn commit_is_atomic_with_ledger_and_reports_stale_documents(s: Arc<dyn Storage>) {
+    let s = s.as_ref();
+    let inst = InstitutionId::new();
+    let device = ActorId::random();
+    let mut a = TestDoc::hazard(inst, &device, "1号学生公寓", RiskGrade::General);
+    let mut b = TestDoc::hazard(inst, &device, "2号学生公寓", RiskGrade::Low);
+    commit_ok(s, vec![a.commit(false), b.commit(true)]).await;
+    a.accepted();
+    b.accepted();
+    let (rows, total) = s
+        .hazards(&HazardQuery {
+            institution: Some(inst),
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(total, 2);
+    assert_eq!(rows.len(), 2);
+    let detail = s.hazard(Some(inst), a.id).await.unwrap().unwrap();
+    assert_eq!(detail.hazard, a.ledger().hazard.unwrap());
+    assert_eq!(detail.events.len(), 1, "the reported event");
+    // The stored document loads to the same heads.
+    let stored = s.load_documents(inst, vec![a.id, b.id]).await.unwrap();
+    for d in [&mut a, &mut b] {
+        let got = &stored[&d.id];
+        assert_eq!(Some(&got.heads), d.stored.as_ref());
+        let mut loaded = AutoCommit::load(&got.bytes).unwrap();
+        assert_eq!(loaded.get_heads(), d.doc.get_heads());
+        assert_eq!(got.kind, "hazard");
+    }
+
+    // Another device changes b first: this device's change to b is now stale, while its
+    // change to a and its new document c go through in the same commit.
+    let mut b2 = b.fork(&ActorId::random());
+    hazard::set_risk(&mut b2.doc, RiskGrade::Significant).unwrap();
+    b2.doc.commit();
+    commit_ok(s, vec![b2.commit(false)]).await;
+    b2.accepted();
+    hazard::set_risk(&mut a.doc, RiskGrade::Major).unwrap();
+    a.doc.commit();
+    hazard::set_risk(&mut b.doc, RiskGrade::Major).unwrap();
+    b.doc.commit();
+    let mut c = TestDoc::hazard(inst, &device, "3号学生公寓", RiskGrade::General);
+    let before = whole_feed(s, inst, 0).await.len();
+    let stale = s
+        .commit(vec![a.commit(true), b.commit(false), c.commit(false)])
+        .await
+        .unwrap();
+    assert_eq!(stale, vec![b.id]);
+    a.accepted();
+    c.accepted();
+    let risk = |id| async move {
+        s.hazard(Some(inst), id)
+            .await
+            .unwrap()
+            .map(|d| d.hazard.risk)
+    };
+    assert_eq!(risk(a.id).await.as_deref(), Some("major"));
+    assert_eq!(risk(b.id).await.as_deref(), Some("significant"), "b2's");
+    assert_eq!(risk(c.id).await.as_deref(), Some("general"));
+    assert_eq!(stored_heads(s, inst, b.id).await, b2.stored);
+    // a: one new change, c: its first; nothing of the stale b.
+    let feed = whole_feed(s, inst, 0).await;
+    assert_eq!(feed.len(), before + 2);
+    assert!(feed[before..].iter().all(|f| f.doc_id != b.id));
+    // A snapshot and the changes after it still load as the whole document.
+    let stored = s.load_documents(inst, vec![a.id]).await.unwrap();
+    let mut loaded = AutoCommit::load(&stored[&a.id].bytes).unwrap();
+    assert_eq!(loaded.get_heads(), a.doc.get_heads());
+    assert_eq!(
+        stored[&a.id].changes_after_snapshot, 0,
+        "snapshot covers all"
+    );
+}
+
+async fn compare_and_swap_refuses_wrong_expectations(s: Arc<dyn Storage>) {
+    let s = s.as_ref();
+    let inst = InstitutionId::new();
+    let actor = ActorId::random();
+    let mut d = TestDoc::plain(inst, &actor);
+    commit_ok(s, vec![d.commit(false)]).await;
+    d.accepted();
+    // "Must not exist yet", but it does.
+    let mut again = TestDoc::plain(inst, &actor);
+    again.id = d.id;
+    assert_eq!(
+        s.commit(vec![again.commit(false)]).await.unwrap(),
+        vec![d.id]
+    );
+    // Expected heads for a document that does not exist.
+    let mut ghost = TestDoc::plain(inst, &actor);
+    ghost.stored = Some(vec![1; 32]);
+    assert_eq!(
+        s.commit(vec![ghost.commit(false)]).await.unwrap(),
+        vec![ghost.id]
+    );
+    assert!(stored_heads(s, inst, ghost.id).await.is_none());
+    // Wrong heads; then the right ones.
+    d.edit(1);
+    let mut wrong = d.commit(false);
+    wrong.expected_heads = Some(vec![9; 32]);
+    assert_eq!(s.commit(vec![wrong]).await.unwrap(), vec![d.id]);
+    commit_ok(s, vec![d.commit(false)]).await;
+    d.accepted();
+    assert_eq!(stored_heads(s, inst, d.id).await, d.stored);
+    // The same id in another institution is another document.
+    let mut other = TestDoc::plain(InstitutionId::new(), &actor);
+    other.id = d.id;
+    commit_ok(s, vec![other.commit(false)]).await;
+    assert_eq!(whole_feed(s, inst, 0).await.len(), 2);
+}
+
+// ---------------------------------------------------------------------------------------
+// The change feed
+
+/// `FEED_PAGE_ROWS` of the storage.
+const PAGE_ROWS: usize = 2000;
+
+async fn feed_pages_by_bytes_and_rows_and_skips_own_actor(s: Arc<dyn Storage>) {
+    let s = s.as_ref();
+    let inst = InstitutionId::new();
+    let (mine, theirs) = (ActorId::random(), ActorId::random());
+    let mut x = TestDoc::plain(inst, &theirs);
+    let mut y = TestDoc::plain(inst, &mine);
+    // x: 30 changes of theirs, y: 10 of mine, interleaved; mine last.
+    let step = |d: &mut TestDoc, n: i64| {
+        for i in 0..n {
+            d.edit(i);
+        }
+        let c = d.commit(false);
+        d.accepted();
+        c
+    };
+    commit_ok(s, vec![step(&mut x, 9)]).await;
+    commit_ok(s, vec![step(&mut y, 4)]).await;
+    commit_ok(s, vec![step(&mut x, 20)]).await;
+    commit_ok(s, vec![step(&mut y, 5)]).await;
+    let all = whole_feed(s, inst, 0).await;
+    assert_eq!(all.len(), 40);
+    let newest = all.last().unwrap().seq;
+    assert!(all.windows(2).all(|w| w[0].seq < w[1].seq));
+
+    // Theirs only, and the cursor past my own changes at the end.
+    let page = s
+        .feed(inst, 0, mine.to_bytes().to_vec(), 1 << 30)
+        .await
+        .unwrap();
+    assert_eq!(page.items.len(), 30);
+    assert!(
+        page.items
+            .iter()
+            .all(|i| i.doc_id == x.id && i.kind == "test")
+    );
+    assert!(!page.more);
+    assert_eq!(page.cursor, newest);
+    // Nothing after the end; the cursor stays.
+    let page = s.feed(inst, newest, Vec::new(), 1 << 30).await.unwrap();
+    assert!(page.items.is_empty() && !page.more);
+    assert_eq!(page.cursor, newest);
+    // Only my changes after x's last one: skipped in the query, cursor moves past them.
+    let last_x = all.iter().rfind(|i| i.doc_id == x.id).unwrap().seq;
+    let page = s
+        .feed(inst, last_x, mine.to_bytes().to_vec(), 1 << 30)
+        .await
+        .unwrap();
+    assert!(page.items.is_empty() && !page.more);
+    assert_eq!(page.cursor, newest);
+
+    // The byte budget: pages of whole changes within it (at least one change a page).
+    let size = all[0].bytes.len();
+    let budget = size * 3 + size / 2;
+    let (mut cursor, mut seen, mut pages) = (0, Vec::new(), 0);
+    loop {
+        let page = s
+            .feed(inst, cursor, mine.to_bytes().to_vec(), budget)
+            .await
+            .unwrap();
+        pages += 1;
+        assert!(
+            page.items.len() == 1
+                || page.items.iter().map(|i| i.bytes.len()).sum::<usize>() <= budget
+        );
+        seen.extend(page.items.iter().map(|i| i.seq));
+        assert!(page.cursor > cursor || !page.more);
+        cursor = page.cursor;
+        if !page.more {
+            break;
+        }
+    }
+    let theirs_seqs: Vec<u64> = all
+        .iter()
+        .filter(|i| i.doc_id == x.id)
+        .map(|i| i.seq)
+        .collect();
+    assert_eq!(seen, theirs_seqs);
+    assert!(pages >= 30 / 3, "{pages} pages");
+    assert_eq!(cursor, newest);
+    let page = s.feed(inst, 0, Vec::new(), 1).await.unwrap();
+    assert_eq!(page.items.len(), 1, "one change even over the budget");
+    assert!(page.more);
+
+    // The row limit.
+    let mut z = TestDoc::plain(inst, &theirs);
+    commit_ok(s, vec![step(&mut z, PAGE_ROWS as i64 + 99)]).await;
+    let page = s
+        .feed(inst, newest, mine.to_bytes().to_vec(), 1 << 30)
+        .await
+        .unwrap();
+    assert_eq!(page.items.len(), PAGE_ROWS);
+    assert!(page.more);
+    assert_eq!(page.cursor, page.items.last().unwrap().seq);
+    let rest = s
+        .feed(inst, page.cursor, mine.to_bytes().to_vec(), 1 << 30)
+        .await
+        .unwrap();
+    assert_eq!(rest.items.len(), 100);
+    assert!(!rest.more);
+    // Another institution's feed is its own.
+    assert!(whole_feed(s, InstitutionId::new(), 0).await.is_empty());
+}
+
+async fn reapplying_the_same_changes_adds_no_feed_rows(s: Arc<dyn Storage>) {
+    let s = s.as_ref();
+    let inst = InstitutionId::new();
+    let mut d = TestDoc::plain(inst, &ActorId::random());
+    d.edit(1);
+    let first = d.commit(false);
+    commit_ok(s, vec![first.clone()]).await;
+    d.accepted();
+    let n = whole_feed(s, inst, 0).await.len();
+    assert_eq!(n, 2);
+    // The same changes again (a retried request), on the heads they produced.
+    let mut again = first.clone();
+    again.expected_heads = d.stored.clone();
+    commit_ok(s, vec![again.clone()]).await;
+    commit_ok(s, vec![again]).await;
+    assert_eq!(whole_feed(s, inst, 0).await.len(), n);
+    // Old and new changes together: only the new one is added.
+    let base = d.stored.clone();
+    d.edit(2);
+    let mut c = d.commit(true);
+    c.changes.extend(first.changes);
+    c.expected_heads = base;
+    commit_ok(s, vec![c]).await;
+    d.accepted();
+    let feed = whole_feed(s, inst, 0).await;
+    assert_eq!(feed.len(), n + 1);
+    let seqs: HashSet<u64> = feed.iter().map(|f| f.seq).collect();
+    assert_eq!(seqs.len(), feed.len());
+    let mut loaded =
+        AutoCommit::load(&s.load_documents(inst, vec![d.id]).await.unwrap()[&d.id].bytes).unwrap();
+    assert_eq!(loaded.get_heads(), d.doc.get_heads());
+}
+
+async fn concurrent_writers_on_one_document(s: Arc<dyn Storage>) {
+    const WRITERS: usize = 6;
+    const ROUNDS: usize = 6;
+    const EACH: usize = 4;
+    let inst = InstitutionId::new();
+    let mut genesis = TestDoc::plain(inst, &ActorId::random());
+    commit_ok(s.as_ref(), vec![genesis.commit(false)]).await;
+    let id = genesis.id;
+    let barrier = Arc::new(tokio::sync::Barrier::new(WRITERS));
+    let wins = Arc::new(std::sync::Mutex::new(vec![0usize; ROUNDS]));
+    // One writer's step: loads the document, changes it under its own actor, and makes
+    // the commit on the heads it loaded.
+    async fn prepare(
+        s: &dyn Storage,
+        inst: InstitutionId,
+        id: DocId,
+        actor: &ActorId,
+        n: i64,
+        snapshot: bool,
+    ) -> DocCommit {
+        let stored = s
+            .load_documents(inst, vec![id])
+            .await
+            .unwrap()
+            .remove(&id)
+            .unwrap();
+        let mut doc = AutoCommit::load(&stored.bytes)
+            .unwrap()
+            .with_actor(actor.clone());
+        let before = doc.get_heads();
+        assert_eq!(
+            heads_to_bytes(&before),
+            stored.heads,
+            "a loaded document is of one moment"
+        );
+        doc.put(ROOT, format!("k{n}"), n).unwrap();
+        doc.commit();
+        let changes = doc
+            .get_changes(&before)
+            .iter()
+            .map(NewChange::from)
+            .collect();
+        let save = doc.save();
+        DocCommit {
+            institution: inst,
+            id,
+            kind: "test".into(),
+            expected_heads: Some(stored.heads),
+            new_heads: heads_to_bytes(&doc.get_heads()),
+            changes,
+            bytes: save.len(),
+            snapshot: snapshot.then_some(save),
+            ledger: LedgerRows::default(),
+        }
+    }
+    let tasks: Vec<_> = (0..WRITERS)
+        .map(|w| {
+            let (s, barrier, wins) = (s.clone(), barrier.clone(), wins.clone());
+            tokio::spawn(async move {
+                let actor = ActorId::random();
+                // Rounds: everyone loads the same heads, then everyone commits on them.
+                for r in 0..ROUNDS {
+                    barrier.wait().await;
+                    let n = (r * 100 + w) as i64;
+                    let c = prepare(s.as_ref(), inst, id, &actor, n, r % 2 == 1).await;
+                    barrier.wait().await;
+                    if s.commit(vec![c]).await.unwrap().is_empty() {
+                        wins.lock().unwrap()[r] += 1;
+                    }
+                }
+                barrier.wait().await;
+                // Then each keeps trying until its changes are in: none may be lost.
+                for k in 0..EACH {
+                    let mut tries = 0;
+                    loop {
+                        let n = (10_000 + w * 100 + k) as i64;
+                        let c = prepare(s.as_ref(), inst, id, &actor, n, k == 2).await;
+                        if s.commit(vec![c]).await.unwrap().is_empty() {
+                            break;
+                        }
+                        tries += 1;
+                        assert!(tries < 500, "writer {w} never got through");
+                        tokio::task::yield_now().await;
+                    }
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    // Exactly one winner per round: everyone committed on the same heads.
+    let wins = wins.lock().unwrap().clone();
+    assert_eq!(wins, vec![1; ROUNDS]);
+    let won = ROUNDS;
+    let expected = 1 + won + WRITERS * EACH;
+    let feed = whole_feed(s.as_ref(), inst, 0).await;
+    assert_eq!(feed.len(), expected);
+    assert!(
+        feed.windows(2).all(|w| w[0].seq < w[1].seq),
+        "strictly increasing"
+    );
+    let stored = s
+        .load_documents(inst, vec![id])
+        .await
+        .unwrap()
+        .remove(&id)
+        .unwrap();
+    let mut doc = AutoCommit::load(&stored.bytes).unwrap();
+    assert_eq!(doc.get_changes(&[]).len(), expected, "nothing lost");
+    for w in 0..WRITERS {
+        for k in 0..EACH {
+            let key = format!("k{}", 10_000 + w * 100 + k);
+            assert!(doc.get(ROOT, &key).unwrap().is_some(), "{key} lost");
+        }
+    }
+}
+
+async fn feed_readers_never_skip_a_change(s: Arc<dyn Storage>) {
+    const WRITERS: usize = 4;
+    const COMMITS: usize = 20;
+    const READERS: usize = 3;
+    let inst = InstitutionId::new();
+    let done = Arc::new(AtomicBool::new(false));
+    let readers: Vec<_> = (0..READERS)
+        .map(|_| {
+            let (s, done) = (s.clone(), done.clone());
+            tokio::spawn(async move {
+                let (mut cursor, mut seen) = (0u64, Vec::<u64>::new());
+                loop {
+                    // Read whether the writers were done before this poll: a poll that
+                    // starts after they finished and finds nothing more is the end.
+                    let finished = done.load(Ordering::SeqCst);
+                    let page = s.feed(inst, cursor, vec![0xEE; 16], 600).await.unwrap();
+                    for i in &page.items {
+                        assert!(i.seq > cursor, "a change at or before the cursor");
+                        seen.push(i.seq);
+                    }
+                    assert!(page.cursor >= cursor);
+                    cursor = page.cursor;
+                    if finished && !page.more {
+                        return seen;
+                    }
+                    if !page.more {
+                        tokio::task::yield_now().await;
+                    }
+                }
+            })
+        })
+        .collect();
+    let writers: Vec<_> = (0..WRITERS)
+        .map(|_| {
+            let s = s.clone();
+            tokio::spawn(async move {
+                let actor = ActorId::random();
+                for _ in 0..COMMITS {
+                    // Two new documents a commit, several changes each: transactions of
+                    // different lengths, committing in any order.
+                    let mut a = TestDoc::plain(inst, &actor);
+                    let mut b = TestDoc::plain(inst, &actor);
+                    a.edit(1);
+                    b.edit(1);
+                    b.edit(2);
+                    commit_ok(s.as_ref(), vec![a.commit(false), b.commit(true)]).await;
+                }
+            })
+        })
+        .collect();
+    for w in writers {
+        w.await.unwrap();
+    }
+    done.store(true, Ordering::SeqCst);
+    let all: Vec<u64> = whole_feed(s.as_ref(), inst, 0)
+        .await
+        .iter()
+        .map(|i| i.seq)
+        .collect();
+    assert_eq!(all.len(), WRITERS * COMMITS * 5);
+    for r in readers {
+        let seen = r.await.unwrap();
+        assert_eq!(
+            seen, all,
+            "a reader saw every change exactly once, in order"
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Accounts, the dashboard, the office
+
+async fn accounts_devices_sessions_audit_round_trip(s: Arc<dyn Storage>) {
+    let s = s.as_ref();
+    assert!(!s.epoch().await.unwrap().is_empty());
+    assert_eq!(s.epoch().await.unwrap(), s.epoch().await.unwrap());
+    assert!(!s.restored().await.unwrap());
+    let inst = InstitutionId::new();
+    s.create_institution(inst, "第一中学").await.unwrap();
+    let other = InstitutionId::new();
+    s.create_institution(other, "A 第二中学").await.unwrap();
+    let names: Vec<String> = s
+        .institutions()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|i| i.1)
+        .collect();
+    assert_eq!(
+        names,
+        vec!["A 第二中学", "第一中学"],
+        "ordered by name, bytewise"
+    );
+    let dept = DepartmentId::new();
+    s.create_department(&Department {
+        id: dept,
+        institution: inst,
+        name: "后勤处".into(),
+    })
+    .await
+    .unwrap();
+    assert_eq!(s.departments(inst).await.unwrap()[0].id, dept);
+    let site = Site {
+        id: SiteId::new(),
+        institution: inst,
+        department: dept,
+        name: "1号学生公寓".into(),
+        kind: SiteKind::Dorm,
+        building: "1".into(),
+        floor_room: "101".into(),
+    };
+    s.create_site(&site).await.unwrap();
+    let sites = s.sites(inst).await.unwrap();
+    assert_eq!(
+        (sites[0].id, sites[0].kind, sites[0].floor_room.as_str()),
+        (site.id, SiteKind::Dorm, "101")
+    );
+
+    let user = User {
+        id: UserId::new(),
+        institution: Some(inst),
+        department: Some(dept),
+        login: "wang".into(),
+        name: "王磊".into(),
+        roles: vec![Role::Inspector, Role::SafetyOffice],
+        password_hash: "h1".into(),
+        active: true,
+    };
+    s.create_user(&user).await.unwrap();
+    let dup = User {
+        id: UserId::new(),
+        ..user.clone()
+    };
+    assert!(matches!(
+        s.create_user(&dup).await,
+        Err(StoreError::Conflict(_))
+    ));
+    let reviewer = User {
+        id: UserId::new(),
+        institution: None,
+        department: None,
+        login: "province".into(),
+        name: "省厅".into(),
+        roles: vec![Role::Inspector],
+        password_hash: "h".into(),
+        active: true,
+    };
+    s.create_user(&reviewer).await.unwrap();
+    assert_eq!(s.user_count().await.unwrap(), 2);
+    assert!(s.set_password("wang", "h2").await.unwrap());
+    assert!(!s.set_password("nobody", "h2").await.unwrap());
+    let got = s.user_by_login("wang").await.unwrap().unwrap();
+    assert_eq!(
+        (got.id, got.password_hash.as_str(), got.roles.clone()),
+        (user.id, "h2", user.roles.clone())
+    );
+    assert_eq!(got.department, Some(dept));
+    assert!(
+        s.user_by_login("province")
+            .await
+            .unwrap()
+            .unwrap()
+            .institution
+            .is_none()
+    );
+    assert_eq!(s.users(inst).await.unwrap().len(), 1);
+    assert_eq!(s.user_by_id(user.id).await.unwrap().unwrap().login, "wang");
+    assert!(s.user_by_id(UserId::new()).await.unwrap().is_none());
+
+    // Devices.
+    let phone = NewDevice {
+        id: "dev-1".into(),
+        user: user.id,
+        institution: inst,
+        actor: vec![1; 16],
+        token_hash: [7; 32],
+        name: "phone".into(),
+    };
+    s.enroll_device(&phone).await.unwrap();
+    let same_actor = NewDevice {
+        id: "dev-2".into(),
+        token_hash: [8; 32],
+        ..phone.clone()
+    };
+    assert!(matches!(
+        s.enroll_device(&same_actor).await,
+        Err(StoreError::Conflict(_))
+    ));
+    let auth = s.device_by_token([7; 32]).await.unwrap().unwrap();
+    assert_eq!(
+        (
+            auth.device_id.as_str(),
+            auth.institution,
+            auth.actor.clone(),
+            auth.user.id
+        ),
+        ("dev-1", inst, vec![1; 16], user.id)
+    );
+    assert!(s.device_by_token([9; 32]).await.unwrap().is_none());
+    s.touch_device("dev-1").await.unwrap();
+    let devices = s.devices(inst).await.unwrap();
+    assert_eq!(devices.len(), 1);
+    assert!(devices[0].last_sync_at.is_some() && devices[0].revoked_at.is_none());
+    assert_eq!(
+        s.institution_actors(inst).await.unwrap(),
+        vec![vec![1u8; 16]]
+    );
+    assert!(
+        !s.revoke_device(Some(other), "dev-1").await.unwrap(),
+        "another institution's"
+    );
+    assert!(s.revoke_device(Some(inst), "dev-1").await.unwrap());
+    assert!(
+        !s.revoke_device(None, "dev-1").await.unwrap(),
+        "already revoked"
+    );
+    assert!(s.device_by_token([7; 32]).await.unwrap().is_none());
+
+    // The dashboard's device, replaced when revoked.
+    assert!(s.web_device(user.id, inst).await.unwrap().is_none());
+    let web = NewDevice {
+        id: "web-1".into(),
+        actor: vec![2; 16],
+        token_hash: [2; 32],
+        ..phone.clone()
+    };
+    s.set_web_device(&web).await.unwrap();
+    assert_eq!(
+        s.web_device(user.id, inst)
+            .await
+            .unwrap()
+            .unwrap()
+            .device_id,
+        "web-1"
+    );
+    assert!(s.revoke_device(None, "web-1").await.unwrap());
+    assert!(s.web_device(user.id, inst).await.unwrap().is_none());
+    let web2 = NewDevice {
+        id: "web-2".into(),
+        actor: vec![3; 16],
+        token_hash: [3; 32],
+        ..phone.clone()
+    };
+    s.set_web_device(&web2).await.unwrap();
+    assert_eq!(
+        s.web_device(user.id, inst).await.unwrap().unwrap().actor,
+        vec![3; 16]
+    );
+
+    // Sessions.
+    s.create_session([5; 32], user.id, "csrf-1", "2999-01-01T00:00:00Z")
+        .await
+        .unwrap();
+    let sess = s
+        .session([5; 32], "2026-01-01T00:00:00Z")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((sess.csrf.as_str(), sess.user.id), ("csrf-1", user.id));
+    assert!(
+        s.session([5; 32], "2999-06-01T00:00:00Z")
+            .await
+            .unwrap()
+            .is_none(),
+        "expired"
+    );
+    s.delete_session([5; 32]).await.unwrap();
+    assert!(
+        s.session([5; 32], "2026-01-01T00:00:00Z")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    s.create_session([6; 32], user.id, "csrf-2", "2999-01-01T00:00:00Z")
+        .await
+        .unwrap();
+    assert!(s.set_user_active(inst, user.id, false).await.unwrap());
+    assert!(!s.set_user_active(other, user.id, false).await.unwrap());
+    assert!(
+        s.session([6; 32], "2026-01-01T00:00:00Z")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        s.web_device(user.id, inst).await.unwrap().is_none(),
+        "inactive user"
+    );
+    assert!(!s.user_by_id(user.id).await.unwrap().unwrap().active);
+
+    // The audit log, newest first, per institution.
+    s.audit(Some(inst), Some(&user), "wang", "login", "ok")
+        .await
+        .unwrap();
+    s.audit(None, None, "ghost", "login_failed", "")
+        .await
+        .unwrap();
+    s.audit(Some(inst), Some(&user), "wang", "export", "ledger.csv")
+        .await
+        .unwrap();
+    let log = s.audit_log(Some(inst), 10).await.unwrap();
+    assert_eq!(
+        log.iter().map(|e| e.action.as_str()).collect::<Vec<_>>(),
+        vec!["export", "login"]
+    );
+    assert_eq!(
+        log[0].user_id.as_deref(),
+        Some(user.id.to_string().as_str())
+    );
+    let all = s.audit_log(None, 2).await.unwrap();
+    assert_eq!(all.len(), 2);
+    assert!(all[0].seq > all[1].seq);
+
+    // Blobs.
+    s.record_blob(inst, "abc", 12, "image/jpeg").await.unwrap();
+    s.record_blob(inst, "abc", 12, "image/jpeg").await.unwrap();
+    assert_eq!(
+        s.blob(inst, "abc").await.unwrap(),
+        Some((12, "image/jpeg".into()))
+    );
+    assert!(s.blob(other, "abc").await.unwrap().is_none());
+}
+
+async fn office_campaigns_duty_templates_round_trip(s: Arc<dyn Storage>) {
+    let s = s.as_ref();
+    let inst = InstitutionId::new();
+    let other = InstitutionId::new();
+    s.create_institution(inst, "一中").await.unwrap();
+    s.create_institution(other, "二中").await.unwrap();
+    assert_eq!(
+        s.institution_tz(inst).await.unwrap(),
+        Some((480, "Asia/Shanghai".into()))
+    );
+    assert!(s.set_institution_tz(inst, -330, "UTC-05:30").await.unwrap());
+    assert!(
+        !s.set_institution_tz(InstitutionId::new(), 0, "UTC")
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        s.institution_tz(inst).await.unwrap(),
+        Some((-330, "UTC-05:30".into()))
+    );
+
+    let date = |d: &str| d.parse::<chrono::NaiveDate>().unwrap();
+    let mut k = Campaign {
+        id: CampaignId::new(),
+        institution: inst,
+        name: "消防安全专项行动".into(),
+        starts: date("2026-03-01"),
+        ends: date("2026-04-30"),
+        summary_due: Some(date("2026-05-10")),
+        phases: vec![Phase {
+            name_zh: "自查".into(),
+            name_en: "Self-check".into(),
+            starts: date("2026-03-01"),
+            ends: date("2026-03-15"),
+        }],
+        dept_due: WeeklyDue::DEPARTMENT,
+        inst_due: WeeklyDue {
+            day: 7,
+            minute: 23 * 60 + 59,
+        },
+    };
+    s.save_campaign(&k).await.unwrap();
+    k.name = "改名".into();
+    k.summary_due = None;
+    s.save_campaign(&k).await.unwrap();
+    let early = Campaign {
+        id: CampaignId::new(),
+        starts: date("2026-01-01"),
+        ..k.clone()
+    };
+    s.save_campaign(&early).await.unwrap();
+    assert_eq!(
+        s.campaigns(inst).await.unwrap(),
+        vec![early.clone(), k.clone()]
+    );
+    let stolen = Campaign {
+        institution: other,
+        ..k.clone()
+    };
+    assert!(matches!(
+        s.save_campaign(&stolen).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert!(s.campaigns(other).await.unwrap().is_empty());
+
+    let slot = |id: &str, a: &str, b: &str| DutySlot {
+        id: id.into(),
+        institution: inst,
+        starts: a.into(),
+        ends: b.into(),
+        officer: "李".into(),
+        officer_phone: "139".into(),
+        leader: "张".into(),
+        leader_phone: "138".into(),
+    };
+    s.add_duty_slot(&slot("s2", "2026-05-01T12:00:00Z", "2026-05-02T00:00:00Z"))
+        .await
+        .unwrap();
+    s.add_duty_slot(&slot("s1", "2026-05-01T00:00:00Z", "2026-05-01T12:00:00Z"))
+        .await
+        .unwrap();
+    s.add_duty_slot(&slot("s3", "2026-06-01T00:00:00Z", "2026-06-02T00:00:00Z"))
+        .await
+        .unwrap();
+    let ids = |v: Vec<DutySlot>| v.into_iter().map(|d| d.id).collect::<Vec<_>>();
+    assert_eq!(
+        ids(s
+            .duty_slots(inst, "2026-05-01T06:00:00Z", "2026-05-03T00:00:00Z")
+            .await
+            .unwrap()),
+        vec!["s1", "s2"]
+    );
+    assert!(s.delete_duty_slot(inst, "s1").await.unwrap());
+    assert!(!s.delete_duty_slot(other, "s2").await.unwrap());
+    assert_eq!(
+        ids(s
+            .duty_slots(inst, "2026-01-01T00:00:00Z", "2027-01-01T00:00:00Z")
+            .await
+            .unwrap()),
+        vec!["s2", "s3"]
+    );
+
+    let h = Holiday {
+        id: "h1".into(),
+        institution: inst,
+        name: "劳动节".into(),
+        starts: date("2026-05-01"),
+        ends: date("2026-05-05"),
+    };
+    s.add_holiday(&h).await.unwrap();
+    let got = s.holidays(inst).await.unwrap();
+    assert_eq!(
+        (got[0].name.as_str(), got[0].ends),
+        ("劳动节", date("2026-05-05"))
+    );
+    assert!(s.delete_holiday(inst, "h1").await.unwrap());
+    assert!(s.holidays(inst).await.unwrap().is_empty());
+
+    let t = saferound_core::model::templates::Template {
+        id: "lab-check".into(),
+        version: 1,
+        site_kind: SiteKind::Dorm,
+        title_zh: "检查".into(),
+        title_en: "Check".into(),
+        items: vec![saferound_core::model::templates::TemplateItem {
+            code: "A1".into(),
+            text_zh: "通道畅通".into(),
+            text_en: "Exits clear".into(),
+            category: HazardCategory::FireSafety,
+            suggested_risk: RiskGrade::Significant,
+        }],
+        builtin: false,
+    };
+    let by = UserId::new();
+    s.add_template(inst, &t, by).await.unwrap();
+    assert!(matches!(
+        s.add_template(inst, &t, by).await,
+        Err(StoreError::Conflict(_))
+    ));
+    let t2 = saferound_core::model::templates::Template {
+        version: 2,
+        ..t.clone()
+    };
+    s.add_template(inst, &t2, by).await.unwrap();
+    assert_eq!(s.templates(inst).await.unwrap(), vec![t, t2]);
+    assert!(s.templates(other).await.unwrap().is_empty());
+}
+
+// ---------------------------------------------------------------------------------------
+// The ledger
+
+async fn hazard_queries_filter_and_page(s: Arc<dyn Storage>) {
+    let s = s.as_ref();
+    let inst = InstitutionId::new();
+    s.create_institution(inst, "一中").await.unwrap();
+    let dept = DepartmentId::new();
+    s.create_department(&Department {
+        id: dept,
+        institution: inst,
+        name: "后勤".into(),
+    })
+    .await
+    .unwrap();
+    let site = SiteId::new();
+    s.create_site(&Site {
+        id: site,
+        institution: inst,
+        department: dept,
+        name: "食堂".into(),
+        kind: SiteKind::Dorm,
+        building: String::new(),
+        floor_room: String::new(),
+    })
+    .await
+    .unwrap();
+    let campaign = CampaignId::new().to_string();
+    let mut ids = Vec::new();
+    // 12 hazards: reported one a day; every third at `site`; statuses and deadlines vary.
+    for i in 0..12u32 {
+        let id = DocId::new();
+        let mut h = hazard_row(id);
+        h.reported_at = format!("2026-03-{:02}T01:00:00.000Z", i + 1);
+        h.risk_rank = i64::from(i % 4);
+        h.risk = ["low", "general", "significant", "major"][(i % 4) as usize].into();
+        if i % 3 == 0 {
+            h.site_id = site.to_string();
+        }
+        if i % 2 == 0 {
+            h.status = Some("in_rectification".into());
+            h.deadline = Some(format!("2026-04-{:02}", 12 - i));
+        }
+        if i >= 10 {
+            h.campaign = Some(campaign.clone());
+            h.category = "electrical".into();
+        }
+        if i == 11 {
+            h.status = Some("closed".into());
+        }
+        commit_rows(
+            s,
+            inst,
+            id,
+            LedgerRows {
+                hazard: Some(h),
+                ..Default::default()
+            },
+        )
+        .await;
+        ids.push(id.to_string());
+    }
+    // Another institution's hazard is never in this one's lists.
+    let foreign = DocId::new();
+    commit_rows(
+        s,
+        InstitutionId::new(),
+        foreign,
+        LedgerRows {
+            hazard: Some(hazard_row(foreign)),
+            ..Default::default()
+        },
+    )
+    .await;
+
+    let q = |f: &dyn Fn(&mut HazardQuery)| {
+        let mut q = HazardQuery {
+            institution: Some(inst),
+            limit: 100,
+            ..Default::default()
+        };
+        f(&mut q);
+        q
+    };
+    let run = |q: HazardQuery| async move {
+        let (rows, total) = s.hazards(&q).await.unwrap();
+        (rows.into_iter().map(|r| r.id).collect::<Vec<_>>(), total)
+    };
+    let idx = |v: &[usize]| v.iter().map(|&i| ids[i].clone()).collect::<Vec<_>>();
+    // Newest report first, paged.
+    let (page, total) = run(q(&|q| {
+        q.limit = 5;
+        q.offset = 5;
+    }))
+    .await;
+    assert_eq!(total, 12);
+    assert_eq!(page, idx(&[6, 5, 4, 3, 2]));
+    assert_eq!(
+        run(q(&|q| q.site = Some(site.to_string()))).await.0,
+        idx(&[9, 6, 3, 0])
+    );
+    assert_eq!(
+        run(q(&|q| q.category = Some("electrical".into()))).await.0,
+        idx(&[11, 10])
+    );
+    assert_eq!(
+        run(q(&|q| q.min_risk_rank = Some(3))).await.0,
+        idx(&[11, 7, 3])
+    );
+    assert_eq!(
+        run(q(&|q| q.risk = Some("significant".into()))).await.0,
+        idx(&[10, 6, 2])
+    );
+    assert_eq!(
+        run(q(&|q| q.status = Some("closed".into()))).await.0,
+        idx(&[11])
+    );
+    assert_eq!(
+        run(q(&|q| q.campaign = Some(campaign.clone()))).await.0,
+        idx(&[11, 10])
+    );
+    assert_eq!(
+        run(q(&|q| q.department = Some(dept.to_string()))).await.0,
+        idx(&[9, 6, 3, 0])
+    );
+    assert_eq!(
+        run(q(&|q| {
+            q.reported_from = Some("2026-03-03".into());
+            q.reported_before = Some("2026-03-05".into());
+        }))
+        .await
+        .0,
+        idx(&[3, 2])
+    );
+    // Deadlines 2026-04-12 − i for even i < 11 in rectification: 0→12, 2→10, 4→08, 6→06, 8→04, 10→02.
+    assert_eq!(
+        run(q(&|q| q.overdue_before = Some("2026-04-06".into())))
+            .await
+            .0,
+        idx(&[10, 8])
+    );
+    assert_eq!(
+        run(q(&|q| {
+            q.due_from = Some("2026-04-06".into());
+            q.due_until = Some("2026-04-10".into());
+        }))
+        .await
+        .0,
+        idx(&[6, 4, 2])
+    );
+    // Earliest deadline first; hazards without one first, as SQLite sorts NULL.
+    let (by_deadline, _) = run(q(&|q| q.by_deadline = true)).await;
+    assert_eq!(by_deadline, idx(&[11, 9, 7, 5, 3, 1, 10, 8, 6, 4, 2, 0]));
+    let scope = CampaignScope {
+        id: campaign.clone(),
+        from: "2026-03-08T00:00:00Z".into(),
+        before: "2026-03-10T00:00:00Z".into(),
+    };
+    assert_eq!(
+        run(q(&|q| q.in_campaign = Some(scope.clone()))).await.0,
+        idx(&[11, 10, 8, 7])
+    );
+    let (figures, _) = s
+        .campaign_figures(inst, &scope, "2026-04-05")
+        .await
+        .unwrap();
+    let count: i64 = figures.iter().map(|f| f.count).sum();
+    assert_eq!(count, 4);
+    assert!(
+        figures
+            .iter()
+            .any(|f| f.overdue && f.category == "electrical"),
+        "{figures:?}"
+    );
+
+    let c = s.counts(Some(inst)).await.unwrap();
+    assert_eq!((c.hazards, c.open), (12, 11));
+    assert_eq!(
+        c.by_status,
+        vec![
+            ("closed".into(), 1),
+            ("in_rectification".into(), 6),
+            ("reported".into(), 5)
+        ]
+    );
+    assert_eq!(s.counts(None).await.unwrap().hazards, 13);
+
+    let detail = s
+        .hazard(None, ids[0].parse().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(detail.institution, inst.to_string());
+    assert!(
+        s.hazard(Some(InstitutionId::new()), ids[0].parse().unwrap())
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    // Reports: receipt from the first change's feed position.
+    let r1 = DocId::new();
+    let report = |id: DocId| ReportRow {
+        id: id.to_string(),
+        kind: "incident_report".into(),
+        department: None,
+        week: None,
+        all_clear: Some(false),
+        title: "厨房起火".into(),
+        filed_at: Some("2026-03-02T01:00:00Z".into()),
+    };
+    commit_rows(
+        s,
+        inst,
+        r1,
+        LedgerRows {
+            report: Some(report(r1)),
+            ..Default::default()
+        },
+    )
+    .await;
+    let got = s
+        .reports(Some(inst), "incident_report", 0, 10)
+        .await
+        .unwrap();
+    assert_eq!(got.len(), 1);
+    let first = got[0].first_seq;
+    assert_eq!(got[0].all_clear, Some(false));
+    let feed = whole_feed(s, inst, 0).await;
+    assert_eq!(
+        feed.iter().find(|f| f.doc_id == r1).unwrap().seq as i64,
+        first
+    );
+    let r2 = DocId::new();
+    commit_rows(
+        s,
+        inst,
+        r2,
+        LedgerRows {
+            report: Some(report(r2)),
+            ..Default::default()
+        },
+    )
+    .await;
+    let newer = s
+        .reports(Some(inst), "incident_report", first, 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        newer.iter().map(|r| r.id.clone()).collect::<Vec<_>>(),
+        vec![r2.to_string()]
+    );
+    assert!(
+        s.reports(Some(inst), "weekly_report", 0, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // Inspections, newest first.
+    for (i, submitted) in [(1, true), (2, false), (3, true)] {
+        let id = DocId::new();
+        let row = saferound_server::ledger::InspectionRow {
+            id: id.to_string(),
+            campaign: None,
+            site_id: if i == 2 { site.to_string() } else { "x".into() },
+            site_name: "食堂".into(),
+            site_kind: "dorm".into(),
+            template: "dorm".into(),
+            template_version: 1,
+            inspectors: "王磊".into(),
+            started_at: format!("2026-03-0{i}T01:00:00Z"),
+            submitted_at: submitted.then(|| format!("2026-03-0{i}T02:00:00Z")),
+            answers: 10,
+            failed: 1,
+            findings: 1,
+        };
+        commit_rows(
+            s,
+            inst,
+            id,
+            LedgerRows {
+                inspection: Some(row),
+                ..Default::default()
+            },
+        )
+        .await;
+    }
+    let (rows, total) = s.inspections(Some(inst), None, 2, 0).await.unwrap();
+    assert_eq!(total, 3);
+    assert_eq!(
+        rows.iter()
+            .map(|r| r.started_at.as_str())
+            .collect::<Vec<_>>(),
+        vec!["2026-03-03T01:00:00Z", "2026-03-02T01:00:00Z"]
+    );
+    assert_eq!(
+        s.inspections(Some(inst), Some(site.to_string()), 10, 0)
+            .await
+            .unwrap()
+            .1,
+        1
+    );
+    let c = s.counts(Some(inst)).await.unwrap();
+    assert_eq!((c.inspections, c.submitted_inspections), (3, 2));
+}
+
+/// Real hazard documents (with a concurrent edit, so a conflict row) and their ledger.
+fn real_hazards(inst: InstitutionId) -> Vec<DocCommit> {
+    let device = ActorId::from(vec![0x11; 16]);
+    let other = ActorId::from(vec![0x22; 16]);
+    let mut out = Vec::new();
+    for (i, site) in ["1号学生公寓", "2号学生公寓", "食堂"].iter().enumerate() {
+        let mut d = TestDoc::hazard(inst, &device, site, RiskGrade::General);
+        out.push(d.commit(i == 1));
+        d.accepted();
+        // Two devices regrade at once: the highest grade stands, the conflict is listed.
+        let mut f = d.fork(&other);
+        hazard::set_risk(&mut d.doc, RiskGrade::Major).unwrap();
+        d.doc.commit();
+        hazard::set_risk(&mut f.doc, RiskGrade::Low).unwrap();
+        f.doc.commit();
+        d.doc.merge(&mut f.doc).unwrap();
+        out.push(d.commit(i == 2));
+    }
+    out
+}
+
+async fn ledger_dump_is_equal_after_rebuild(s: Arc<dyn Storage>) {
+    let s = s.as_ref();
+    let inst = InstitutionId::new();
+    for c in real_hazards(inst) {
+        commit_ok(s, vec![c]).await;
+    }
+    let dump = s.ledger_dump().await.unwrap();
+    assert!(
+        dump.contains("## ledger_conflicts\n") && dump.lines().count() > 10,
+        "{dump}"
+    );
+    assert_eq!(s.rebuild_ledger().await.unwrap(), 3);
+    assert_eq!(s.ledger_dump().await.unwrap(), dump);
+    let (rows, _) = s
+        .hazards(&HazardQuery {
+            institution: Some(inst),
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert!(
+        rows.iter().all(|r| r.risk == "major" && r.conflicts > 0),
+        "{rows:?}"
+    );
+}
+
+/// The same commits give byte-identical ledger dumps on SQLite and PostgreSQL.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_and_postgres_ledger_dumps_are_equal() {
+    let Some(pg) = postgres().await else { return };
+    let lite = sqlite();
+    let inst = InstitutionId::new();
+    let mut commits = real_hazards(inst);
+    // Rows with every kind of value: NULLs, booleans, tabs and newlines in text.
+    let id = DocId::new();
+    let mut d = TestDoc::plain(inst, &ActorId::random());
+    d.id = id;
+    let mut c = d.commit(false);
+    let mut h = hazard_row(id);
+    h.supervised = true;
+    h.verification_note = Some("line\nbreak\tand tab".into());
+    c.ledger = LedgerRows {
+        hazard: Some(h),
+        report: Some(ReportRow {
+            id: id.to_string(),
+            kind: "weekly_report".into(),
+            department: None,
+            week: Some("2026-W10".into()),
+            all_clear: Some(true),
+            title: "周报".into(),
+            filed_at: None,
+        }),
+        ..Default::default()
+    };
+    commits.push(c);
+    for c in commits {
+        commit_ok(lite.storage.as_ref(), vec![c.clone()]).await;
+        commit_ok(pg.storage.as_ref(), vec![c]).await;
+    }
+    let (a, b) = (
+        lite.storage.ledger_dump().await.unwrap(),
+        pg.storage.ledger_dump().await.unwrap(),
+    );
+    assert!(a.contains("\t1\t") && a.contains("NULL"), "{a}");
+    assert_eq!(a, b);
+    lite.finish().await;
+    pg.finish().await;
+}
+
+// ---------------------------------------------------------------------------------------
+// PostgreSQL only: start-up and errors
+
+/// Two replicas starting together on an empty database: one migrates, the other waits
+/// on the advisory lock and finds it done; both agree on the epoch.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_replicas_migrate_together_and_refuse_a_newer_schema() {
+    let Some(pg) = postgres().await else { return };
+    let (admin, db) = pg.pg.clone().unwrap();
+    let fresh = format!("{db}_b");
+    let c = admin_client(&admin).await;
+    c.batch_execute(&format!("CREATE DATABASE {fresh}"))
+        .await
+        .unwrap();
+    let url = with_database(&admin, &fresh);
+    let (a, b) = tokio::join!(
+        PostgresStorage::connect(&url),
+        PostgresStorage::connect(&url)
+    );
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert_eq!(a.epoch().await.unwrap(), b.epoch().await.unwrap());
+    // A schema from a newer server is refused, as SQLite refuses one.
+    let db_b = admin_client(&url).await;
+    db_b.batch_execute("INSERT INTO schema_migrations VALUES (999, 'future')")
+        .await
+        .unwrap();
+    match PostgresStorage::connect(&url).await {
+        Err(StoreError::Corrupt(m)) => assert!(m.contains("newer"), "{m}"),
+        other => panic!("a newer schema was accepted: {:?}", other.err()),
+    }
+    // Backups are pg_dump's; the refusal says so.
+    let err = a.backup("/tmp/never".into()).await.unwrap_err();
+    assert!(err.to_string().contains("pg_dump"), "{err}");
+    // After pg_restore: a new epoch, and the database knows it was restored.
+    let before = a.epoch().await.unwrap();
+    let epoch = a.mark_restored().await.unwrap();
+    assert_ne!(epoch, before);
+    db_b.batch_execute("DELETE FROM schema_migrations WHERE version = 999")
+        .await
+        .unwrap();
+    let again = PostgresStorage::connect(&url).await.unwrap();
+    assert!(again.restored().await.unwrap());
+    assert_eq!(again.epoch().await.unwrap(), epoch);
+    drop((a, b, again, db_b));
+    c.batch_execute(&format!("DROP DATABASE {fresh} WITH (FORCE)"))
+        .await
+        .unwrap();
+    pg.finish().await;
+}
+
+/// An unreachable database is a retryable 503, never a 500.
+#[tokio::test]
+async fn postgres_unreachable_is_transient_and_a_503() {
+    // Port 1 on loopback: nothing listens, the connection is refused at once.
+    let err = PostgresStorage::connect("postgres://postgres@127.0.0.1:1/none")
+        .await
+        .err()
+        .expect("nothing listens on port 1");
+    assert!(err.transient(), "{err:?}");
+    let response =
+        axum::response::IntoResponse::into_response(saferound_server::http::ApiError::from(err));
+    assert_eq!(
+        response.status(),
+        axum::http::StatusCode::SERVICE_UNAVAILABLE
+    );
+    assert!(response.headers().contains_key("retry-after"));
+}
