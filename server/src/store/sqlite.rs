@@ -701,13 +701,19 @@ impl Storage for SqliteStorage {
         ids: Vec<DocId>,
     ) -> Result<HashMap<DocId, StoredDoc>> {
         self.read(move |c| {
+            // One read transaction, so a document's heads and its bytes (two statements)
+            // are of one moment: heads newer than the bytes would let a merge built on
+            // the older bytes pass the compare-and-swap and commit heads that drop a
+            // concurrent change (caught by the storage suite's concurrent writers).
+            let tx = c.unchecked_transaction()?;
             let inst = institution.to_string();
             let mut out = HashMap::new();
             for id in ids {
-                if let Some(d) = load_doc(c, &inst, &id.to_string())? {
+                if let Some(d) = load_doc(&tx, &inst, &id.to_string())? {
                     out.insert(id, d);
                 }
             }
+            tx.finish()?;
             Ok(out)
         })
         .await
