@@ -84,6 +84,44 @@ pub fn sync_request(data: &[u8]) {
     let _ = wire::decode::<SyncResponse>(data, wire::MAX_REQUEST_BYTES);
 }
 
+/// The objects the depth check reads from a change's columns are the ones Automerge's
+/// own expansion of it finds.
+fn assert_objects_made_alike(change: &automerge::Change) {
+    use automerge::legacy::{ObjectId, OpType};
+    let Ok(e) = sync::guarded(|| change.decode()) else {
+        return;
+    };
+    let expected: Vec<(u64, Vec<u8>, Option<(u64, Vec<u8>)>)> = e
+        .operations
+        .iter()
+        .enumerate()
+        .filter(|(_, op)| matches!(op.action, OpType::Make(_)))
+        .map(|(i, op)| {
+            let parent = match &op.obj {
+                ObjectId::Root => None,
+                ObjectId::Id(id) => Some((id.0, id.1.to_bytes().to_vec())),
+            };
+            (
+                e.start_op.get() + i as u64,
+                e.actor_id.to_bytes().to_vec(),
+                parent,
+            )
+        })
+        .collect();
+    let got: Vec<_> = wire::objects_made(change.raw_bytes())
+        .expect("a change Automerge parsed has readable object columns")
+        .into_iter()
+        .map(|o| {
+            (
+                o.id.0,
+                o.id.1.to_vec(),
+                o.parent.map(|(n, a)| (n, a.to_vec())),
+            )
+        })
+        .collect();
+    assert_eq!(got, expected, "objects made read alike");
+}
+
 /// Change chunks as a device pushes them for one document (concatenated; bytes that do
 /// not split are taken as one chunk): the bounded framing check must agree with
 /// Automerge's parser on the operation count, and the push goes through the server's
@@ -97,6 +135,7 @@ pub fn change_chunks(data: &[u8]) {
         if let Ok(change) = sync::parse_change(c) {
             let info = framing.expect("a change Automerge parsed passed the framing check");
             assert_eq!(change.len() as u64, info.ops, "operations counted alike");
+            assert_objects_made_alike(&change);
             actor.get_or_insert_with(|| change.actor_id().to_bytes().to_vec());
             let _ = sync::guarded(|| scratch.apply_changes([change]));
         }

@@ -260,19 +260,42 @@ fn rle_totals(col: &[u8], limit: u64) -> Result<(u64, u64), String> {
     Ok((count, sum))
 }
 
-/// Checks one Automerge change chunk without inflating it or handing it to Automerge:
-/// the magic bytes, the chunk type (1: an uncompressed change; 2, a compressed one, is
-/// refused so nothing a device sends is ever inflated), the size, that the declared
-/// length is exactly the bytes present, the checksum, every field's framing, that no column is
-/// deflated, and the number of operations (and of predecessors) the run-length encoded
-/// columns claim, so Automerge's parser only ever sees bounded work.
-pub fn check_change_chunk(bytes: &[u8]) -> Result<ChunkInfo, String> {
+/// Column specs: id << 4 | deflate bit (8) | type (0 group, 1 actor, 2 integer).
+const DEFLATE: u64 = 8;
+const OBJ_ACTOR: u64 = 1;
+const OBJ_COUNTER: u64 = 2;
+const ACTION: u64 = (4 << 4) | 2;
+const PRED_GROUP: u64 = 7 << 4;
+
+/// A change chunk's framing, read with bounds and nothing expanded.
+struct Frame<'a> {
+    /// The change's actor table: its author first, then the other actors it names.
+    actors: Vec<&'a [u8]>,
+    seq: u64,
+    start_op: u64,
+    columns: Vec<(u64, &'a [u8])>,
+}
+
+impl<'a> Frame<'a> {
+    fn column(&self, spec: u64) -> Option<&'a [u8]> {
+        self.columns
+            .iter()
+            .find(|(s, _)| *s == spec)
+            .map(|(_, d)| *d)
+    }
+
+    /// Operations the change encodes: values of its action column, bounded.
+    fn ops(&self) -> Result<u64, String> {
+        match self.column(ACTION) {
+            Some(col) => Ok(rle_totals(col, MAX_OPS_PER_CHANGE)?.0),
+            None => Ok(0),
+        }
+    }
+}
+
+/// Reads a change chunk's framing (without its checksum; `check_change_chunk` does both).
+fn frame(bytes: &[u8]) -> Result<Frame<'_>, String> {
     const MAGIC: [u8; 4] = [0x85, 0x6f, 0x4a, 0x83];
-    // Column specs: id << 4 | deflate bit (8) | type; action = id 4, integer (2);
-    // predecessor counts = id 7, group (0).
-    const DEFLATE: u64 = 8;
-    const ACTION: u64 = (4 << 4) | 2;
-    const PRED_GROUP: u64 = 7 << 4;
     if bytes.len() > MAX_CHANGE_BYTES {
         return Err(format!(
             "a change of {} bytes exceeds {MAX_CHANGE_BYTES}",
@@ -292,20 +315,13 @@ pub fn check_change_chunk(bytes: &[u8]) -> Result<ChunkInfo, String> {
     if len != r.b.len() as u64 {
         return Err("the change's length does not match its bytes".into());
     }
-    // Automerge's change parser does not verify the checksum but loading a document does:
-    // a change accepted with a wrong checksum would make the stored document unloadable
-    // (found by fuzzing). The checksum covers the type, the length and the body.
-    let digest = <sha2::Sha256 as sha2::Digest>::digest(&bytes[8..]);
-    if digest[..4] != bytes[4..8] {
-        return Err("the change's checksum does not match its bytes".into());
-    }
     let deps = r.uleb()?;
     r.take(deps.checked_mul(32).ok_or("the change is cut short")?)?;
     let actor_len = r.uleb()?;
     if actor_len == 0 || actor_len > 64 {
         return Err("the change's actor id is not 1–64 bytes".into());
     }
-    r.take(actor_len)?;
+    let mut actors = vec![r.take(actor_len)?];
     let seq = r.uleb()?;
     let start_op = r.uleb()?;
     if seq == 0 || seq >= MAX_COUNTER || start_op == 0 || start_op >= MAX_COUNTER {
@@ -320,7 +336,7 @@ pub fn check_change_chunk(bytes: &[u8]) -> Result<ChunkInfo, String> {
         if n == 0 || n > 64 {
             return Err("an actor id in the change is not 1–64 bytes".into());
         }
-        r.take(n)?;
+        actors.push(r.take(n)?);
     }
     let ncols = r.uleb()?;
     let mut specs = Vec::new();
@@ -332,28 +348,149 @@ pub fn check_change_chunk(bytes: &[u8]) -> Result<ChunkInfo, String> {
         if spec & DEFLATE != 0 {
             return Err("compressed columns are not accepted".into());
         }
+        // One column per spec, so the columns read here are the ones Automerge reads.
+        if specs.iter().any(|(s, _)| *s == spec) {
+            return Err("a column appears twice".into());
+        }
         specs.push((spec, r.uleb()?));
     }
-    let mut ops = 0u64;
+    let mut columns = Vec::with_capacity(specs.len());
     for (spec, n) in specs {
-        let data = r.take(n)?;
-        match spec {
-            ACTION => ops = rle_totals(data, MAX_OPS_PER_CHANGE)?.0,
-            // Automerge collects each operation's predecessors into a list: a run claiming
-            // millions of them per operation is refused like millions of operations.
-            PRED_GROUP => {
-                rle_totals(data, MAX_OPS_PER_CHANGE)?;
-            }
-            _ => {}
-        }
+        columns.push((spec, r.take(n)?));
     }
-    if start_op
+    Ok(Frame {
+        actors,
+        seq,
+        start_op,
+        columns,
+    })
+}
+
+/// Checks one Automerge change chunk without inflating it or handing it to Automerge:
+/// the magic bytes, the chunk type (1: an uncompressed change; 2, a compressed one, is
+/// refused so nothing a device sends is ever inflated), the size, that the declared
+/// length is exactly the bytes present, the checksum, every field's framing, that no column is
+/// deflated, and the number of operations (and of predecessors) the run-length encoded
+/// columns claim, so Automerge's parser only ever sees bounded work.
+pub fn check_change_chunk(bytes: &[u8]) -> Result<ChunkInfo, String> {
+    let f = frame(bytes)?;
+    // Automerge's change parser does not verify the checksum but loading a document does:
+    // a change accepted with a wrong checksum would make the stored document unloadable
+    // (found by fuzzing). The checksum covers the type, the length and the body.
+    let digest = <sha2::Sha256 as sha2::Digest>::digest(&bytes[8..]);
+    if digest[..4] != bytes[4..8] {
+        return Err("the change's checksum does not match its bytes".into());
+    }
+    let ops = f.ops()?;
+    // Automerge collects each operation's predecessors into a list: a run claiming
+    // millions of them per operation is refused like millions of operations.
+    if let Some(col) = f.column(PRED_GROUP) {
+        rle_totals(col, MAX_OPS_PER_CHANGE)?;
+    }
+    if f.start_op
         .checked_add(ops)
         .is_none_or(|end| end >= MAX_COUNTER)
     {
         return Err("the change's operation counters are out of range".into());
     }
-    Ok(ChunkInfo { ops, seq, start_op })
+    Ok(ChunkInfo {
+        ops,
+        seq: f.seq,
+        start_op: f.start_op,
+    })
+}
+
+/// An object id as a change encodes it: (counter, actor).
+pub type ObjRef<'a> = (u64, &'a [u8]);
+
+/// An object an operation of a change creates, and the object it is created in (`None`:
+/// the document's root).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MadeObject<'a> {
+    pub id: ObjRef<'a>,
+    pub parent: Option<ObjRef<'a>>,
+}
+
+/// The objects a change chunk creates, read straight from its operation columns in one
+/// bounded pass (Automerge's `Change::decode` expands every operation and value, which
+/// costs as much as applying the change). The chunk should have passed
+/// `check_change_chunk`; anything malformed is an error, never a panic.
+pub fn objects_made(bytes: &[u8]) -> Result<Vec<MadeObject<'_>>, String> {
+    let f = frame(bytes)?;
+    let ops = f.ops()?;
+    let mut obj_actor = Rle::new(f.column(OBJ_ACTOR));
+    let mut obj_counter = Rle::new(f.column(OBJ_COUNTER));
+    let mut action = Rle::new(f.column(ACTION));
+    let actor_at = |i: u64| {
+        usize::try_from(i)
+            .ok()
+            .and_then(|i| f.actors.get(i).copied())
+            .ok_or("an operation names an actor the change does not list")
+    };
+    let mut made = Vec::new();
+    for i in 0..ops {
+        let (a, c) = (obj_actor.next()?, obj_counter.next()?);
+        // Make map (0), list (2), text (4), table (6).
+        if !matches!(action.next()?, Some(0 | 2 | 4 | 6)) {
+            continue;
+        }
+        let parent = match (a, c) {
+            (None, None) => None,
+            (Some(a), Some(c)) => Some((c, actor_at(a)?)),
+            _ => return Err("an operation's object id is half missing".into()),
+        };
+        made.push(MadeObject {
+            id: (f.start_op + i, f.actors[0]),
+            parent,
+        });
+    }
+    Ok(made)
+}
+
+/// Values of a run-length encoded unsigned integer column, one at a time (a missing
+/// column holds only nulls; a column that ends early is an error).
+struct Rle<'a> {
+    r: Option<Reader<'a>>,
+    /// Values left in the current run, and the run's kind.
+    left: u64,
+    run: Run,
+}
+
+#[derive(Clone, Copy)]
+enum Run {
+    Repeat(Option<u64>),
+    Literal,
+}
+
+impl<'a> Rle<'a> {
+    fn new(col: Option<&'a [u8]>) -> Self {
+        Rle {
+            r: col.map(|b| Reader { b }),
+            left: 0,
+            run: Run::Repeat(None),
+        }
+    }
+
+    fn next(&mut self) -> Result<Option<u64>, String> {
+        let Some(r) = self.r.as_mut() else {
+            return Ok(None);
+        };
+        while self.left == 0 {
+            if r.b.is_empty() {
+                return Err("a column ends before its operations do".into());
+            }
+            match r.sleb()? {
+                0 => (self.left, self.run) = (r.uleb()?, Run::Repeat(None)),
+                n if n > 0 => (self.left, self.run) = (n as u64, Run::Repeat(Some(r.uleb()?))),
+                n => (self.left, self.run) = (n.unsigned_abs(), Run::Literal),
+            }
+        }
+        self.left -= 1;
+        match self.run {
+            Run::Repeat(v) => Ok(v),
+            Run::Literal => r.uleb().map(Some),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -385,6 +522,76 @@ mod tests {
             Err(WireError::TooLarge(3))
         ));
         assert!(decode::<SyncRequest>(&[0xff; 64], 1 << 20).is_err());
+    }
+
+    /// What `objects_made` must find, by Automerge's own expansion of the change.
+    fn made_by_decode(c: &automerge::Change) -> Vec<(u64, Vec<u8>, Option<(u64, Vec<u8>)>)> {
+        use automerge::legacy::{ObjectId, OpType};
+        let e = c.decode();
+        e.operations
+            .iter()
+            .enumerate()
+            .filter(|(_, op)| matches!(op.action, OpType::Make(_)))
+            .map(|(i, op)| {
+                let parent = match &op.obj {
+                    ObjectId::Root => None,
+                    ObjectId::Id(id) => Some((id.0, id.1.to_bytes().to_vec())),
+                };
+                (
+                    e.start_op.get() + i as u64,
+                    e.actor_id.to_bytes().to_vec(),
+                    parent,
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn objects_made_agree_with_automerge() {
+        use automerge::transaction::Transactable;
+        use automerge::{ObjType, ROOT};
+        let mut a = automerge::AutoCommit::new();
+        let mut b = a.fork();
+        // Nested maps, lists and text across two actors, several changes, and objects
+        // made inside objects another actor made.
+        let m = a.put_object(ROOT, "m", ObjType::Map).unwrap();
+        let l = a.put_object(&m, "l", ObjType::List).unwrap();
+        a.put(ROOT, "plain", 3).unwrap();
+        for i in 0..3 {
+            let x = a.insert_object(&l, i, ObjType::Map).unwrap();
+            a.put_object(&x, "t", ObjType::Text).unwrap();
+        }
+        a.commit();
+        b.merge(&mut a).unwrap();
+        let m2 = b.put_object(&m, "inner", ObjType::Map).unwrap();
+        b.put_object(&m2, "deeper", ObjType::List).unwrap();
+        b.put(&m, "k", "v").unwrap();
+        b.commit();
+        let changes = b.get_changes(&[]);
+        assert!(changes.len() >= 2);
+        let mut total = 0;
+        for c in &changes {
+            assert!(check_change_chunk(c.raw_bytes()).is_ok());
+            let got: Vec<_> = objects_made(c.raw_bytes())
+                .unwrap()
+                .into_iter()
+                .map(|o| {
+                    (
+                        o.id.0,
+                        o.id.1.to_vec(),
+                        o.parent.map(|(n, a)| (n, a.to_vec())),
+                    )
+                })
+                .collect();
+            assert_eq!(got, made_by_decode(c));
+            total += got.len();
+        }
+        assert_eq!(total, 2 + 3 * 2 + 2);
+        // Cut or garbled columns are errors, never panics.
+        let raw = changes[0].raw_bytes();
+        for cut in 0..raw.len() {
+            let _ = objects_made(&raw[..cut]);
+        }
     }
 
     #[test]

@@ -35,25 +35,23 @@ pub const MAX_DEPTH: usize = 32;
 
 /// The depth of the deepest object the new changes create, judged before Automerge
 /// applies them: objects made in this push count from their parent's depth, existing
-/// ones from the stored document (walked up iteratively, never past `MAX_DEPTH`).
-fn deepest_new_object(before: Option<&AutoCommit>, new: &[Change]) -> usize {
-    use automerge::legacy::{ObjectId, OpType};
+/// ones from the stored document (walked up iteratively, never past `MAX_DEPTH`). The
+/// objects are read from the changes' columns (`wire::objects_made`), not by expanding
+/// every operation with `Change::decode`.
+fn deepest_new_object(before: Option<&AutoCommit>, new: &[Change]) -> Result<usize, String> {
     let mut made: HashMap<(u64, Vec<u8>), usize> = HashMap::new();
     let mut deepest = 0;
     for c in new {
-        let e = c.decode();
-        let actor = e.actor_id.to_bytes().to_vec();
-        for (i, op) in e.operations.iter().enumerate() {
-            if !matches!(op.action, OpType::Make(_)) {
-                continue;
-            }
-            let parent = match &op.obj {
-                ObjectId::Root => 0,
-                ObjectId::Id(id) => match made.get(&(id.0, id.1.to_bytes().to_vec())) {
+        for o in wire::objects_made(c.raw_bytes())? {
+            let parent = match o.parent {
+                None => 0,
+                Some((counter, actor)) => match made.get(&(counter, actor.to_vec())) {
                     Some(d) => *d,
                     None => before
                         .and_then(|b| {
-                            let obj = b.import_obj(&format!("{}@{}", id.0, id.1)).ok()?;
+                            let obj = b
+                                .import_obj(&format!("{counter}@{}", hex::encode(actor)))
+                                .ok()?;
                             Some(b.parents(obj).ok()?.take(MAX_DEPTH + 1).count())
                         })
                         .unwrap_or(0),
@@ -62,12 +60,12 @@ fn deepest_new_object(before: Option<&AutoCommit>, new: &[Change]) -> usize {
             let depth = parent + 1;
             deepest = deepest.max(depth);
             if deepest > MAX_DEPTH {
-                return deepest;
+                return Ok(deepest);
             }
-            made.insert((e.start_op.get() + i as u64, actor.clone()), depth);
+            made.insert((o.id.0, o.id.1.to_vec()), depth);
         }
     }
-    deepest
+    Ok(deepest)
 }
 
 pub(crate) enum Outcome {
@@ -249,13 +247,17 @@ pub(crate) fn merge_one(
             );
         }
     }
-    if deepest_new_object(before.as_ref(), &new) > MAX_DEPTH {
-        return reject(
-            id,
-            RejectCode::SchemaViolation,
-            format!("objects nest deeper than {MAX_DEPTH} levels"),
-            stored,
-        );
+    match deepest_new_object(before.as_ref(), &new) {
+        Ok(depth) if depth <= MAX_DEPTH => {}
+        Ok(_) => {
+            return reject(
+                id,
+                RejectCode::SchemaViolation,
+                format!("objects nest deeper than {MAX_DEPTH} levels"),
+                stored,
+            );
+        }
+        Err(e) => return reject(id, RejectCode::InvalidChange, e, stored),
     }
     let mut after = match before.as_mut() {
         Some(b) => b.fork(),
