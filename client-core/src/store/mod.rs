@@ -759,10 +759,15 @@ impl Tx<'_> {
     /// Applies individual changes (as the server sends them) to the document `id`,
     /// creating it. Each change is parsed on its own, so damage is an error, never a
     /// silently shortened history; changes whose dependencies are missing are an error.
+    /// The bytes pass the same bounded framing check the server applies to a device's
+    /// (`wire::check_change_chunk`) before Automerge parses them: Automerge 0.12 can panic
+    /// or allocate without bound on crafted changes, and a phone trusts no network.
     pub fn apply_changes(&mut self, id: DocId, changes: &[Vec<u8>]) -> Result<()> {
         let parsed = changes
             .iter()
             .map(|c| {
+                crate::sync::wire::check_change_chunk(c)
+                    .map_err(|e| Error::Document(format!("a change for {id} is refused: {e}")))?;
                 automerge::Change::from_bytes(c.clone())
                     .map_err(|e| Error::Document(format!("a change for {id} does not parse: {e}")))
             })

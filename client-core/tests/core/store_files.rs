@@ -265,3 +265,54 @@ fn a_new_documents_pending_changes_are_its_whole_history() {
     assert_eq!(changes, all);
     assert_eq!(changes.len(), 6);
 }
+
+/// Changes from the network pass the bounded framing check before Automerge parses them:
+/// a compressed chunk, a wrong checksum or a truncated change is refused, and the
+/// document is left as it was; the same change intact applies.
+#[test]
+fn received_changes_are_checked_before_automerge_sees_them() {
+    let tmp = tempfile::tempdir().unwrap();
+    let clock = FixedClock::new(at("2026-12-28T01:00:00Z"));
+    let a = device(tmp.path(), "inspector", &clock);
+    let b = device(tmp.path(), "office", &clock);
+    let id = a
+        .report_hazard(
+            demo::site("图书馆"),
+            None,
+            &NewFinding {
+                category: Some(saferound_core::model::HazardCategory::Theft),
+                risk: Some(saferound_core::model::RiskGrade::Low),
+                description: "窗户插销损坏 ".repeat(40),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    let mut doc = a.store().load(id).unwrap().unwrap();
+    let mut changes = doc.get_changes(&[]);
+    let raw: Vec<Vec<u8>> = changes.iter().map(|c| c.raw_bytes().to_vec()).collect();
+    let compressed: Vec<Vec<u8>> = changes.iter_mut().map(|c| c.bytes().to_vec()).collect();
+    let mut bad_sum = raw.clone();
+    let last = bad_sum[0].len() - 1;
+    bad_sum[0][last] ^= 0x55;
+    let mut cut = raw.clone();
+    let half = cut[0].len() / 2;
+    cut[0].truncate(half);
+    for (what, bytes) in [("bad checksum", bad_sum), ("truncated", cut)]
+        .into_iter()
+        .chain((compressed != raw).then_some(("compressed", compressed)))
+    {
+        match b.receive_changes(id, &bytes) {
+            Err(Error::Document(reason)) => assert!(reason.contains("refused"), "{what}: {reason}"),
+            other => panic!("{what}: expected a refusal, got {other:?}"),
+        }
+        assert!(
+            b.store().load(id).unwrap().is_none(),
+            "{what}: nothing stored"
+        );
+    }
+    b.receive_changes(id, &raw).unwrap();
+    assert_eq!(
+        b.store().load(id).unwrap().unwrap().get_heads(),
+        doc.get_heads()
+    );
+}
