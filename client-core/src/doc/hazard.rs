@@ -21,7 +21,7 @@ use chrono::{DateTime, FixedOffset, Utc};
 use serde::Serialize;
 
 use super::conflicts::{self, Conflict};
-use super::{DocKind, PersonRef, SiteRef, expect_kind, object, put_header, put_text, read_text};
+use super::{DocKind, PersonRef, SiteRef, object, put_header, put_text, read_text};
 use crate::error::{Error, Result};
 use crate::ids::{BlobHash, CampaignId, DocId, InstitutionId, LocalDate, Timestamp};
 use crate::model::lifecycle::{self, EventKind, HazardStatus};
@@ -190,8 +190,7 @@ pub fn read(doc: &AutoCommit) -> Result<Hazard> {
 /// Reads the hazard; `with_conflicts: false` skips the scan of every field for
 /// concurrent values (the costly part) and reports only skipped events.
 pub fn read_with(doc: &AutoCommit, with_conflicts: bool) -> Result<Hazard> {
-    let h = expect_kind(doc, DocKind::Hazard)?;
-    let s: Stored = super::json::read(doc)?;
+    let (h, s): (_, Stored) = super::json::read_headed(doc, DocKind::Hazard)?;
     let folded = lifecycle::fold(s.events.iter().map(|e| e.kind));
     let risk = resolved_risk(doc)?;
     let mut plan = s.plan;

@@ -13,7 +13,7 @@ use autosurgeon::Hydrate;
 use serde::Serialize;
 
 use super::conflicts::{self, Conflict};
-use super::{DocKind, PersonRef, SiteRef, expect_kind, put_header, put_text};
+use super::{DocKind, PersonRef, SiteRef, put_header, put_text};
 use crate::error::Result;
 use crate::ids::{CampaignId, DocId, InstitutionId, Timestamp};
 use crate::model::{HazardCategory, RiskGrade};
@@ -97,8 +97,7 @@ pub fn read(doc: &AutoCommit) -> Result<IncidentReport> {
 
 /// Reads the report; `with_conflicts: false` skips the scan for concurrent values.
 pub fn read_with(doc: &AutoCommit, with_conflicts: bool) -> Result<IncidentReport> {
-    let h = expect_kind(doc, DocKind::IncidentReport)?;
-    let s: Stored = super::json::read(doc)?;
+    let (h, s): (_, Stored) = super::json::read_headed(doc, DocKind::IncidentReport)?;
     Ok(IncidentReport {
         id: h.id,
         institution: h.institution,

@@ -140,8 +140,7 @@ pub fn read(doc: &AutoCommit) -> Result<Inspection> {
 
 /// Reads the inspection; `with_conflicts: false` skips the scan for concurrent values.
 pub fn read_with(doc: &AutoCommit, with_conflicts: bool) -> Result<Inspection> {
-    let h = expect_kind(doc, DocKind::Inspection)?;
-    let s: Stored = super::json::read(doc)?;
+    let (h, s): (_, Stored) = super::json::read_headed(doc, DocKind::Inspection)?;
     Ok(Inspection {
         id: h.id,
         institution: h.institution,

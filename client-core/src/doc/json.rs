@@ -37,14 +37,24 @@ pub(crate) fn value_to_json(doc: &AutoCommit, value: &Value<'_>, id: &ObjId) -> 
     }
 }
 
-/// Reads the root of `doc` as a `T` (a record type that derives both serde's
-/// `Deserialize` and autosurgeon's `Hydrate` with the same layout).
-pub(crate) fn read<T>(doc: &AutoCommit) -> Result<T>
+/// Reads the root of `doc` as its header (checked like `expect_kind`) and a `T` (a record
+/// type that derives both serde's `Deserialize` and autosurgeon's `Hydrate` with the same
+/// layout), from one walk of the document: the header on its own would be a second walk.
+pub(crate) fn read_headed<T>(doc: &AutoCommit, kind: super::DocKind) -> Result<(super::Header, T)>
 where
     T: DeserializeOwned + autosurgeon::Hydrate + PartialEq + std::fmt::Debug,
 {
     let tree = doc.hydrate(ROOT, None)?;
-    let fast = T::deserialize(ReadTree(&tree)).map_err(|e| {
+    let header: super::Header = read_tree(doc, &tree)?;
+    super::check_header(&header, kind)?;
+    Ok((header, read_tree(doc, &tree)?))
+}
+
+fn read_tree<T>(doc: &AutoCommit, tree: &hydrate::Value) -> Result<T>
+where
+    T: DeserializeOwned + autosurgeon::Hydrate + PartialEq + std::fmt::Debug,
+{
+    let fast = T::deserialize(ReadTree(tree)).map_err(|e| {
         Error::Document(format!(
             "the document does not have the expected shape: {e}"
         ))

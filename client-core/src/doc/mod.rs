@@ -72,24 +72,36 @@ pub struct SiteRef {
 /// Reads the header and checks it is one this code understands.
 pub fn header(doc: &AutoCommit) -> Result<Header> {
     let h: Header = autosurgeon::hydrate(doc)?;
+    check_schema(&h)?;
+    Ok(h)
+}
+
+fn check_schema(h: &Header) -> Result<()> {
     if h.schema > SCHEMA {
         return Err(Error::Document(format!(
             "document {} has schema {} but this version understands up to {SCHEMA}; update the app",
             h.id, h.schema
         )));
     }
-    Ok(h)
+    Ok(())
 }
 
-/// Header of a document of an expected kind.
-pub fn expect_kind(doc: &AutoCommit, kind: DocKind) -> Result<Header> {
-    let h = header(doc)?;
+/// A header this code understands, of the expected kind.
+fn check_header(h: &Header, kind: DocKind) -> Result<()> {
+    check_schema(h)?;
     if h.kind != kind {
         return Err(Error::invalid(
             "document",
             format!("{} is a {}, not a {}", h.id, h.kind, kind),
         ));
     }
+    Ok(())
+}
+
+/// Header of a document of an expected kind.
+pub fn expect_kind(doc: &AutoCommit, kind: DocKind) -> Result<Header> {
+    let h = header(doc)?;
+    check_header(&h, kind)?;
     Ok(h)
 }
 

@@ -18,9 +18,7 @@ use chrono::{Datelike, NaiveDate};
 use serde::Serialize;
 
 use super::conflicts::{self, Conflict};
-use super::{
-    DocKind, PersonRef, derived_id, expect_kind, genesis_actor, object, put_text, update_text,
-};
+use super::{DocKind, PersonRef, derived_id, genesis_actor, object, put_text, update_text};
 use crate::error::{Error, Result};
 use crate::ids::{CampaignId, DepartmentId, DocId, InstitutionId, Timestamp};
 
@@ -159,8 +157,7 @@ pub fn read(doc: &AutoCommit) -> Result<WeeklyReport> {
 
 /// Reads the report; `with_conflicts: false` skips the scan for concurrent values.
 pub fn read_with(doc: &AutoCommit, with_conflicts: bool) -> Result<WeeklyReport> {
-    let h = expect_kind(doc, DocKind::WeeklyReport)?;
-    let s: Stored = super::json::read(doc)?;
+    let (h, s): (_, Stored) = super::json::read_headed(doc, DocKind::WeeklyReport)?;
     Ok(WeeklyReport {
         id: h.id,
         institution: h.institution,
