@@ -4,6 +4,7 @@
 # removed when the command ends (also on failure or Ctrl-C). The command sees
 #   SAFEROUND_TEST_PG=postgres://postgres@127.0.0.1:<port>/postgres
 #   SAFEROUND_REQUIRE_PG=1   (so the PostgreSQL tests fail rather than skip)
+# SAFEROUND_PG_FSYNC=on keeps fsync on (benchmarks); otherwise it is off (tests).
 # and its exit code is this script's. Usage: scripts/with-postgres.sh cargo test …
 set -euo pipefail
 (($#)) || { echo "usage: $0 <command…>" >&2; exit 2; }
@@ -40,9 +41,13 @@ trap 'exit 130' INT TERM
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 as_pg "$bin/initdb" -D "$dir/data" -A trust -U postgres --no-sync -E UTF8 >"$dir/initdb.log" 2>&1 ||
   { cat "$dir/initdb.log" >&2; exit 1; }
-# fsync off: a test cluster need not survive power loss, and it is much faster.
+# fsync off: a test cluster need not survive power loss, and it is much faster. For
+# benchmarks against SQLite (which syncs every commit), SAFEROUND_PG_FSYNC=on keeps
+# PostgreSQL's durable defaults (fsync, synchronous_commit) instead.
+fsync=off
+[[ ${SAFEROUND_PG_FSYNC:-off} == on ]] && fsync=on
 as_pg "$bin/pg_ctl" -D "$dir/data" -l "$dir/log" -w \
-  -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200" start >/dev/null ||
+  -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=$fsync -c max_connections=200" start >/dev/null ||
   { cat "$dir/log" >&2; exit 1; }
 
 export SAFEROUND_TEST_PG="postgres://postgres@127.0.0.1:$port/postgres"

@@ -406,6 +406,13 @@ async fn serve(
     webhook: Option<String>,
     state: AppState,
 ) -> Result<(), Box<dyn std::error::Error>> {
+    // Replicas on one PostgreSQL database may start together: each seeds under a lock
+    // shared through the database, so the first creates the administrator and the demo
+    // institution and the others, once it is done, find them there and skip (both check
+    // before writing). Without it two would both see an empty database and the second
+    // would fail on the first's rows — or, worse, refresh the directory from half of
+    // them. SQLite has one serving process, so the lock is nothing there.
+    let seeding = state.storage.startup_lock().await?;
     if let Some(password) = bootstrap_admin(&state).await? {
         println!(
             "Created the administrator: login 'admin', one-time password '{password}'. Change it after first login."
@@ -422,6 +429,7 @@ async fn serve(
             println!("Loaded {n} demo hazards; the dashboard is at /login (login office).");
         }
     }
+    drop(seeding);
     if let Some(url) = webhook {
         tokio::spawn(saferound_server::web::reports::run_webhook(
             state.clone(),

@@ -21,6 +21,7 @@ use saferound_core::model::{HazardCategory, RiskGrade, Role, SiteKind};
 use saferound_core::sync::wire::heads_to_bytes;
 use saferound_server::ledger::{HazardRow, LedgerRows, ReportRow};
 use saferound_server::store::postgres::PostgresStorage;
+use saferound_server::store::scratch;
 use saferound_server::store::sqlite::SqliteStorage;
 use saferound_server::store::*;
 
@@ -39,8 +40,7 @@ impl Backend {
         let Backend { storage, pg, _dir } = self;
         drop(storage);
         if let Some((admin, db)) = pg {
-            let c = admin_client(&admin).await;
-            c.batch_execute(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))
+            scratch::drop_database(&admin, &db)
                 .await
                 .expect("drop the test database");
         }
@@ -59,48 +59,19 @@ fn sqlite() -> Backend {
 
 /// The admin URL, or `None` (skip) when unset and not required.
 fn pg_admin_url() -> Option<String> {
-    match std::env::var("SAFEROUND_TEST_PG") {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ => {
-            if std::env::var("SAFEROUND_REQUIRE_PG").is_ok_and(|v| v == "1") {
-                panic!(
-                    "SAFEROUND_REQUIRE_PG=1 but SAFEROUND_TEST_PG is unset: run under scripts/with-postgres.sh"
-                );
-            }
-            eprintln!("skipped: SAFEROUND_TEST_PG unset");
-            None
-        }
+    let url = scratch::admin_url_from_env().unwrap_or_else(|e| panic!("{e}"));
+    if url.is_none() {
+        eprintln!("skipped: {} unset", scratch::TEST_PG_ENV);
     }
-}
-
-async fn admin_client(url: &str) -> tokio_postgres::Client {
-    let (c, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
-        .await
-        .expect("connect to SAFEROUND_TEST_PG");
-    tokio::spawn(conn);
-    c
-}
-
-/// `url` with its database replaced by `db`.
-fn with_database(url: &str, db: &str) -> String {
-    let (base, query) = match url.split_once('?') {
-        Some((b, q)) => (b, format!("?{q}")),
-        None => (url, String::new()),
-    };
-    let host = base.find("://").map_or(0, |i| i + 3);
-    let path = base[host..].find('/').map_or(base.len(), |i| host + i);
-    format!("{}/{db}{query}", &base[..path])
+    url
 }
 
 async fn postgres() -> Option<Backend> {
     let admin = pg_admin_url()?;
-    let db = format!("sr_test_{:016x}", rand::random::<u64>());
-    admin_client(&admin)
-        .await
-        .batch_execute(&format!("CREATE DATABASE {db}"))
+    let db = scratch::create_database(&admin, "sr_test")
         .await
         .expect("create a test database");
-    let s = PostgresStorage::connect(&with_database(&admin, &db))
+    let s = PostgresStorage::connect(&scratch::with_database(&admin, &db))
         .await
         .expect("connect and migrate");
     Some(Backend {
@@ -146,6 +117,7 @@ storage_tests!(
     office_campaigns_duty_templates_round_trip,
     hazard_queries_filter_and_page,
     ledger_dump_is_equal_after_rebuild,
+    commits_are_announced_to_subscribers,
 );
 
 // ---------------------------------------------------------------------------------------
@@ -346,6 +318,48 @@ async fn commit_rows(s: &dyn Storage, inst: InstitutionId, id: DocId, ledger: Le
 
 // ---------------------------------------------------------------------------------------
 // Commits and the compare-and-swap
+
+/// The next notice naming an institution (a `None`, "anything may have changed", is
+/// allowed in between: PostgreSQL's listener says it when it connects), within 5 s.
+async fn next_named_notice(
+    rx: &mut tokio::sync::broadcast::Receiver<ChangeNotice>,
+) -> InstitutionId {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        match tokio::time::timeout_at(deadline, rx.recv()).await {
+            Ok(Ok(Some(i))) => return i,
+            Ok(Ok(None)) => continue,
+            Ok(Err(e)) => panic!("notices: {e}"),
+            Err(_) => panic!("no notice within 5 s of a commit"),
+        }
+    }
+}
+
+/// A commit is announced to subscribers (PostgreSQL: through NOTIFY and this process's
+/// listening connection) with its institution; a stale commit changes nothing and is
+/// not announced.
+async fn commits_are_announced_to_subscribers(s: Arc<dyn Storage>) {
+    let s = s.as_ref();
+    let mut rx = s.subscribe_changes();
+    let (x, y) = (InstitutionId::new(), InstitutionId::new());
+    let device = ActorId::random();
+    let mut a = TestDoc::hazard(x, &device, "1号学生公寓", RiskGrade::General);
+    commit_ok(s, vec![a.commit(false)]).await;
+    a.accepted();
+    assert_eq!(next_named_notice(&mut rx).await, x);
+    // Stale (expects heads the document no longer has): nothing committed, no notice;
+    // the next notice is y's.
+    let mut stale = a.fork(&ActorId::random());
+    stale.stored = Some(heads_to_bytes(&[]));
+    stale.edit(7);
+    assert_eq!(
+        s.commit(vec![stale.commit(false)]).await.unwrap(),
+        vec![a.id]
+    );
+    let mut b = TestDoc::plain(y, &device);
+    commit_ok(s, vec![b.commit(false)]).await;
+    assert_eq!(next_named_notice(&mut rx).await, y);
+}
 
 async fn commit_is_atomic_with_ledger_and_reports_stale_documents(s: Arc<dyn Storage>) {
     let s = s.as_ref();
@@ -1599,11 +1613,11 @@ async fn postgres_replicas_migrate_together_and_refuse_a_newer_schema() {
     let Some(pg) = postgres().await else { return };
     let (admin, db) = pg.pg.clone().unwrap();
     let fresh = format!("{db}_b");
-    let c = admin_client(&admin).await;
+    let c = scratch::admin_client(&admin).await.unwrap();
     c.batch_execute(&format!("CREATE DATABASE {fresh}"))
         .await
         .unwrap();
-    let url = with_database(&admin, &fresh);
+    let url = scratch::with_database(&admin, &fresh);
     let (a, b) = tokio::join!(
         PostgresStorage::connect(&url),
         PostgresStorage::connect(&url)
@@ -1611,7 +1625,7 @@ async fn postgres_replicas_migrate_together_and_refuse_a_newer_schema() {
     let (a, b) = (a.unwrap(), b.unwrap());
     assert_eq!(a.epoch().await.unwrap(), b.epoch().await.unwrap());
     // A schema from a newer server is refused, as SQLite refuses one.
-    let db_b = admin_client(&url).await;
+    let db_b = scratch::admin_client(&url).await.unwrap();
     db_b.batch_execute("INSERT INTO schema_migrations VALUES (999, 'future')")
         .await
         .unwrap();
@@ -1636,6 +1650,40 @@ async fn postgres_replicas_migrate_together_and_refuse_a_newer_schema() {
     c.batch_execute(&format!("DROP DATABASE {fresh} WITH (FORCE)"))
         .await
         .unwrap();
+    pg.finish().await;
+}
+
+/// Two replicas on one database: a commit through one wakes the other's subscribers
+/// (NOTIFY in the commit, LISTEN on the other's own connection), and the start-up lock
+/// admits one process at a time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_replicas_hear_each_others_commits_and_seed_one_at_a_time() {
+    let Some(pg) = postgres().await else { return };
+    let (admin, db) = pg.pg.clone().unwrap();
+    let b = PostgresStorage::connect(&scratch::with_database(&admin, &db))
+        .await
+        .unwrap();
+    let mut heard_by_b = b.subscribe_changes();
+    let inst = InstitutionId::new();
+    let mut doc = TestDoc::plain(inst, &ActorId::random());
+    commit_ok(pg.storage.as_ref(), vec![doc.commit(false)]).await;
+    assert_eq!(next_named_notice(&mut heard_by_b).await, inst);
+
+    // While A holds the start-up lock, B waits for it; once A lets go, B has it.
+    let held = pg.storage.startup_lock().await.unwrap();
+    let waiting = tokio::spawn(async move {
+        let lock = b.startup_lock().await.unwrap();
+        drop(lock);
+        b
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert!(!waiting.is_finished(), "B took the lock A holds");
+    drop(held);
+    let b = tokio::time::timeout(std::time::Duration::from_secs(10), waiting)
+        .await
+        .expect("B gets the lock once A lets go")
+        .unwrap();
+    drop(b);
     pg.finish().await;
 }
 

@@ -12,6 +12,7 @@ pub mod hostile;
 pub mod proxy;
 
 use saferound_core::{Device, SystemClock};
+use saferound_server::store::scratch;
 
 /// The password of every demo person on a `--demo` server.
 pub const DEMO_PASSWORD: &str = saferound_server::DEMO_PASSWORD;
@@ -51,8 +52,11 @@ pub fn server_binary() -> PathBuf {
 pub struct Server {
     child: Option<Child>,
     pub url: String,
+    /// The database: a SQLite file, or a `postgres://` URL (see `start_with_db`).
     pub db: PathBuf,
     pub dir: PathBuf,
+    /// The photo directory (`dir/blobs`), shared by replicas of one database.
+    pub blobs: PathBuf,
 }
 
 impl Server {
@@ -67,13 +71,38 @@ impl Server {
 
     /// `start_with`, with environment variables for the server process.
     pub fn start_env(dir: &Path, extra: &[&str], env: &[(&str, &str)]) -> Server {
-        let db = dir.join("server.db");
+        Self::spawn(&dir.join("server.db"), dir, extra, env)
+    }
+
+    /// A server on the database `db` — a SQLite file or a `postgres://` URL (see
+    /// `PgDatabase`) — with its photos in `dir/blobs`. Several servers on one PostgreSQL
+    /// URL and one `dir` are replicas: one database, the same photo files.
+    pub fn start_with_db(dir: &Path, db: &str, extra: &[&str]) -> Server {
+        Self::spawn(Path::new(db), dir, extra, &[])
+    }
+
+    /// `n` replicas on the PostgreSQL database `db`, started at the same moment (as a
+    /// service manager would), each on a free port of its own.
+    pub fn start_replicas(dir: &Path, db: &str, n: usize, extra: &[&str]) -> Vec<Server> {
+        std::thread::scope(|s| {
+            let started: Vec<_> = (0..n)
+                .map(|_| s.spawn(|| Self::start_with_db(dir, db, extra)))
+                .collect();
+            started
+                .into_iter()
+                .map(|h| h.join().expect("a replica failed to start"))
+                .collect()
+        })
+    }
+
+    fn spawn(db: &Path, dir: &Path, extra: &[&str], env: &[(&str, &str)]) -> Server {
+        let blobs = dir.join("blobs");
         let mut child = Command::new(server_binary())
             .envs(env.iter().copied())
             .args(["--listen", "127.0.0.1:0", "--db"])
-            .arg(&db)
+            .arg(db)
             .arg("--blobs")
-            .arg(dir.join("blobs"))
+            .arg(&blobs)
             .arg("--log")
             .arg(std::env::var("SAFEROUND_TEST_LOG").unwrap_or_else(|_| "warn".into()))
             .args(extra)
@@ -85,14 +114,21 @@ impl Server {
         let mut lines = BufReader::new(stdout).lines();
         let deadline = Instant::now() + Duration::from_secs(60);
         let url = loop {
-            assert!(Instant::now() < deadline, "server did not start");
+            if Instant::now() >= deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("server did not start");
+            }
             match lines.next() {
                 Some(Ok(line)) => {
                     if let Some(u) = line.strip_prefix("listening on ") {
                         break u.trim().to_string();
                     }
                 }
-                _ => panic!("server exited before listening"),
+                _ => {
+                    let _ = child.wait();
+                    panic!("server exited before listening");
+                }
             }
         };
         // Keep draining stdout so the server never blocks on a full pipe.
@@ -100,8 +136,9 @@ impl Server {
         Server {
             child: Some(child),
             url,
-            db,
+            db: db.to_path_buf(),
             dir: dir.to_path_buf(),
+            blobs,
         }
     }
 
@@ -156,13 +193,13 @@ impl Server {
     /// Starts again on the same database (a new port).
     pub fn restart(&mut self) {
         self.kill();
-        let s = Server::start_with(&self.dir.clone(), &[]);
+        let s = Server::spawn(&self.db.clone(), &self.dir.clone(), &[], &[]);
         *self = s;
     }
 
     /// Runs `saferound-server <args>` against this server's database.
     pub fn admin(&self, args: &[&str]) -> String {
-        admin_on(&self.db, &self.dir.join("blobs"), args)
+        admin_on(&self.db, &self.blobs, args)
     }
 
     pub fn dump_ledger(&self) -> String {
@@ -189,6 +226,65 @@ pub fn admin_on(db: &Path, blobs: &Path, args: &[&str]) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// A fresh PostgreSQL database on the test cluster (`SAFEROUND_TEST_PG`, set by
+/// `scripts/with-postgres.sh`), dropped with this value. For servers on PostgreSQL:
+/// `Server::start_with_db(dir, &db.url, …)`.
+pub struct PgDatabase {
+    /// The database's URL, for `--db`.
+    pub url: String,
+    admin: String,
+    name: String,
+}
+
+impl PgDatabase {
+    /// A database for the test `test`; `None` (after saying so) when `SAFEROUND_TEST_PG` is
+    /// unset, and a failure instead when `SAFEROUND_REQUIRE_PG=1` (CI) — the convention of
+    /// `server/tests/storage.rs`.
+    pub fn for_test(test: &str) -> Option<PgDatabase> {
+        match scratch::admin_url_from_env() {
+            Err(e) => panic!("{test}: {e}"),
+            Ok(None) => {
+                eprintln!("{test}: skipped: {} unset", scratch::TEST_PG_ENV);
+                None
+            }
+            Ok(Some(admin)) => {
+                Some(Self::create(&admin, "sr_e2e").unwrap_or_else(|e| panic!("{test}: {e}")))
+            }
+        }
+    }
+
+    /// A fresh database `<prefix>_<random>` on the cluster of the admin URL `admin`.
+    pub fn create(admin: &str, prefix: &str) -> Result<PgDatabase, String> {
+        let name = block_on(scratch::create_database(admin, prefix))
+            .map_err(|e| format!("creating a database on {admin}: {e}"))?;
+        Ok(PgDatabase {
+            url: scratch::with_database(admin, &name),
+            admin: admin.to_string(),
+            name,
+        })
+    }
+}
+
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        // WITH (FORCE): servers still connected (a killed one's connections linger until
+        // PostgreSQL notices) do not keep it.
+        if let Err(e) = block_on(scratch::drop_database(&self.admin, &self.name)) {
+            eprintln!("dropping the test database {}: {e}", self.name);
+        }
+    }
+}
+
+/// Runs a future of the scratch-database helpers (tokio-postgres) to completion on a
+/// runtime of its own: the tests and the load generator are otherwise synchronous.
+fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a Tokio runtime")
+        .block_on(f)
 }
 
 /// `PRAGMA integrity_check` of a SQLite file, read-only ("ok" when sound).

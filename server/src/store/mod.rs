@@ -4,6 +4,8 @@
 
 pub mod postgres;
 mod rows;
+#[doc(hidden)]
+pub mod scratch;
 pub mod sqlite;
 
 use std::collections::HashMap;
@@ -424,8 +426,42 @@ pub struct Holiday {
     pub ends: NaiveDate,
 }
 
+/// What `Storage::subscribe_changes` delivers after a commit: the institution whose
+/// documents changed, or `None` when that is unknown (notifications may have been missed,
+/// say while PostgreSQL's listening connection was down): anything may have changed.
+pub type ChangeNotice = Option<InstitutionId>;
+
+/// How many notices a slow subscriber may fall behind before it is told it lagged (and
+/// then treats that as "anything may have changed").
+pub(crate) const NOTICE_BUFFER: usize = 256;
+
+/// Held while a server process seeds the database at start (the first administrator,
+/// the demo institution): on PostgreSQL a session advisory lock on a connection of its
+/// own, so replicas starting together seed one after the other and the later ones find
+/// the work done; released when dropped (the connection closes).
+pub struct StartupLock(#[allow(dead_code)] Option<Box<dyn Send + Sync>>);
+
+impl StartupLock {
+    /// Nothing to hold: one process has the database (SQLite).
+    pub fn none() -> Self {
+        StartupLock(None)
+    }
+
+    pub(crate) fn holding(guard: Box<dyn Send + Sync>) -> Self {
+        StartupLock(Some(guard))
+    }
+}
+
 #[async_trait]
 pub trait Storage: Send + Sync + 'static {
+    /// Notices of committed documents, so waiters (the dashboard's incident stream) wake
+    /// on a change instead of polling. SQLite: this process's commits (it is the only
+    /// writer). PostgreSQL: every replica's, by NOTIFY/LISTEN. Best effort: a notice can
+    /// be late or lost (a dropped listening connection), so waiters still poll, rarely.
+    fn subscribe_changes(&self) -> tokio::sync::broadcast::Receiver<ChangeNotice>;
+    /// Serialises start-up seeding between processes sharing the database (see
+    /// `StartupLock`).
+    async fn startup_lock(&self) -> Result<StartupLock>;
     /// An id of this database's history: changes when the data is restored from a backup.
     async fn epoch(&self) -> Result<String>;
     /// Whether this database was ever restored from a backup: changes it lost may come

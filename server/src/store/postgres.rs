@@ -7,7 +7,12 @@
 //! - `commit` locks each document's row (`FOR UPDATE`) for the compare-and-swap, and the
 //!   change feed's positions come from a one-row counter taken at the very end of the
 //!   transaction (see `commit`), so a cursor never skips a change committed late.
-//! - Migrations run under an advisory lock, so replicas starting together do not race.
+//! - Migrations run under an advisory lock, so replicas starting together do not race;
+//!   start-up seeding (`startup_lock`) under another.
+//! - A commit tells every replica about itself: `NOTIFY saferound_changes, '<institution>'`
+//!   inside the commit's transaction (delivered only if it commits), heard by one
+//!   listening connection per process outside the pool (`listen`), which wakes the
+//!   subscribers of `subscribe_changes` (the dashboard's incident stream).
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -28,6 +33,16 @@ const MIGRATIONS: &[&str] = &[include_str!("pg_migrations/001_initial.sql")];
 /// The advisory lock key migrations hold (any constant; "SafeRound" in ASCII, cut to fit).
 const MIGRATION_LOCK: i64 = 0x5361_6665_526f_756e;
 
+/// The advisory lock start-up seeding holds (`startup_lock`): the migration key plus one.
+const STARTUP_LOCK: i64 = MIGRATION_LOCK + 1;
+
+/// The NOTIFY channel commits are announced on; the payload is the institution's id.
+const CHANNEL: &str = "saferound_changes";
+
+/// How often the listening connection proves it is alive with an empty query: a
+/// connection lost without a word (a dead peer) is noticed within this.
+const LISTEN_PING: Duration = Duration::from_secs(30);
+
 /// Connections per process. PostgreSQL's default limit is 100 for all replicas together.
 const POOL_SIZE: usize = 16;
 
@@ -40,6 +55,18 @@ pub struct PostgresStorage {
     /// servers stopped.
     epoch: String,
     restored: bool,
+    /// For connections of their own, outside the pool: listening, the start-up lock.
+    config: tokio_postgres::Config,
+    /// Notices heard by the listening connection (see `subscribe_changes`).
+    changes: tokio::sync::broadcast::Sender<ChangeNotice>,
+    /// The listening task, stopped with the storage.
+    listener: tokio::task::AbortHandle,
+}
+
+impl Drop for PostgresStorage {
+    fn drop(&mut self) {
+        self.listener.abort();
+    }
 }
 
 /// Whether `--db` names a PostgreSQL database rather than a SQLite file.
@@ -82,7 +109,7 @@ impl PostgresStorage {
     pub async fn connect(url: &str) -> Result<Self> {
         let config: tokio_postgres::Config = url.parse()?;
         let manager = Manager::from_config(
-            config,
+            config.clone(),
             NoTls,
             ManagerConfig {
                 // Checks a pooled connection with a round trip only when it reports an
@@ -161,10 +188,24 @@ impl PostgresStorage {
         let restored = meta("restored_at")?.is_some();
         tx.commit().await?;
         drop(c);
+        // Listen before serving, so the first commits are heard; a database that will
+        // not let us listen only delays the dashboard (it polls too), so that is no error.
+        let (changes, _) = tokio::sync::broadcast::channel(NOTICE_BUFFER);
+        let (ready, listening) = tokio::sync::oneshot::channel();
+        let listener = tokio::spawn(listen(config.clone(), changes.clone(), ready));
+        if tokio::time::timeout(Duration::from_secs(10), listening)
+            .await
+            .is_err()
+        {
+            tracing::warn!("not yet listening for other replicas' commits; trying on");
+        }
         Ok(PostgresStorage {
             pool,
             epoch,
             restored,
+            config,
+            changes,
+            listener: listener.abort_handle(),
         })
     }
 
@@ -322,10 +363,95 @@ impl PostgresStorage {
             )
             .await?;
         }
+        // Tell every replica (this one included) which institutions changed. NOTIFY is
+        // transactional: it is delivered at commit, and not at all on a rollback; the
+        // same payload twice in one transaction is delivered once.
+        if !new_inst.is_empty() {
+            let mut changed: Vec<&String> = new_inst.iter().collect();
+            changed.sort_unstable();
+            changed.dedup();
+            tx.execute(
+                "SELECT pg_notify($1, i) FROM unnest($2::text[]) AS i",
+                &[&CHANNEL, &changed],
+            )
+            .await?;
+        }
         tx.commit().await?;
         // In the order of the request, as SQLite answers.
         stale.sort_unstable();
         Ok(stale.into_iter().map(|i| commits[i].id).collect())
+    }
+}
+
+/// Hears the commits of every replica: a connection of its own (a pooled one would be
+/// handed to queries), `LISTEN saferound_changes`, and each notification's payload (an
+/// institution) passed to `tx`. A lost connection is made again, after a growing pause;
+/// what was committed meanwhile is unknown, so each (re)connection sends `None` (anything
+/// may have changed). `ready` is told once listening first works.
+async fn listen(
+    config: tokio_postgres::Config,
+    tx: tokio::sync::broadcast::Sender<ChangeNotice>,
+    ready: tokio::sync::oneshot::Sender<()>,
+) {
+    let mut ready = Some(ready);
+    let mut pause = Duration::from_millis(200);
+    loop {
+        let mut listened = false;
+        match listen_once(&config, &tx, &mut ready, &mut listened).await {
+            Ok(()) => tracing::warn!("the listening connection closed; listening again"),
+            Err(e) => tracing::warn!(
+                "listening for commits: {}; trying again in {pause:?}",
+                with_causes(&e)
+            ),
+        }
+        if listened {
+            pause = Duration::from_millis(200);
+        }
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(Duration::from_secs(10));
+    }
+}
+
+/// One listening connection, until it fails (`Err`) or closes (`Ok`).
+async fn listen_once(
+    config: &tokio_postgres::Config,
+    tx: &tokio::sync::broadcast::Sender<ChangeNotice>,
+    ready: &mut Option<tokio::sync::oneshot::Sender<()>>,
+    listened: &mut bool,
+) -> Result<(), tokio_postgres::Error> {
+    let (client, mut connection) = config.connect(NoTls).await?;
+    // The connection is driven here with `poll_message`, which hands out what the server
+    // sends unasked (notifications); awaiting the `Connection` would drop them. It also
+    // carries the client's own queries (LISTEN, the pings), so it runs beside them.
+    let messages = async {
+        loop {
+            match std::future::poll_fn(|cx| connection.poll_message(cx)).await {
+                Some(Ok(tokio_postgres::AsyncMessage::Notification(n))) => {
+                    // A payload that is no institution id: say "anything" rather than drop it.
+                    let _ = tx.send(n.payload().parse().ok());
+                }
+                Some(Ok(_)) => {} // a notice: nothing to do
+                Some(Err(e)) => return Err(e),
+                None => return Ok(()),
+            }
+        }
+    };
+    let work = async {
+        client.batch_execute(&format!("LISTEN {CHANNEL}")).await?;
+        *listened = true;
+        // Commits while nobody listened (before a reconnection) are unknown.
+        let _ = tx.send(None);
+        if let Some(r) = ready.take() {
+            let _ = r.send(());
+        }
+        loop {
+            tokio::time::sleep(LISTEN_PING).await;
+            client.simple_query("").await?;
+        }
+    };
+    tokio::select! {
+        r = messages => r,
+        r = work => r,
     }
 }
 
@@ -524,6 +650,26 @@ fn dump_cell(r: &Row, i: usize, ty: &Type) -> Result<String> {
 
 #[async_trait]
 impl Storage for PostgresStorage {
+    fn subscribe_changes(&self) -> tokio::sync::broadcast::Receiver<ChangeNotice> {
+        self.changes.subscribe()
+    }
+
+    /// A session advisory lock on a connection of its own, held by the returned guard:
+    /// dropping it closes the connection, which releases the lock (also if this process
+    /// dies meanwhile).
+    async fn startup_lock(&self) -> Result<StartupLock> {
+        let (client, connection) = self.config.connect(NoTls).await?;
+        let driver = tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!("start-up lock connection: {e}");
+            }
+        });
+        client
+            .execute("SELECT pg_advisory_lock($1)", &[&STARTUP_LOCK])
+            .await?;
+        Ok(StartupLock::holding(Box::new((client, driver))))
+    }
+
     async fn epoch(&self) -> Result<String> {
         Ok(self.epoch.clone())
     }

@@ -31,6 +31,9 @@ pub struct SqliteStorage {
     epoch: String,
     /// This database was restored from a backup at some point (see `restored`).
     restored: bool,
+    /// Fired after each commit (`subscribe_changes`): this process is the only writer,
+    /// so an in-process channel is all it takes.
+    changes: tokio::sync::broadcast::Sender<ChangeNotice>,
 }
 
 /// Meta key a backup file carries (the epoch of the database it was taken from): a
@@ -124,6 +127,7 @@ impl SqliteStorage {
         Ok(SqliteStorage {
             epoch,
             restored,
+            changes: tokio::sync::broadcast::channel(NOTICE_BUFFER).0,
             inner: Arc::new(Inner {
                 writer: Mutex::new(writer),
                 readers,
@@ -367,6 +371,15 @@ fn load_doc(c: &Connection, inst: &str, id: &str) -> Result<Option<StoredDoc>> {
 
 #[async_trait]
 impl Storage for SqliteStorage {
+    fn subscribe_changes(&self) -> tokio::sync::broadcast::Receiver<ChangeNotice> {
+        self.changes.subscribe()
+    }
+
+    async fn startup_lock(&self) -> Result<StartupLock> {
+        // One file, one serving process: nothing to coordinate with.
+        Ok(StartupLock::none())
+    }
+
     async fn epoch(&self) -> Result<String> {
         Ok(self.epoch.clone())
     }
@@ -720,7 +733,11 @@ impl Storage for SqliteStorage {
     }
 
     async fn commit(&self, commits: Vec<DocCommit>) -> Result<Vec<DocId>> {
-        self.write(move |c| {
+        // Which institutions to notify once committed: those of the documents that were
+        // not stale (a stale one changed nothing).
+        let institutions: Vec<(DocId, InstitutionId)> =
+            commits.iter().map(|d| (d.id, d.institution)).collect();
+        let stale = self.write(move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let mut stale = Vec::new();
             let received = now();
@@ -767,7 +784,19 @@ impl Storage for SqliteStorage {
             tx.commit()?;
             Ok(stale)
         })
-        .await
+        .await?;
+        let mut changed: Vec<InstitutionId> = institutions
+            .into_iter()
+            .filter(|(id, _)| !stale.contains(id))
+            .map(|(_, i)| i)
+            .collect();
+        changed.sort_unstable();
+        changed.dedup();
+        for i in changed {
+            // No subscriber is not an error.
+            let _ = self.changes.send(Some(i));
+        }
+        Ok(stale)
     }
 
     async fn feed(

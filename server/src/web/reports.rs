@@ -337,10 +337,13 @@ pub async fn incident_stream(
     let after: i64 = q.get("after").and_then(|a| a.parse().ok()).unwrap_or(0);
     let scope = web.scope();
     let tz = state.tz(scope).await;
-    let stream =
-        futures_util::stream::unfold((state, after), move |(state, mut last)| async move {
+    // Subscribed before the first look, so a commit between a look and the wait that
+    // follows it is still heard.
+    let notices = state.storage.subscribe_changes();
+    let stream = futures_util::stream::unfold(
+        (state, after, notices),
+        move |(state, mut last, mut notices)| async move {
             loop {
-                tokio::time::sleep(Duration::from_millis(700)).await;
                 match state
                     .storage
                     .reports(scope, "incident_report", last, 50)
@@ -353,7 +356,7 @@ pub async fn incident_stream(
                         let ev = Event::default()
                             .event("incidents")
                             .data(serde_json::Value::Array(items).to_string());
-                        return Some((Ok::<Event, Infallible>(ev), (state, last)));
+                        return Some((Ok::<Event, Infallible>(ev), (state, last, notices)));
                     }
                     Ok(_) => {}
                     Err(e) => {
@@ -361,9 +364,53 @@ pub async fn incident_stream(
                         return None;
                     }
                 }
+                changed(&mut notices, scope).await;
             }
-        });
+        },
+    );
     Sse::new(stream).keep_alive(KeepAlive::default())
+}
+
+/// The incident stream looks again at the latest this long after its last look, notice
+/// or not: a lost notification (PostgreSQL's listening connection down, a commit by a
+/// process that does not notify) only delays an incident by this much.
+const FALLBACK_POLL: Duration = Duration::from_secs(5);
+
+/// Several commits in quick succession make one look, not one each: after a notice the
+/// stream waits this long and takes every notice that arrived meanwhile with it.
+const COALESCE: Duration = Duration::from_millis(100);
+
+/// Waits until documents of `scope` (`None`: every institution) may have changed: a
+/// storage notice about that institution (or about anything, `None`), or `FALLBACK_POLL`.
+async fn changed(
+    notices: &mut tokio::sync::broadcast::Receiver<crate::store::ChangeNotice>,
+    scope: Option<InstitutionId>,
+) {
+    use tokio::sync::broadcast::error::{RecvError, TryRecvError};
+    let fallback = tokio::time::sleep(FALLBACK_POLL);
+    tokio::pin!(fallback);
+    loop {
+        tokio::select! {
+            _ = &mut fallback => return,
+            notice = notices.recv() => match notice {
+                // Another institution's commit: not ours to look at.
+                Ok(Some(i)) if scope.is_some_and(|s| s != i) => continue,
+                // Ours, unknown, or so many that some were missed: look.
+                Ok(_) | Err(RecvError::Lagged(_)) => break,
+                // The storage is gone (shutting down): polling is all there is.
+                Err(RecvError::Closed) => {
+                    fallback.as_mut().await;
+                    return;
+                }
+            },
+        }
+    }
+    tokio::time::sleep(COALESCE).await;
+    // The look that follows covers everything announced so far.
+    while !matches!(
+        notices.try_recv(),
+        Err(TryRecvError::Empty | TryRecvError::Closed)
+    ) {}
 }
 
 /// Calls `url` with a JSON body for every incident the server receives from now on.

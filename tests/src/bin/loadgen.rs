@@ -5,6 +5,13 @@
 //!
 //! `cargo run --release -p saferound-tests --bin loadgen -- --devices 1 --inspections 1000`
 //!
+//! `--db postgres://user@host:port/postgres`: the server runs on PostgreSQL instead of a
+//! SQLite file — a fresh database made on that cluster for the run and dropped after (the
+//! URL's user must be allowed to create databases), e.g. under
+//! `SAFEROUND_PG_FSYNC=on scripts/with-postgres.sh sh -c '… --db "$SAFEROUND_TEST_PG"'`.
+//! The JSON line says which (`"db"`). The server's CPU and memory figures are the server
+//! process's alone; PostgreSQL's own processes are not counted in them.
+//!
 //! Concurrent mode (`--concurrent D --minutes M`): D devices start within 10 s, each
 //! recording 5 inspections and one edit and syncing every 30 s for M minutes; then a
 //! Friday-noon burst where every device files its department's weekly report within one
@@ -20,7 +27,9 @@ use saferound_core::device::NewFinding;
 use saferound_core::doc::inspection::AnswerResult;
 use saferound_core::model::RiskGrade;
 use saferound_core::{Device, demo};
-use saferound_tests::{DEMO_PASSWORD, Server, enroll, get_json, process_cpu_ms, sync, token};
+use saferound_tests::{
+    DEMO_PASSWORD, PgDatabase, Server, enroll, get_json, process_cpu_ms, sync, token,
+};
 
 fn arg(name: &str, default: usize) -> usize {
     let args: Vec<String> = std::env::args().collect();
@@ -63,6 +72,52 @@ fn record(d: &Device, n: usize, codes: &[String]) -> Vec<saferound_core::ids::Do
         d.submit_inspection(i).expect("submit");
     }
     hazards
+}
+
+/// The database of the run: `--db <postgres URL>` makes a fresh PostgreSQL database on
+/// that cluster (dropped when the returned value is); otherwise SQLite in `dir`.
+struct Db {
+    pg: Option<PgDatabase>,
+}
+
+impl Db {
+    fn from_args() -> Db {
+        let args: Vec<String> = std::env::args().collect();
+        let Some(url) = args
+            .iter()
+            .position(|a| a == "--db")
+            .and_then(|i| args.get(i + 1))
+        else {
+            return Db { pg: None };
+        };
+        if !saferound_server::store::postgres::is_url(url) {
+            eprintln!("--db takes a postgres:// URL (SQLite is the default)");
+            std::process::exit(2);
+        }
+        match PgDatabase::create(url, "sr_loadgen") {
+            Ok(pg) => Db { pg: Some(pg) },
+            Err(e) => {
+                eprintln!("{e}");
+                std::process::exit(1);
+            }
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        if self.pg.is_some() {
+            "postgres"
+        } else {
+            "sqlite"
+        }
+    }
+
+    /// A server with the demo institution on this database.
+    fn start(&self, dir: &std::path::Path) -> Server {
+        match &self.pg {
+            Some(pg) => Server::start_with_db(dir, &pg.url, &["--demo"]),
+            None => Server::start(dir),
+        }
+    }
 }
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
@@ -121,9 +176,9 @@ fn lower_priority() {
     }
 }
 
-fn concurrent(devices: usize, minutes: f64) {
+fn concurrent(devices: usize, minutes: f64, db: &Db) {
     let tmp = tempfile::tempdir().expect("temp dir");
-    let server = Server::start(tmp.path());
+    let server = db.start(tmp.path());
     eprintln!("enrolling {devices} devices…");
     let logins = ["inspector", "inspector2"];
     let phones: Vec<Device> = (0..devices)
@@ -304,6 +359,7 @@ fn concurrent(devices: usize, minutes: f64) {
         "{}",
         serde_json::json!({
             "mode": "concurrent",
+            "db": db.name(),
             "devices": devices,
             "minutes": minutes,
             "inspections": t.inspections,
@@ -337,13 +393,15 @@ fn main() {
             .nth(1)
             .and_then(|m| m.parse::<f64>().ok())
             .unwrap_or(2.0);
-        concurrent(concurrent_devices, minutes);
+        let db = Db::from_args();
+        concurrent(concurrent_devices, minutes, &db);
         return;
     }
     let devices = arg("--devices", 1).max(1);
     let inspections = arg("--inspections", 100);
+    let db = Db::from_args();
     let tmp = tempfile::tempdir().expect("temp dir");
-    let server = Server::start(tmp.path());
+    let server = db.start(tmp.path());
     let logins = ["inspector", "inspector2"];
     let phones: Vec<Device> = (0..devices)
         .map(|k| {
@@ -448,6 +506,7 @@ fn main() {
     println!(
         "{}",
         serde_json::json!({
+            "db": db.name(),
             "devices": devices,
             "docs": docs,
             "sync_ms": sync_ms,
