@@ -1669,6 +1669,31 @@ async fn postgres_replicas_hear_each_others_commits_and_seed_one_at_a_time() {
     commit_ok(pg.storage.as_ref(), vec![doc.commit(false)]).await;
     assert_eq!(next_named_notice(&mut heard_by_b).await, inst);
 
+    // The listening connections lost (PostgreSQL restarting, a proxy cutting them): each
+    // process listens again, says "anything may have changed", and hears commits again.
+    let admin_c = scratch::admin_client(&admin).await.unwrap();
+    let cut = admin_c
+        .execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+             WHERE datname = $1 AND query = 'LISTEN saferound_changes'",
+            &[&db],
+        )
+        .await
+        .unwrap();
+    assert_eq!(cut, 2, "one listening connection per storage");
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        match tokio::time::timeout_at(deadline, heard_by_b.recv()).await {
+            Ok(Ok(None)) => break,
+            Ok(other) => panic!("expected the reconnection notice, got {other:?}"),
+            Err(_) => panic!("B did not listen again within 10 s"),
+        }
+    }
+    doc.accepted();
+    doc.edit(2);
+    commit_ok(pg.storage.as_ref(), vec![doc.commit(false)]).await;
+    assert_eq!(next_named_notice(&mut heard_by_b).await, inst);
+
     // While A holds the start-up lock, B waits for it; once A lets go, B has it.
     let held = pg.storage.startup_lock().await.unwrap();
     let waiting = tokio::spawn(async move {
