@@ -10,4 +10,5 @@ mod faults;
 mod hostile;
 mod isolation;
 mod network;
+mod province;
 mod upgrade;
