@@ -332,7 +332,6 @@ fn context(r: &WeekReport, web: &Web) -> serde_json::Value {
         "status": r.status,
         "can_file": can_file(web) == Some(r.institution),
         "qs": if web.scope().is_none() { format!("?institution={}", r.institution) } else { String::new() },
-        "today": crate::export::local_time(&Timestamp(Utc::now()).to_string(), tz),
     })
 }
 
