@@ -19,7 +19,7 @@ use saferound_core::ids::{
 };
 use saferound_core::model::{HazardCategory, RiskGrade, Role, SiteKind};
 use saferound_core::sync::wire::heads_to_bytes;
-use saferound_server::ledger::{HazardRow, LedgerRows, ReportRow};
+use saferound_server::ledger::{EventRow, HazardRow, LedgerRows, ReportRow};
 use saferound_server::store::postgres::PostgresStorage;
 use saferound_server::store::scratch;
 use saferound_server::store::sqlite::SqliteStorage;
@@ -118,6 +118,7 @@ storage_tests!(
     hazard_queries_filter_and_page,
     ledger_dump_is_equal_after_rebuild,
     commits_are_announced_to_subscribers,
+    institution_weekly_report_figures_and_filings,
 );
 
 // ---------------------------------------------------------------------------------------
@@ -1561,6 +1562,292 @@ async fn ledger_dump_is_equal_after_rebuild(s: Arc<dyn Storage>) {
 }
 
 /// The same commits give byte-identical ledger dumps on SQLite and PostgreSQL.
+// ---------------------------------------------------------------------------------------
+// The institution's weekly report to the province
+
+async fn institution_weekly_report_figures_and_filings(s: Arc<dyn Storage>) {
+    let s = s.as_ref();
+    let inst = InstitutionId::new();
+    s.create_institution(inst, "一中").await.unwrap();
+    let other_inst = InstitutionId::new();
+    s.create_institution(other_inst, "二中").await.unwrap();
+    let dept = DepartmentId::new();
+    s.create_department(&Department {
+        id: dept,
+        institution: inst,
+        name: "后勤".into(),
+    })
+    .await
+    .unwrap();
+    let site = SiteId::new();
+    s.create_site(&Site {
+        id: site,
+        institution: inst,
+        department: dept,
+        name: "食堂".into(),
+        kind: SiteKind::Kitchen,
+        building: String::new(),
+        floor_room: String::new(),
+    })
+    .await
+    .unwrap();
+    // Incidents are dated by the server's receipt (the real clock), so the "week" is the
+    // two hours around now; everything else is dated in the rows.
+    let now = chrono::Utc::now();
+    let ts = |d: chrono::DateTime<chrono::Utc>| Timestamp(d).to_string();
+    let range = WeekRange {
+        week: "2026-W10".into(),
+        from: ts(now - chrono::Duration::hours(1)),
+        before: ts(now + chrono::Duration::hours(1)),
+        overdue_before: "2026-03-10".into(),
+    };
+    let at = ts(now);
+    let event = |idx: i64, kind: &str, at: &str, skipped: bool| EventRow {
+        idx,
+        kind: kind.into(),
+        by_user: "u1".into(),
+        by_name: "王磊".into(),
+        at: at.into(),
+        note: String::new(),
+        skipped,
+    };
+    // In the week: a major fire hazard at the kitchen, rectified and verified in the
+    // week (plus a skipped verification, which does not count); an overdue one.
+    let a = DocId::new();
+    let mut h = hazard_row(a);
+    h.site_id = site.to_string();
+    h.reported_at = at.clone();
+    h.hazard_grade = "major".into();
+    h.risk = "major".into();
+    h.status = Some("closed".into());
+    commit_rows(
+        s,
+        inst,
+        a,
+        LedgerRows {
+            hazard: Some(h),
+            events: vec![
+                event(0, "reported", &at, false),
+                event(1, "rectification_reported", &at, false),
+                event(2, "verified", &at, false),
+                event(3, "verified", &at, true),
+            ],
+            ..Default::default()
+        },
+    )
+    .await;
+    let b = DocId::new();
+    let mut h = hazard_row(b);
+    h.reported_at = at.clone();
+    h.category = "electrical".into();
+    h.status = Some("in_rectification".into());
+    h.deadline = Some("2026-03-05".into());
+    commit_rows(
+        s,
+        inst,
+        b,
+        LedgerRows {
+            hazard: Some(h),
+            events: vec![event(
+                0,
+                "rectification_reported",
+                "2020-01-01T00:00:00.000Z",
+                false,
+            )],
+            ..Default::default()
+        },
+    )
+    .await;
+    // Before the week: not among its hazards, but overdue all the same (institution-wide).
+    let c = DocId::new();
+    let mut h = hazard_row(c);
+    h.reported_at = "2020-01-01T00:00:00.000Z".into();
+    h.status = Some("in_rectification".into());
+    h.deadline = Some("2026-03-01".into());
+    commit_rows(
+        s,
+        inst,
+        c,
+        LedgerRows {
+            hazard: Some(h),
+            ..Default::default()
+        },
+    )
+    .await;
+    // Another institution's hazard and incident never count.
+    let f = DocId::new();
+    let mut h = hazard_row(f);
+    h.reported_at = at.clone();
+    commit_rows(
+        s,
+        other_inst,
+        f,
+        LedgerRows {
+            hazard: Some(h),
+            ..Default::default()
+        },
+    )
+    .await;
+    let report = |kind: &str, week: Option<&str>| ReportRow {
+        id: String::new(),
+        kind: kind.into(),
+        department: week.map(|_| dept.to_string()),
+        week: week.map(str::to_string),
+        all_clear: week.map(|_| true),
+        title: "r".into(),
+        filed_at: Some("2026-03-06T01:00:00.000Z".into()),
+    };
+    for (i, kind, week) in [
+        (inst, "incident_report", None),
+        (other_inst, "incident_report", None),
+        (inst, "weekly_report", Some("2026-W10")),
+        (inst, "weekly_report", Some("2026-W09")),
+    ] {
+        let id = DocId::new();
+        commit_rows(
+            s,
+            i,
+            id,
+            LedgerRows {
+                report: Some(ReportRow {
+                    id: id.to_string(),
+                    ..report(kind, week)
+                }),
+                ..Default::default()
+            },
+        )
+        .await;
+    }
+
+    let w = s.week_figures(inst, &range).await.unwrap();
+    let hazards: i64 = w.hazards.iter().map(|f| f.count).sum();
+    assert_eq!(hazards, 2, "{:?}", w.hazards);
+    assert!(
+        w.hazards.iter().any(|f| f.department == dept.to_string()
+            && f.hazard_grade == "major"
+            && f.status == "closed"),
+        "{:?}",
+        w.hazards
+    );
+    assert!(
+        w.hazards
+            .iter()
+            .any(|f| f.category == "electrical" && f.overdue && f.department.is_empty()),
+        "the hazard at an unknown site is overdue on 03-10: {:?}",
+        w.hazards
+    );
+    assert_eq!(
+        (w.rectified, w.verified),
+        (1, 1),
+        "events in the week, not skipped"
+    );
+    assert_eq!(
+        w.overdue, 2,
+        "every hazard of the institution past its deadline"
+    );
+    assert_eq!(w.incidents, 1);
+    assert!(w.inspections.is_empty());
+    // A week when nothing happened: all zero.
+    let empty = s
+        .week_figures(
+            inst,
+            &WeekRange {
+                week: "2019-W01".into(),
+                from: "2019-01-01T00:00:00.000Z".into(),
+                before: "2019-01-08T00:00:00.000Z".into(),
+                overdue_before: "2019-01-08".into(),
+            },
+        )
+        .await
+        .unwrap();
+    assert!(empty.hazards.is_empty());
+    assert_eq!((empty.rectified, empty.overdue, empty.incidents), (0, 0, 0));
+
+    let reports = s.week_reports(inst, "2026-W10").await.unwrap();
+    assert_eq!(reports.len(), 1);
+    assert_eq!(reports[0].department, Some(dept.to_string()));
+    assert_eq!(reports[0].all_clear, Some(true));
+    assert!(
+        s.week_reports(other_inst, "2026-W10")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // Filings: every one kept, oldest first; the grid sees the first receipt, the
+    // latest all-clear and how many.
+    let filing = |i: InstitutionId, week: &str, at: &str, all_clear: bool| InstitutionFiling {
+        seq: 0,
+        institution: i.to_string(),
+        week: week.into(),
+        received_at: at.into(),
+        by_user: "u1".into(),
+        by_name: "王磊".into(),
+        all_clear,
+        summary: if all_clear {
+            String::new()
+        } else {
+            "本周开展消防检查".into()
+        },
+        snapshot: r#"{"figures":{}}"#.into(),
+    };
+    let first = s
+        .add_institution_filing(&filing(inst, "2026-W10", "2026-03-06T06:00:00.000Z", false))
+        .await
+        .unwrap();
+    let second = s
+        .add_institution_filing(&filing(inst, "2026-W10", "2026-03-06T09:00:00.000Z", true))
+        .await
+        .unwrap();
+    assert!(second > first);
+    s.add_institution_filing(&filing(inst, "2026-W11", "2026-03-13T08:30:00.000Z", false))
+        .await
+        .unwrap();
+    s.add_institution_filing(&filing(
+        other_inst,
+        "2026-W10",
+        "2026-03-06T05:00:00.000Z",
+        true,
+    ))
+    .await
+    .unwrap();
+    s.add_institution_filing(&filing(inst, "2026-W20", "2026-05-15T05:00:00.000Z", true))
+        .await
+        .unwrap();
+    let history = s.institution_filings(inst, "2026-W10").await.unwrap();
+    assert_eq!(history.len(), 2);
+    assert_eq!((history[0].seq, history[1].seq), (first, second));
+    assert_eq!(history[0].summary, "本周开展消防检查");
+    assert!(history[1].all_clear && !history[0].all_clear);
+    assert_eq!(history[0].snapshot, r#"{"figures":{}}"#);
+    assert_eq!(history[0].institution, inst.to_string());
+    assert!(
+        s.institution_filings(inst, "2026-W09")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    let grid = s
+        .institution_receipts("2026-W09", "2026-W11")
+        .await
+        .unwrap();
+    let mine: Vec<_> = grid
+        .iter()
+        .filter(|r| r.institution == inst.to_string())
+        .collect();
+    assert_eq!(mine.len(), 2, "W20 is outside the range: {grid:?}");
+    assert_eq!(mine[0].week, "2026-W10");
+    assert_eq!(mine[0].first_received_at, "2026-03-06T06:00:00.000Z");
+    assert!(mine[0].all_clear, "the latest filing's");
+    assert_eq!(mine[0].filings, 2);
+    assert_eq!((mine[1].week.as_str(), mine[1].filings), ("2026-W11", 1));
+    assert!(
+        grid.iter()
+            .any(|r| r.institution == other_inst.to_string() && r.week == "2026-W10")
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sqlite_and_postgres_ledger_dumps_are_equal() {
     let Some(pg) = postgres().await else { return };

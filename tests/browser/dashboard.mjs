@@ -105,6 +105,13 @@ try {
     await page.waitForSelector('text=Weekly reports');
   });
 
+  await step('the institution weekly report to the province', async () => {
+    await page.goto(srv.url + '/weekly');
+    await page.locator('a.institution-report').last().click();
+    await page.waitForSelector('#institution-report');
+    await page.screenshot({ path: `${shots}/institution-weekly.png`, fullPage: true });
+  });
+
   await step('download the Excel export', async () => {
     await page.goto(srv.url + '/ledger');
     const [dl] = await Promise.all([page.waitForEvent('download'), page.click('#export-xlsx')]);

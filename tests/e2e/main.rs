@@ -10,5 +10,6 @@ mod faults;
 mod hostile;
 mod isolation;
 mod network;
+mod province;
 mod replicas;
 mod upgrade;

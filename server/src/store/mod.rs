@@ -452,6 +452,67 @@ impl StartupLock {
     }
 }
 
+/// One week of an institution for its weekly report: [from, before) are the week's first
+/// local midnight and the next Monday's (UTC, RFC 3339, as `Timestamp` writes them, so
+/// they compare with stored times as text); `overdue_before` is the local date overdue is
+/// judged on (the week's end, or today while the week runs).
+#[derive(Debug, Clone)]
+pub struct WeekRange {
+    pub week: String,
+    pub from: String,
+    pub before: String,
+    pub overdue_before: String,
+}
+
+/// The ledger's figures of one week of an institution (`Storage::week_figures`).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct WeekFigures {
+    /// Hazards reported in the week, grouped as a campaign's (status as of now, overdue
+    /// judged on `overdue_before`).
+    pub hazards: Vec<HazardFigure>,
+    /// Inspections started in the week.
+    pub inspections: Vec<InspectionFigure>,
+    /// Rectification reported in the week (events not skipped), whenever the hazard was
+    /// reported.
+    pub rectified: i64,
+    /// Verifications passed (written off 销号) in the week.
+    pub verified: i64,
+    /// Hazards of the institution (any week) in rectification past their deadline.
+    pub overdue: i64,
+    /// Incident reports the server first received in the week.
+    pub incidents: i64,
+}
+
+/// One filing of an institution's weekly report to the province 报省厅. Every filing is
+/// kept; the first one's receipt judges lateness.
+#[derive(Debug, Clone, Serialize)]
+pub struct InstitutionFiling {
+    /// Order of filing (assigned by the database; ignored when adding).
+    pub seq: i64,
+    pub institution: String,
+    pub week: String,
+    /// When the server received this filing (UTC, RFC 3339).
+    pub received_at: String,
+    pub by_user: String,
+    pub by_name: String,
+    pub all_clear: bool,
+    pub summary: String,
+    /// What was sent, as JSON: the figures and the departments' statuses at filing time.
+    pub snapshot: String,
+}
+
+/// An institution's week as the province's grid sees it.
+#[derive(Debug, Clone, Serialize)]
+pub struct InstitutionReceipt {
+    pub institution: String,
+    pub week: String,
+    /// The first filing's receipt time: lateness is judged on it.
+    pub first_received_at: String,
+    /// The latest filing's all-clear.
+    pub all_clear: bool,
+    pub filings: i64,
+}
+
 #[async_trait]
 pub trait Storage: Send + Sync + 'static {
     /// Notices of committed documents, so waiters (the dashboard's incident stream) wake
@@ -634,4 +695,35 @@ pub trait Storage: Send + Sync + 'static {
         &self,
         institution: InstitutionId,
     ) -> Result<Vec<saferound_core::model::templates::Template>>;
+
+    // -----------------------------------------------------------------------------------
+    // The institution's weekly report to the province (issue 5). Kept together at the
+    // end of the trait.
+
+    /// The ledger's figures of the week (grouped in SQL over indexed ranges).
+    async fn week_figures(
+        &self,
+        institution: InstitutionId,
+        range: &WeekRange,
+    ) -> Result<WeekFigures>;
+    /// The departments' weekly reports for `week` with their receipt times.
+    async fn week_reports(
+        &self,
+        institution: InstitutionId,
+        week: &str,
+    ) -> Result<Vec<ReportReceipt>>;
+    /// Records a filing (its `seq` is assigned); returns the seq.
+    async fn add_institution_filing(&self, f: &InstitutionFiling) -> Result<i64>;
+    /// Every filing of the institution for `week`, oldest first.
+    async fn institution_filings(
+        &self,
+        institution: InstitutionId,
+        week: &str,
+    ) -> Result<Vec<InstitutionFiling>>;
+    /// Every institution's filed weeks in [from_week, to_week] (`2026-W09` text order).
+    async fn institution_receipts(
+        &self,
+        from_week: &str,
+        to_week: &str,
+    ) -> Result<Vec<InstitutionReceipt>>;
 }

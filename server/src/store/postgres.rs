@@ -28,7 +28,10 @@ use super::*;
 use crate::ledger::{ConflictRow, EventRow, HazardRow, LedgerRows};
 
 /// Schema versions, applied in order; version n is `MIGRATIONS[n - 1]`.
-const MIGRATIONS: &[&str] = &[include_str!("pg_migrations/001_initial.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("pg_migrations/001_initial.sql"),
+    include_str!("pg_migrations/002_province.sql"),
+];
 
 /// The advisory lock key migrations hold (any constant; "SafeRound" in ASCII, cut to fit).
 const MIGRATION_LOCK: i64 = 0x5361_6665_526f_756e;
@@ -2002,6 +2005,225 @@ impl Storage for PostgresStorage {
             .map(|r| {
                 serde_json::from_str(col(r, 0)?)
                     .map_err(|e| StoreError::Corrupt(format!("template: {e}")))
+            })
+            .collect()
+    }
+
+    // -----------------------------------------------------------------------------------
+    // The institution's weekly report to the province (the same queries as SQLite's).
+
+    async fn week_figures(
+        &self,
+        institution: InstitutionId,
+        range: &WeekRange,
+    ) -> Result<WeekFigures> {
+        let c = self.client().await?;
+        let inst = institution.to_string();
+        let r = range;
+        let hazards = c
+            .query(
+                "SELECT COALESCE(s.department, ''), h.category, h.risk, h.hazard_grade,
+                        COALESCE(h.status, ''),
+                        COALESCE(h.status = 'in_rectification' AND h.deadline < $4, FALSE),
+                        COUNT(*)
+                 FROM ledger_hazards h LEFT JOIN sites s ON s.id = h.site_id
+                 WHERE h.institution = $1 AND h.reported_at >= $2 AND h.reported_at < $3
+                 GROUP BY 1, 2, 3, 4, 5, 6",
+                &[&inst, &r.from, &r.before, &r.overdue_before],
+            )
+            .await?
+            .iter()
+            .map(|x| {
+                Ok(HazardFigure {
+                    department: col(x, 0)?,
+                    category: col(x, 1)?,
+                    risk: col(x, 2)?,
+                    hazard_grade: col(x, 3)?,
+                    status: col(x, 4)?,
+                    overdue: col(x, 5)?,
+                    count: col(x, 6)?,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let inspections = c
+            .query(
+                "SELECT COALESCE(s.department, ''), i.site_kind, COUNT(*), COUNT(i.submitted_at)
+                 FROM ledger_inspections i LEFT JOIN sites s ON s.id = i.site_id
+                 WHERE i.institution = $1 AND i.started_at >= $2 AND i.started_at < $3
+                 GROUP BY 1, 2",
+                &[&inst, &r.from, &r.before],
+            )
+            .await?
+            .iter()
+            .map(|x| {
+                Ok(InspectionFigure {
+                    department: col(x, 0)?,
+                    site_kind: col(x, 1)?,
+                    count: col(x, 2)?,
+                    submitted: col(x, 3)?,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let events = "SELECT COUNT(*) FROM ledger_events
+             WHERE institution = $1 AND kind = $2 AND at >= $3 AND at < $4 AND NOT skipped";
+        let rectified: i64 = col(
+            &c.query_one(
+                events,
+                &[&inst, &"rectification_reported", &r.from, &r.before],
+            )
+            .await?,
+            0,
+        )?;
+        let verified: i64 = col(
+            &c.query_one(events, &[&inst, &"verified", &r.from, &r.before])
+                .await?,
+            0,
+        )?;
+        let overdue: i64 = col(
+            &c.query_one(
+                "SELECT COUNT(*) FROM ledger_hazards
+                 WHERE institution = $1 AND status = 'in_rectification' AND deadline < $2",
+                &[&inst, &r.overdue_before],
+            )
+            .await?,
+            0,
+        )?;
+        let incidents: i64 = col(
+            &c.query_one(
+                "SELECT COUNT(*) FROM ledger_reports r
+                 JOIN changes f ON f.seq = (SELECT MIN(seq) FROM changes x
+                                            WHERE x.institution = r.institution AND x.doc_id = r.id)
+                 WHERE r.institution = $1 AND r.kind = 'incident_report'
+                   AND f.received_at >= $2 AND f.received_at < $3",
+                &[&inst, &r.from, &r.before],
+            )
+            .await?,
+            0,
+        )?;
+        Ok(WeekFigures {
+            hazards,
+            inspections,
+            rectified,
+            verified,
+            overdue,
+            incidents,
+        })
+    }
+
+    async fn week_reports(
+        &self,
+        institution: InstitutionId,
+        week: &str,
+    ) -> Result<Vec<ReportReceipt>> {
+        self.client()
+            .await?
+            .query(
+                "SELECT f.seq, r.institution, r.id, r.kind, r.department, r.week, r.all_clear, r.title, r.filed_at, f.received_at
+                 FROM ledger_reports r
+                 JOIN changes f ON f.seq = (SELECT MIN(seq) FROM changes x WHERE x.institution = r.institution AND x.doc_id = r.id)
+                 WHERE r.institution = $1 AND r.kind = 'weekly_report' AND r.week = $2
+                 ORDER BY f.seq",
+                &[&institution.to_string(), &week],
+            )
+            .await?
+            .iter()
+            .map(|r| {
+                Ok(ReportReceipt {
+                    first_seq: col(r, 0)?,
+                    institution: col(r, 1)?,
+                    id: col(r, 2)?,
+                    kind: col(r, 3)?,
+                    department: col(r, 4)?,
+                    week: col(r, 5)?,
+                    all_clear: col(r, 6)?,
+                    title: col(r, 7)?,
+                    filed_at: col(r, 8)?,
+                    received_at: col(r, 9)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn add_institution_filing(&self, f: &InstitutionFiling) -> Result<i64> {
+        let row = self
+            .client()
+            .await?
+            .query_one(
+                "INSERT INTO institution_reports (institution, week, received_at, by_user, by_name,
+                    all_clear, summary, snapshot)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING seq",
+                &[
+                    &f.institution,
+                    &f.week,
+                    &f.received_at,
+                    &f.by_user,
+                    &f.by_name,
+                    &f.all_clear,
+                    &f.summary,
+                    &f.snapshot,
+                ],
+            )
+            .await?;
+        Ok(col(&row, 0)?)
+    }
+
+    async fn institution_filings(
+        &self,
+        institution: InstitutionId,
+        week: &str,
+    ) -> Result<Vec<InstitutionFiling>> {
+        self.client()
+            .await?
+            .query(
+                "SELECT seq, institution, week, received_at, by_user, by_name, all_clear, summary, snapshot
+                 FROM institution_reports WHERE institution = $1 AND week = $2 ORDER BY seq",
+                &[&institution.to_string(), &week],
+            )
+            .await?
+            .iter()
+            .map(|r| {
+                Ok(InstitutionFiling {
+                    seq: col(r, 0)?,
+                    institution: col(r, 1)?,
+                    week: col(r, 2)?,
+                    received_at: col(r, 3)?,
+                    by_user: col(r, 4)?,
+                    by_name: col(r, 5)?,
+                    all_clear: col(r, 6)?,
+                    summary: col(r, 7)?,
+                    snapshot: col(r, 8)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn institution_receipts(
+        &self,
+        from_week: &str,
+        to_week: &str,
+    ) -> Result<Vec<InstitutionReceipt>> {
+        self.client()
+            .await?
+            .query(
+                "SELECT a.institution, a.week, a.received_at, b.all_clear, g.n
+                 FROM (SELECT institution, week, MIN(seq) AS first, MAX(seq) AS last, COUNT(*) AS n
+                       FROM institution_reports WHERE week >= $1 AND week <= $2
+                       GROUP BY institution, week) g
+                 JOIN institution_reports a ON a.seq = g.first
+                 JOIN institution_reports b ON b.seq = g.last
+                 ORDER BY a.institution, a.week",
+                &[&from_week, &to_week],
+            )
+            .await?
+            .iter()
+            .map(|r| {
+                Ok(InstitutionReceipt {
+                    institution: col(r, 0)?,
+                    week: col(r, 1)?,
+                    first_received_at: col(r, 2)?,
+                    all_clear: col(r, 3)?,
+                    filings: col(r, 4)?,
+                })
             })
             .collect()
     }

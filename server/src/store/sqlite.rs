@@ -19,6 +19,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/003_blobs.sql"),
     include_str!("migrations/004_web.sql"),
     include_str!("migrations/005_office.sql"),
+    include_str!("migrations/006_province.sql"),
 ];
 
 /// Readers for concurrent queries; SQLite in WAL mode lets them run beside the writer.
@@ -1703,6 +1704,215 @@ impl Storage for SqliteStorage {
                 }
             }
             Ok(out)
+        })
+        .await
+    }
+
+    // -----------------------------------------------------------------------------------
+    // The institution's weekly report to the province.
+
+    async fn week_figures(
+        &self,
+        institution: InstitutionId,
+        range: &WeekRange,
+    ) -> Result<WeekFigures> {
+        let r = range.clone();
+        self.read(move |c| {
+            let inst = institution.to_string();
+            // `ledger_hazards_reported` (institution, reported_at).
+            let hazards = c
+                .prepare_cached(
+                    "SELECT COALESCE(s.department, ''), h.category, h.risk, h.hazard_grade,
+                            COALESCE(h.status, ''),
+                            COALESCE(h.status = 'in_rectification' AND h.deadline < ?4, 0),
+                            COUNT(*)
+                     FROM ledger_hazards h LEFT JOIN sites s ON s.id = h.site_id
+                     WHERE h.institution = ?1 AND h.reported_at >= ?2 AND h.reported_at < ?3
+                     GROUP BY 1, 2, 3, 4, 5, 6",
+                )?
+                .query_map(params![inst, r.from, r.before, r.overdue_before], |x| {
+                    Ok(HazardFigure {
+                        department: x.get(0)?,
+                        category: x.get(1)?,
+                        risk: x.get(2)?,
+                        hazard_grade: x.get(3)?,
+                        status: x.get(4)?,
+                        overdue: x.get(5)?,
+                        count: x.get(6)?,
+                    })
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            // `ledger_inspections_started` (institution, started_at).
+            let inspections = c
+                .prepare_cached(
+                    "SELECT COALESCE(s.department, ''), i.site_kind, COUNT(*), COUNT(i.submitted_at)
+                     FROM ledger_inspections i LEFT JOIN sites s ON s.id = i.site_id
+                     WHERE i.institution = ?1 AND i.started_at >= ?2 AND i.started_at < ?3
+                     GROUP BY 1, 2",
+                )?
+                .query_map(params![inst, r.from, r.before], |x| {
+                    Ok(InspectionFigure {
+                        department: x.get(0)?,
+                        site_kind: x.get(1)?,
+                        count: x.get(2)?,
+                        submitted: x.get(3)?,
+                    })
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            // `ledger_events_kind` (institution, kind, at), one range per kind.
+            let events = |kind: &str| -> rusqlite::Result<i64> {
+                c.prepare_cached(
+                    "SELECT COUNT(*) FROM ledger_events
+                     WHERE institution = ?1 AND kind = ?2 AND at >= ?3 AND at < ?4 AND skipped = 0",
+                )?
+                .query_row(params![inst, kind, r.from, r.before], |x| x.get(0))
+            };
+            let rectified = events("rectification_reported")?;
+            let verified = events("verified")?;
+            // `ledger_hazards_status` (institution, status, deadline).
+            let overdue: i64 = c
+                .prepare_cached(
+                    "SELECT COUNT(*) FROM ledger_hazards
+                     WHERE institution = ?1 AND status = 'in_rectification' AND deadline < ?2",
+                )?
+                .query_row(params![inst, r.overdue_before], |x| x.get(0))?;
+            // `ledger_reports_kind`, then each report's first change (`changes_doc`).
+            let incidents: i64 = c
+                .prepare_cached(
+                    "SELECT COUNT(*) FROM ledger_reports r
+                     JOIN changes f ON f.seq = (SELECT MIN(seq) FROM changes x
+                                                WHERE x.institution = r.institution AND x.doc_id = r.id)
+                     WHERE r.institution = ?1 AND r.kind = 'incident_report'
+                       AND f.received_at >= ?2 AND f.received_at < ?3",
+                )?
+                .query_row(params![inst, r.from, r.before], |x| x.get(0))?;
+            Ok(WeekFigures {
+                hazards,
+                inspections,
+                rectified,
+                verified,
+                overdue,
+                incidents,
+            })
+        })
+        .await
+    }
+
+    async fn week_reports(
+        &self,
+        institution: InstitutionId,
+        week: &str,
+    ) -> Result<Vec<ReportReceipt>> {
+        let week = week.to_string();
+        self.read(move |c| {
+            let rows = c
+                .prepare_cached(
+                    "SELECT f.seq, r.institution, r.id, r.kind, r.department, r.week, r.all_clear, r.title, r.filed_at, f.received_at
+                     FROM ledger_reports r
+                     JOIN changes f ON f.seq = (SELECT MIN(seq) FROM changes x WHERE x.institution = r.institution AND x.doc_id = r.id)
+                     WHERE r.institution = ?1 AND r.kind = 'weekly_report' AND r.week = ?2
+                     ORDER BY f.seq",
+                )?
+                .query_map(params![institution.to_string(), week], |r| {
+                    Ok(ReportReceipt {
+                        first_seq: r.get(0)?,
+                        institution: r.get(1)?,
+                        id: r.get(2)?,
+                        kind: r.get(3)?,
+                        department: r.get(4)?,
+                        week: r.get(5)?,
+                        all_clear: r.get(6)?,
+                        title: r.get(7)?,
+                        filed_at: r.get(8)?,
+                        received_at: r.get(9)?,
+                    })
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(rows)
+        })
+        .await
+    }
+
+    async fn add_institution_filing(&self, f: &InstitutionFiling) -> Result<i64> {
+        let f = f.clone();
+        self.write(move |c| {
+            c.execute(
+                "INSERT INTO institution_reports (institution, week, received_at, by_user, by_name,
+                    all_clear, summary, snapshot)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                params![
+                    f.institution,
+                    f.week,
+                    f.received_at,
+                    f.by_user,
+                    f.by_name,
+                    f.all_clear,
+                    f.summary,
+                    f.snapshot
+                ],
+            )?;
+            Ok(c.last_insert_rowid())
+        })
+        .await
+    }
+
+    async fn institution_filings(
+        &self,
+        institution: InstitutionId,
+        week: &str,
+    ) -> Result<Vec<InstitutionFiling>> {
+        let week = week.to_string();
+        self.read(move |c| {
+            c.prepare_cached(
+                "SELECT seq, institution, week, received_at, by_user, by_name, all_clear, summary, snapshot
+                 FROM institution_reports WHERE institution = ?1 AND week = ?2 ORDER BY seq",
+            )?
+            .query_map(params![institution.to_string(), week], |r| {
+                Ok(InstitutionFiling {
+                    seq: r.get(0)?,
+                    institution: r.get(1)?,
+                    week: r.get(2)?,
+                    received_at: r.get(3)?,
+                    by_user: r.get(4)?,
+                    by_name: r.get(5)?,
+                    all_clear: r.get(6)?,
+                    summary: r.get(7)?,
+                    snapshot: r.get(8)?,
+                })
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(Into::into)
+        })
+        .await
+    }
+
+    async fn institution_receipts(
+        &self,
+        from_week: &str,
+        to_week: &str,
+    ) -> Result<Vec<InstitutionReceipt>> {
+        let (from, to) = (from_week.to_string(), to_week.to_string());
+        self.read(move |c| {
+            c.prepare_cached(
+                "SELECT a.institution, a.week, a.received_at, b.all_clear, g.n
+                 FROM (SELECT institution, week, MIN(seq) AS first, MAX(seq) AS last, COUNT(*) AS n
+                       FROM institution_reports WHERE week >= ?1 AND week <= ?2
+                       GROUP BY institution, week) g
+                 JOIN institution_reports a ON a.seq = g.first
+                 JOIN institution_reports b ON b.seq = g.last
+                 ORDER BY a.institution, a.week",
+            )?
+            .query_map(params![from, to], |r| {
+                Ok(InstitutionReceipt {
+                    institution: r.get(0)?,
+                    week: r.get(1)?,
+                    first_received_at: r.get(2)?,
+                    all_clear: r.get(3)?,
+                    filings: r.get(4)?,
+                })
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(Into::into)
         })
         .await
     }

@@ -254,6 +254,67 @@ const TEXT: &[(&str, &str, &str)] = &[
     ("hazard_no", "隐患编号", "Hazard no."),
     ("sign", "签收", "Signed"),
     ("date", "日期", "Date"),
+    // the institution's weekly report to the province
+    (
+        "province_weekly",
+        "各校周报报送",
+        "Institutions' weekly reports",
+    ),
+    (
+        "institution_report",
+        "学校周报（报省厅）",
+        "Institution weekly report (to the province)",
+    ),
+    ("department_reports", "各部门周报", "Departments' reports"),
+    ("week_figures", "本周台账统计", "This week's ledger figures"),
+    (
+        "reported_this_week",
+        "本周上报隐患",
+        "Hazards reported this week",
+    ),
+    (
+        "rectified_this_week",
+        "本周整改完成（上报整改）",
+        "Rectification reported this week",
+    ),
+    (
+        "verified_this_week",
+        "本周复核销号",
+        "Verified and written off this week",
+    ),
+    (
+        "overdue_at_week_end",
+        "逾期未整改（截至周末；本周未结束则截至当前）",
+        "Overdue, not rectified (at the week's end; now while the week runs)",
+    ),
+    (
+        "incidents_received",
+        "本周收到突发事件报告",
+        "Incident reports received this week",
+    ),
+    (
+        "week_status",
+        "本周上报隐患的当前状态",
+        "Current status of this week's hazards",
+    ),
+    ("file_report", "报送省厅", "File to the province"),
+    ("summary_text", "本周工作情况", "This week's report"),
+    (
+        "all_clear_hint",
+        "本周无事，报平安",
+        "Nothing happened this week: all-clear",
+    ),
+    ("filings", "报送记录", "Filings"),
+    ("filed_by", "报送人", "Filed by"),
+    ("not_filed", "尚未报送", "Not filed yet"),
+    ("content", "内容", "Content"),
+    (
+        "refile_hint",
+        "再次报送会保留每次记录；是否按时以首次报送的服务器接收时间为准。",
+        "Filing again keeps every filing; on time or late is judged on the server's receipt of the first.",
+    ),
+    ("week_dates", "周期", "Dates"),
+    ("open_report", "学校周报", "Institution report"),
 ];
 
 /// The interface text of `lang`, by key, for the templates (`t.key`).

@@ -11,6 +11,7 @@ pub mod demo;
 pub mod duty;
 pub mod i18n;
 pub mod pages;
+pub mod province;
 pub mod reports;
 
 use std::collections::{HashMap, VecDeque};
@@ -98,7 +99,9 @@ impl WebState {
             "figures.html",
             "summary.html",
             "duty.html",
-            "checklists.html"
+            "checklists.html",
+            "institution_week.html",
+            "province.html"
         );
         env.add_filter("label", label);
         WebState {
@@ -186,6 +189,13 @@ pub fn routes() -> Router<AppState> {
         .route("/export/ledger.xlsx", get(pages::export_xlsx))
         .route("/weekly", get(reports::weekly))
         .route("/export/weekly.csv", get(reports::weekly_csv))
+        .route(
+            "/weekly/{week}/institution",
+            get(province::page).post(province::file),
+        )
+        .route("/export/weekly/{week}/{file}", get(province::export))
+        .route("/province/weekly", get(province::grid))
+        .route("/export/province/weekly.csv", get(province::grid_csv))
         .route("/incidents", get(reports::incidents))
         .route("/incidents/stream", get(reports::incident_stream))
         .route("/campaigns", get(campaigns::list).post(campaigns::create))
