@@ -190,6 +190,8 @@ fn institution_files_its_week_and_the_province_sees_every_institution() {
     assert_eq!(office.post(&page_a, &[("all_clear", "1")]).status, 303);
     let p = office.get(&page_a);
     assert_eq!(p.body.matches("class=\"filing\"").count(), 2);
+    // Each filing keeps what it sent: eight hazards, one department on time.
+    assert_eq!(p.body.matches("class=\"as-filed-hazards\">8<").count(), 2);
     assert!(p.body.contains("class=\"cell on_time\""));
     let (status, csv) = office.get_bytes(&format!("/export/weekly/{a}/institution.csv"));
     assert_eq!(status, 200);

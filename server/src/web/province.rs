@@ -295,7 +295,21 @@ fn context(r: &WeekReport, web: &Web) -> serde_json::Value {
         .filings
         .iter()
         .map(|f| {
+            // What this filing sent, from its snapshot (the ledger may have moved since).
+            let sent: serde_json::Value = serde_json::from_str(&f.snapshot).unwrap_or_default();
+            let states = |s: &str| {
+                sent["departments"]
+                    .as_array()
+                    .map(|d| d.iter().filter(|d| d["cell"]["state"] == s).count())
+                    .unwrap_or(0)
+            };
             json!({
+                "as_filed": {
+                    "hazards": sent["figures"]["total"]["hazards"],
+                    "on_time": states("on_time"),
+                    "late": states("late"),
+                    "missing": states("missing"),
+                },
                 "seq": f.seq,
                 "received": crate::export::local_time(&f.received_at, tz),
                 "by": f.by_name,
