@@ -165,6 +165,10 @@ fn institution_files_its_week_and_the_province_sees_every_institution() {
         404
     );
     assert_eq!(office.get("/weekly/2026-W99/institution").status, 404);
+    // Week B has not begun: nothing to file yet.
+    let ahead = format!("/weekly/{b}/institution");
+    assert!(!office.get(&ahead).body.contains("id=\"file-form\""));
+    assert_eq!(office.post(&ahead, &[("all_clear", "1")]).status, 400);
     // Neither an inspector nor the department owner opens it.
     assert_eq!(Web::login(&server, "inspector").get(&page_a).status, 403);
     // Nothing is filed without a text or the all-clear.
