@@ -1561,7 +1561,6 @@ async fn ledger_dump_is_equal_after_rebuild(s: Arc<dyn Storage>) {
     );
 }
 
-/// The same commits give byte-identical ledger dumps on SQLite and PostgreSQL.
 // ---------------------------------------------------------------------------------------
 // The institution's weekly report to the province
 
@@ -1848,6 +1847,7 @@ async fn institution_weekly_report_figures_and_filings(s: Arc<dyn Storage>) {
     );
 }
 
+/// The same commits give byte-identical ledger dumps on SQLite and PostgreSQL.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sqlite_and_postgres_ledger_dumps_are_equal() {
     let Some(pg) = postgres().await else { return };

@@ -165,6 +165,10 @@ fn institution_files_its_week_and_the_province_sees_every_institution() {
         404
     );
     assert_eq!(office.get("/weekly/2026-W99/institution").status, 404);
+    // Week B has not begun: nothing to file yet.
+    let ahead = format!("/weekly/{b}/institution");
+    assert!(!office.get(&ahead).body.contains("id=\"file-form\""));
+    assert_eq!(office.post(&ahead, &[("all_clear", "1")]).status, 400);
     // Neither an inspector nor the department owner opens it.
     assert_eq!(Web::login(&server, "inspector").get(&page_a).status, 403);
     // Nothing is filed without a text or the all-clear.
@@ -190,6 +194,8 @@ fn institution_files_its_week_and_the_province_sees_every_institution() {
     assert_eq!(office.post(&page_a, &[("all_clear", "1")]).status, 303);
     let p = office.get(&page_a);
     assert_eq!(p.body.matches("class=\"filing\"").count(), 2);
+    // Each filing keeps what it sent: eight hazards, one department on time.
+    assert_eq!(p.body.matches("class=\"as-filed-hazards\">8<").count(), 2);
     assert!(p.body.contains("class=\"cell on_time\""));
     let (status, csv) = office.get_bytes(&format!("/export/weekly/{a}/institution.csv"));
     assert_eq!(status, 200);

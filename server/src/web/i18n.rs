@@ -315,6 +315,7 @@ const TEXT: &[(&str, &str, &str)] = &[
     ),
     ("week_dates", "周期", "Dates"),
     ("open_report", "学校周报", "Institution report"),
+    ("as_filed", "报送时的情况", "As filed"),
 ];
 
 /// The interface text of `lang`, by key, for the templates (`t.key`).

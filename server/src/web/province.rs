@@ -133,6 +133,8 @@ struct WeekReport {
     filings: Vec<InstitutionFiling>,
     /// The filing's cell: on time / late by / missing / pending.
     status: serde_json::Value,
+    /// Whether the week has begun: a week ahead has nothing to report yet.
+    begun: bool,
 }
 
 /// The weekly report's all-clear and content, read from its document (the ledger keeps
@@ -243,6 +245,7 @@ async fn week_report(
         received_at: first.received_at.clone(),
     });
     let status = judge(receipt.as_ref(), inst_due, now, tz);
+    let begun = Timestamp(now).to_string() >= range.from;
     Ok(WeekReport {
         institution: inst,
         name,
@@ -257,6 +260,7 @@ async fn week_report(
         figures,
         filings,
         status,
+        begun,
     })
 }
 
@@ -295,7 +299,21 @@ fn context(r: &WeekReport, web: &Web) -> serde_json::Value {
         .filings
         .iter()
         .map(|f| {
+            // What this filing sent, from its snapshot (the ledger may have moved since).
+            let sent: serde_json::Value = serde_json::from_str(&f.snapshot).unwrap_or_default();
+            let states = |s: &str| {
+                sent["departments"]
+                    .as_array()
+                    .map(|d| d.iter().filter(|d| d["cell"]["state"] == s).count())
+                    .unwrap_or(0)
+            };
             json!({
+                "as_filed": {
+                    "hazards": sent["figures"]["total"]["hazards"],
+                    "on_time": states("on_time"),
+                    "late": states("late"),
+                    "missing": states("missing"),
+                },
                 "seq": f.seq,
                 "received": crate::export::local_time(&f.received_at, tz),
                 "by": f.by_name,
@@ -330,7 +348,7 @@ fn context(r: &WeekReport, web: &Web) -> serde_json::Value {
         "filings": filings,
         "latest": filings.last(),
         "status": r.status,
-        "can_file": can_file(web) == Some(r.institution),
+        "can_file": can_file(web) == Some(r.institution) && r.begun,
         "qs": if web.scope().is_none() { format!("?institution={}", r.institution) } else { String::new() },
     })
 }
@@ -551,10 +569,8 @@ pub async fn file(
         Ok(r) => r,
         Err(resp) => return resp,
     };
-    let now = state.now();
-    let received_at = Timestamp(now).to_string();
-    // A week not begun has nothing to report yet.
-    if received_at < r.range.from {
+    let received_at = Timestamp(state.now()).to_string();
+    if !r.begun {
         return error_page(
             &state,
             web.lang,
