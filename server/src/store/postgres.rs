@@ -651,6 +651,23 @@ fn dump_cell(r: &Row, i: usize, ty: &Type) -> Result<String> {
     })
 }
 
+/// A report receipt from `SELECT f.seq, r.institution, r.id, r.kind, r.department,
+/// r.week, r.all_clear, r.title, r.filed_at, f.received_at` (both report queries).
+fn receipt(r: &tokio_postgres::Row) -> Result<ReportReceipt> {
+    Ok(ReportReceipt {
+        first_seq: col(r, 0)?,
+        institution: col(r, 1)?,
+        id: col(r, 2)?,
+        kind: col(r, 3)?,
+        department: col(r, 4)?,
+        week: col(r, 5)?,
+        all_clear: col(r, 6)?,
+        title: col(r, 7)?,
+        filed_at: col(r, 8)?,
+        received_at: col(r, 9)?,
+    })
+}
+
 #[async_trait]
 impl Storage for PostgresStorage {
     fn subscribe_changes(&self) -> tokio::sync::broadcast::Receiver<ChangeNotice> {
@@ -1659,20 +1676,7 @@ impl Storage for PostgresStorage {
             )
             .await?
             .iter()
-            .map(|r| {
-                Ok(ReportReceipt {
-                    first_seq: col(r, 0)?,
-                    institution: col(r, 1)?,
-                    id: col(r, 2)?,
-                    kind: col(r, 3)?,
-                    department: col(r, 4)?,
-                    week: col(r, 5)?,
-                    all_clear: col(r, 6)?,
-                    title: col(r, 7)?,
-                    filed_at: col(r, 8)?,
-                    received_at: col(r, 9)?,
-                })
-            })
+            .map(receipt)
             .collect()
     }
 
@@ -2127,20 +2131,7 @@ impl Storage for PostgresStorage {
             )
             .await?
             .iter()
-            .map(|r| {
-                Ok(ReportReceipt {
-                    first_seq: col(r, 0)?,
-                    institution: col(r, 1)?,
-                    id: col(r, 2)?,
-                    kind: col(r, 3)?,
-                    department: col(r, 4)?,
-                    week: col(r, 5)?,
-                    all_clear: col(r, 6)?,
-                    title: col(r, 7)?,
-                    filed_at: col(r, 8)?,
-                    received_at: col(r, 9)?,
-                })
-            })
+            .map(receipt)
             .collect()
     }
 

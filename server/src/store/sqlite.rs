@@ -370,6 +370,23 @@ fn load_doc(c: &Connection, inst: &str, id: &str) -> Result<Option<StoredDoc>> {
     }))
 }
 
+/// A report receipt from `SELECT f.seq, r.institution, r.id, r.kind, r.department,
+/// r.week, r.all_clear, r.title, r.filed_at, f.received_at` (both report queries).
+fn receipt_from(r: &Row<'_>) -> rusqlite::Result<ReportReceipt> {
+    Ok(ReportReceipt {
+        first_seq: r.get(0)?,
+        institution: r.get(1)?,
+        id: r.get(2)?,
+        kind: r.get(3)?,
+        department: r.get(4)?,
+        week: r.get(5)?,
+        all_clear: r.get(6)?,
+        title: r.get(7)?,
+        filed_at: r.get(8)?,
+        received_at: r.get(9)?,
+    })
+}
+
 #[async_trait]
 impl Storage for SqliteStorage {
     fn subscribe_changes(&self) -> tokio::sync::broadcast::Receiver<ChangeNotice> {
@@ -1319,20 +1336,7 @@ impl Storage for SqliteStorage {
                      WHERE (?1 IS NULL OR r.institution = ?1) AND r.kind = ?2 AND f.seq > ?3
                      ORDER BY f.seq DESC LIMIT ?4",
                 )?
-                .query_map(params![institution.map(|i| i.to_string()), kind, after_seq, limit], |r| {
-                    Ok(ReportReceipt {
-                        first_seq: r.get(0)?,
-                        institution: r.get(1)?,
-                        id: r.get(2)?,
-                        kind: r.get(3)?,
-                        department: r.get(4)?,
-                        week: r.get(5)?,
-                        all_clear: r.get(6)?,
-                        title: r.get(7)?,
-                        filed_at: r.get(8)?,
-                        received_at: r.get(9)?,
-                    })
-                })?
+                .query_map(params![institution.map(|i| i.to_string()), kind, after_seq, limit], receipt_from)?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
             Ok(rows)
         })
@@ -1813,20 +1817,7 @@ impl Storage for SqliteStorage {
                      WHERE r.institution = ?1 AND r.kind = 'weekly_report' AND r.week = ?2
                      ORDER BY f.seq",
                 )?
-                .query_map(params![institution.to_string(), week], |r| {
-                    Ok(ReportReceipt {
-                        first_seq: r.get(0)?,
-                        institution: r.get(1)?,
-                        id: r.get(2)?,
-                        kind: r.get(3)?,
-                        department: r.get(4)?,
-                        week: r.get(5)?,
-                        all_clear: r.get(6)?,
-                        title: r.get(7)?,
-                        filed_at: r.get(8)?,
-                        received_at: r.get(9)?,
-                    })
-                })?
+                .query_map(params![institution.to_string(), week], receipt_from)?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
             Ok(rows)
         })
