@@ -475,7 +475,8 @@ impl Device {
     /// The inspection in `d` and the exact template version it was made with, from
     /// `all` (read before the write transaction starts: the store allows one at a time).
     fn inspection_template(d: &AutoCommit, all: &[Template]) -> Result<(Inspection, Template)> {
-        let i = inspection::read(d)?;
+        // Only the fields are needed here, not the scan for concurrent values.
+        let i = inspection::read_with(d, false)?;
         let t = all
             .iter()
             .find(|t| t.id == i.template.id && t.version == i.template.version)
@@ -677,7 +678,7 @@ impl Device {
         let now = self.now();
         self.write(|tx| {
             tx.edit(inspection_id, |d| {
-                let i = inspection::read(d)?;
+                let i = inspection::read_with(d, false)?;
                 if let Some(s) = &i.submitted {
                     return Err(Error::State(format!(
                         "the inspection was already submitted at {}",

@@ -145,34 +145,34 @@ pub(crate) fn risk_rank(risk: Option<&str>) -> Option<i64> {
 }
 
 pub(crate) fn write(tx: &Transaction<'_>, id: DocId, s: &Summary) -> Result<()> {
-    tx.execute(
+    tx.prepare_cached(
         "INSERT OR REPLACE INTO doc_index (id, kind, campaign, site_id, site_name, site_kind,
             category, risk, risk_rank, status, deadline, title, responsible, reinspector,
             inspection, department, week, submitted, created_at, conflicts)
          VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20)",
-        params![
-            id.to_string(),
-            s.kind,
-            s.campaign,
-            s.site_id,
-            s.site_name,
-            s.site_kind,
-            s.category,
-            s.risk,
-            risk_rank(s.risk.as_deref()),
-            s.status,
-            s.deadline,
-            s.title,
-            s.responsible,
-            s.reinspector,
-            s.inspection,
-            s.department,
-            s.week,
-            s.submitted,
-            s.created_at,
-            s.conflicts as i64,
-        ],
-    )?;
+    )?
+    .execute(params![
+        id.to_string(),
+        s.kind,
+        s.campaign,
+        s.site_id,
+        s.site_name,
+        s.site_kind,
+        s.category,
+        s.risk,
+        risk_rank(s.risk.as_deref()),
+        s.status,
+        s.deadline,
+        s.title,
+        s.responsible,
+        s.reinspector,
+        s.inspection,
+        s.department,
+        s.week,
+        s.submitted,
+        s.created_at,
+        s.conflicts as i64,
+    ])?;
     Ok(())
 }
 

@@ -4,6 +4,7 @@
 //! whole edit or none of it.
 
 pub mod blobs;
+mod cache;
 pub mod index;
 pub mod schema;
 
@@ -40,6 +41,7 @@ pub struct DeviceRow {
 pub struct Store {
     conn: Mutex<Connection>,
     path: PathBuf,
+    docs: cache::DocCache,
 }
 
 impl Store {
@@ -51,6 +53,7 @@ impl Store {
         let store = Store {
             conn: Mutex::new(conn),
             path,
+            docs: cache::DocCache::default(),
         };
         // The index is derived: if it lacks rows (a migration that added it, or a rebuild
         // cut short by a kill), rebuild it now rather than show partial lists.
@@ -139,7 +142,7 @@ impl Store {
         // One read transaction: the snapshot and the changes after it as of one moment,
         // even if another process compacts the document in between.
         let tx = conn.unchecked_transaction()?;
-        load_doc(&tx, id, &self.path)
+        load_cached(&tx, &self.docs, id, &self.path)
     }
 
     /// Runs `f` in one write transaction, as `actor`, stamping changes with `at`. When `f`
@@ -157,6 +160,7 @@ impl Store {
             actor: actor.clone(),
             time: at.0.timestamp(),
             path: &self.path,
+            docs: &self.docs,
         };
         let out = f(&mut w)?;
         w.tx.commit()?;
@@ -578,6 +582,7 @@ impl Store {
                 actor: actor.clone(),
                 time: now.0.timestamp(),
                 path: &self.path,
+                docs: &self.docs,
             };
             w.merge(id, server_doc)?;
             let heads = w.load(id)?.map(|mut d| d.get_heads()).unwrap_or_default();
@@ -624,6 +629,7 @@ impl Store {
             actor: actor.clone(),
             time: now.0.timestamp(),
             path: &self.path,
+            docs: &self.docs,
         };
         w.merge(id, bytes)?;
         w.tx.commit()?;
@@ -682,11 +688,13 @@ pub struct Tx<'c> {
     actor: ActorId,
     time: i64,
     path: &'c Path,
+    docs: &'c cache::DocCache,
 }
 
 impl Tx<'_> {
     pub fn load(&self, id: DocId) -> Result<Option<AutoCommit>> {
-        Ok(load_doc(&self.tx, id, self.path)?.map(|d| d.with_actor(self.actor.clone())))
+        Ok(load_cached(&self.tx, self.docs, id, self.path)?
+            .map(|d| d.with_actor(self.actor.clone())))
     }
 
     /// Edits an existing document and saves only the new changes.
@@ -812,27 +820,29 @@ impl Tx<'_> {
         let now = Timestamp(chrono::DateTime::from_timestamp(self.time, 0).unwrap_or_default());
         if before.is_empty() && merged {
             // Received whole (perhaps a long history): one snapshot loads fastest.
-            self.tx.execute(
+            self.tx.prepare_cached(
                 "INSERT INTO documents (id, kind, snapshot, heads, updated_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?.execute(
                 params![id.to_string(), h.kind.code(), d.save(), encode_heads(&heads), now.to_string()],
             )?;
         } else if before.is_empty() {
             // Made here: no snapshot, its changes as appended chunks, so the first sync
             // pushes them as stored without loading the document (`pending_push`).
-            self.tx.execute(
+            self.tx.prepare_cached(
                 "INSERT INTO documents (id, kind, snapshot, heads, updated_at) VALUES (?1, ?2, X'', ?3, ?4)",
+            )?.execute(
                 params![id.to_string(), h.kind.code(), encode_heads(&heads), now.to_string()],
             )?;
-            self.tx.execute(
-                "INSERT INTO changes (doc_id, seq, bytes) VALUES (?1, 1, ?2)",
-                params![id.to_string(), d.save_after(&[])],
-            )?;
+            self.tx
+                .prepare_cached("INSERT INTO changes (doc_id, seq, bytes) VALUES (?1, 1, ?2)")?
+                .execute(params![id.to_string(), d.save_after(&[])])?;
         } else {
-            let (seq, n): (i64, i64) = self.tx.query_row(
-                "SELECT COALESCE(MAX(seq), 0), COUNT(*) FROM changes WHERE doc_id = ?1",
-                [id.to_string()],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )?;
+            let (seq, n): (i64, i64) = self
+                .tx
+                .prepare_cached(
+                    "SELECT COALESCE(MAX(seq), 0), COUNT(*) FROM changes WHERE doc_id = ?1",
+                )?
+                .query_row([id.to_string()], |r| Ok((r.get(0)?, r.get(1)?)))?;
             if n + 1 >= COMPACT_AFTER {
                 // Fold the appended changes into one snapshot: loading stays fast and
                 // the file small.
@@ -848,14 +858,18 @@ impl Tx<'_> {
                     ],
                 )?;
             } else {
-                self.tx.execute(
-                    "INSERT INTO changes (doc_id, seq, bytes) VALUES (?1, ?2, ?3)",
-                    params![id.to_string(), seq + 1, d.save_after(before)],
-                )?;
-                self.tx.execute(
-                    "UPDATE documents SET heads = ?2, updated_at = ?3 WHERE id = ?1",
-                    params![id.to_string(), encode_heads(&heads), now.to_string()],
-                )?;
+                self.tx
+                    .prepare_cached("INSERT INTO changes (doc_id, seq, bytes) VALUES (?1, ?2, ?3)")?
+                    .execute(params![id.to_string(), seq + 1, d.save_after(before)])?;
+                self.tx
+                    .prepare_cached(
+                        "UPDATE documents SET heads = ?2, updated_at = ?3 WHERE id = ?1",
+                    )?
+                    .execute(params![
+                        id.to_string(),
+                        encode_heads(&heads),
+                        now.to_string()
+                    ])?;
             }
         }
         let previous: i64 = self
@@ -870,6 +884,9 @@ impl Tx<'_> {
             id,
             &index::summarize(d, count, previous as usize)?,
         )?;
+        // Should this transaction roll back, the stored heads stay the old ones and the
+        // entry is simply never matched.
+        self.docs.put(id, encode_heads(&heads), d.clone());
         Ok(())
     }
 
@@ -894,6 +911,31 @@ fn delete_document(tx: &rusqlite::Transaction<'_>, id: DocId) -> Result<()> {
     tx.execute("DELETE FROM server_heads WHERE doc_id = ?1", [&key])?;
     tx.execute("DELETE FROM documents WHERE id = ?1", [&key])?;
     Ok(())
+}
+
+/// `load_doc` through the cache of recently used documents (see `cache`).
+fn load_cached(
+    conn: &Connection,
+    docs: &cache::DocCache,
+    id: DocId,
+    path: &Path,
+) -> Result<Option<AutoCommit>> {
+    let heads: Option<Vec<u8>> = conn
+        .prepare_cached("SELECT heads FROM documents WHERE id = ?1")?
+        .query_row([id.to_string()], |r| r.get(0))
+        .optional()
+        .map_err(|e| schema::corrupt_or_storage(path, e))?;
+    let Some(heads) = heads else {
+        return Ok(None);
+    };
+    if let Some(d) = docs.get(id, &heads) {
+        return Ok(Some(d));
+    }
+    let d = load_doc(conn, id, path)?;
+    if let Some(d) = &d {
+        docs.put(id, heads, d.clone());
+    }
+    Ok(d)
 }
 
 fn load_doc(conn: &Connection, id: DocId, path: &Path) -> Result<Option<AutoCommit>> {

@@ -42,6 +42,8 @@ pub fn open(path: &Path) -> Result<(Connection, Upgraded)> {
         .map_err(|e| corrupt_or_storage(path, e))?;
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
+    // Every write runs the same dozen statements; keep them all prepared.
+    conn.set_prepared_statement_cache_capacity(64);
     let upgraded = migrate(&conn, path, CURRENT_VERSION)?;
     Ok((conn, upgraded))
 }

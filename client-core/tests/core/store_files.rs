@@ -316,3 +316,53 @@ fn received_changes_are_checked_before_automerge_sees_them() {
         doc.get_heads()
     );
 }
+
+/// Parsed documents are kept in memory between writes (the store's document cache). Two
+/// handles on one file, as the app and the CLI may be: each must see and build on what
+/// the other wrote, never on its own older copy.
+#[test]
+fn two_handles_on_one_file_always_see_each_others_writes() {
+    use saferound_core::doc::inspection::AnswerResult;
+    let tmp = tempfile::tempdir().unwrap();
+    let clock = FixedClock::new(at("2026-12-28T01:00:00Z"));
+    let a = device(tmp.path(), "inspector", &clock);
+    let b = Device::open(tmp.path().join("inspector.db"), Arc::new(clock.clone())).unwrap();
+    let i = a
+        .start_inspection(demo::site("1号学生公寓"), None, None)
+        .unwrap();
+    let codes: Vec<String> = a
+        .templates()
+        .unwrap()
+        .into_iter()
+        .find(|t| t.id == "dorm")
+        .unwrap()
+        .items
+        .iter()
+        .map(|t| t.code.clone())
+        .take(4)
+        .collect();
+    a.answer(i, &codes[0], AnswerResult::Pass, "a", &[], None)
+        .unwrap();
+    // b parses (and keeps) the inspection with one answer …
+    assert_eq!(b.inspection(i).unwrap().answers.len(), 1);
+    a.answer(i, &codes[1], AnswerResult::Pass, "a", &[], None)
+        .unwrap();
+    // … then must see a's second answer, and write on top of it.
+    assert_eq!(b.inspection(i).unwrap().answers.len(), 2);
+    b.answer(i, &codes[2], AnswerResult::Fail, "b", &[], None)
+        .unwrap();
+    a.answer(i, &codes[3], AnswerResult::Pass, "a", &[], None)
+        .unwrap();
+    for d in [&a, &b] {
+        let got = d.inspection(i).unwrap();
+        assert_eq!(got.answers.len(), 4, "{:?}", got.answers.keys());
+    }
+    // A fresh handle, which has parsed nothing, reads the same from the file.
+    let c = Device::open(tmp.path().join("inspector.db"), Arc::new(clock)).unwrap();
+    assert_eq!(c.inspection(i).unwrap().answers.len(), 4);
+    assert_eq!(
+        c.store().heads(i).unwrap(),
+        a.store().heads(i).unwrap(),
+        "stored heads are the document's"
+    );
+}

@@ -425,6 +425,7 @@ fn main() {
         .map(|i| i.code.clone())
         .collect();
     eprintln!("recording {inspections} inspections on each of {devices} devices (offline)…");
+    let recording = Instant::now();
     let hazards: Vec<Vec<_>> = std::thread::scope(|s| {
         let handles: Vec<_> = phones
             .iter()
@@ -435,6 +436,8 @@ fn main() {
             .map(|h| h.join().expect("recorder"))
             .collect()
     });
+    // Wall time per inspection on one device (the devices record in parallel).
+    let record_ms = recording.elapsed().as_secs_f64() * 1000.0 / inspections.max(1) as f64;
     let docs: usize = phones
         .iter()
         .map(|d| d.store().unsynced().map(|u| u.len()).unwrap_or(0))
@@ -510,6 +513,7 @@ fn main() {
             "devices": devices,
             "docs": docs,
             "sync_ms": sync_ms,
+            "record_ms_per_inspection": (record_ms * 10.0).round() / 10.0,
             "sync_client_cpu_ms": sync_client_cpu_ms,
             "resync_ms": resync_ms,
             "bytes_up": bytes_up,
