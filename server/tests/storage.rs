@@ -1150,6 +1150,36 @@ async fn office_campaigns_duty_templates_round_trip(s: Arc<dyn Storage>) {
             .unwrap()),
         vec!["s1", "s2"]
     );
+    // Editing: s3 moves into May and changes hands; another institution cannot touch it.
+    let mut moved = slot("s3", "2026-05-02T00:00:00Z", "2026-05-02T12:00:00Z");
+    moved.officer = "王".into();
+    assert!(s.update_duty_slot(&moved).await.unwrap());
+    assert!(
+        !s.update_duty_slot(&DutySlot {
+            institution: other,
+            ..moved.clone()
+        })
+        .await
+        .unwrap()
+    );
+    assert!(
+        !s.update_duty_slot(&slot(
+            "nope",
+            "2026-05-02T00:00:00Z",
+            "2026-05-02T12:00:00Z"
+        ))
+        .await
+        .unwrap()
+    );
+    let may = s
+        .duty_slots(inst, "2026-05-01T06:00:00Z", "2026-05-03T00:00:00Z")
+        .await
+        .unwrap();
+    assert_eq!(ids(may.clone()), vec!["s1", "s2", "s3"]);
+    assert_eq!(may[2], moved);
+    moved.starts = "2026-06-01T00:00:00Z".into();
+    moved.ends = "2026-06-02T00:00:00Z".into();
+    assert!(s.update_duty_slot(&moved).await.unwrap());
     assert!(s.delete_duty_slot(inst, "s1").await.unwrap());
     assert!(!s.delete_duty_slot(other, "s2").await.unwrap());
     assert_eq!(

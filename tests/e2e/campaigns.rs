@@ -423,6 +423,45 @@ fn duty_roster_who_is_on_duty_and_uncovered_holidays() {
     assert!(!p.body.contains("class=\"gap\""), "{}", p.body);
     assert!(p.body.contains("holiday covered"));
 
+    // Editing a slot: the form comes filled in; saving changes that slot, not a new one.
+    let j = p.body.rfind("class=\"slot\" data-id=\"").unwrap() + "class=\"slot\" data-id=\"".len();
+    let last = p.body[j..j + 36].to_string();
+    let form = office.get(&format!("/duty?edit={last}")).body;
+    assert!(
+        form.contains(&format!("name=\"id\" value=\"{last}\""))
+            && form.contains("value=\"刘洋\"")
+            && form.contains("value=\"2026-01-02T08:00\""),
+        "{form}"
+    );
+    let edit = |w: &Web, id: &str| {
+        w.post(
+            "/duty/slot",
+            &[
+                ("id", id),
+                ("starts", "2026-01-02T08:00"),
+                ("ends", "2026-01-03T20:00"),
+                ("officer", "孙悦"),
+                ("officer_phone", "138-0000-0001"),
+                ("leader", "赵强"),
+                ("leader_phone", "139"),
+            ],
+        )
+    };
+    assert_eq!(edit(&inspector, &last).status, 403);
+    assert_eq!(
+        edit(&office, "00000000-0000-0000-0000-000000000000").status,
+        404
+    );
+    assert_eq!(edit(&office, &last).status, 303);
+    let p = office.get("/duty");
+    assert_eq!(count(&p.body, "class=\"slot\""), 2, "{}", p.body);
+    assert!(p.body.contains("孙悦") && !p.body.contains("刘洋"));
+    assert!(
+        p.body.contains("2026-01-03 20:00 – 2026-01-04 00:00"),
+        "the shortened slot leaves a gap: {}",
+        p.body
+    );
+
     // Removing a slot opens the gap again; inspectors cannot remove.
     let i = p.body.find("class=\"slot\" data-id=\"").unwrap() + "class=\"slot\" data-id=\"".len();
     let first = p.body[i..i + 36].to_string();

@@ -380,28 +380,6 @@ impl Store {
         Ok(())
     }
 
-    /// Records the heads the server acknowledged after it committed our changes.
-    /// Records that the server holds `received` (changes it just sent for `id`): they
-    /// count as acknowledged with what was before, so they are never pushed back.
-    pub fn acknowledge_received(&self, id: DocId, received: &[ChangeHash]) -> Result<()> {
-        let Some(mut d) = self.load(id)? else {
-            return Ok(());
-        };
-        let mut have = self.acknowledged_heads(id)?;
-        have.extend_from_slice(received);
-        have.retain(|h| d.get_change_meta_by_hash(h).is_some());
-        have.sort();
-        have.dedup();
-        // The smallest set of heads that covers them: the document's own heads when it
-        // holds nothing else (the usual case), otherwise the heads of that part.
-        let heads = if d.get_changes(&have).is_empty() {
-            d.get_heads()
-        } else {
-            d.fork_at(&have)?.get_heads()
-        };
-        self.set_acknowledged_heads(id, &heads)
-    }
-
     pub fn set_acknowledged_heads(&self, id: DocId, heads: &[ChangeHash]) -> Result<()> {
         self.conn().execute(
             "INSERT OR REPLACE INTO server_heads (doc_id, heads) VALUES (?1, ?2)",
@@ -708,7 +686,7 @@ impl Tx<'_> {
             .ok_or_else(|| Error::not_found("document", id))?;
         let before = d.get_heads();
         let out = f(&mut d)?;
-        self.save(id, &mut d, &before, false)?;
+        self.save(id, &mut d, &before, false, false)?;
         Ok(out)
     }
 
@@ -725,7 +703,7 @@ impl Tx<'_> {
         }
         let mut d = base()?.with_actor(self.actor.clone());
         let out = f(&mut d)?;
-        self.save(id, &mut d, &[], false)?;
+        self.save(id, &mut d, &[], false, false)?;
         Ok(out)
     }
 
@@ -761,7 +739,7 @@ impl Tx<'_> {
                 "changes for {id} depend on changes this device does not have"
             )));
         }
-        self.save(id, &mut d, &before, true)
+        self.save(id, &mut d, &before, true, true)
     }
 
     /// Applies individual changes (as the server sends them) to the document `id`,
@@ -770,7 +748,7 @@ impl Tx<'_> {
     /// The bytes pass the same bounded framing check the server applies to a device's
     /// (`wire::check_change_chunk`) before Automerge parses them: Automerge 0.12 can panic
     /// or allocate without bound on crafted changes, and a phone trusts no network.
-    pub fn apply_changes(&mut self, id: DocId, changes: &[Vec<u8>]) -> Result<()> {
+    pub fn apply_changes(&mut self, id: DocId, changes: &[Vec<u8>]) -> Result<Vec<ChangeHash>> {
         let parsed = changes
             .iter()
             .map(|c| {
@@ -787,23 +765,60 @@ impl Tx<'_> {
             }
             None => (AutoCommit::new().with_actor(self.actor.clone()), Vec::new()),
         };
+        let hashes: Vec<ChangeHash> = parsed.iter().map(|c| c.hash()).collect();
+        let long_history = parsed.len() >= COMPACT_AFTER as usize;
         d.apply_changes(parsed)?;
         if !d.get_missing_deps(&[]).is_empty() {
             return Err(Error::Document(format!(
                 "changes for {id} depend on changes this device does not have"
             )));
         }
-        self.save(id, &mut d, &before, true)
+        self.save(id, &mut d, &before, true, long_history)?;
+        Ok(hashes)
+    }
+
+    /// Applies changes the server sent for `id` and records that the server holds them:
+    /// they count as acknowledged with what was acknowledged before, so they are never
+    /// pushed back.
+    pub fn receive(&mut self, id: DocId, changes: &[Vec<u8>]) -> Result<()> {
+        let received = self.apply_changes(id, changes)?;
+        let Some(mut d) = self.load(id)? else {
+            return Ok(());
+        };
+        let acked: Option<Vec<u8>> = self
+            .tx
+            .prepare_cached("SELECT heads FROM server_heads WHERE doc_id = ?1")?
+            .query_row([id.to_string()], |r| r.get(0))
+            .optional()?;
+        let mut have = decode_heads(&acked.unwrap_or_default())?;
+        have.extend_from_slice(&received);
+        have.retain(|h| d.get_change_meta_by_hash(h).is_some());
+        have.sort();
+        have.dedup();
+        // The smallest set of heads that covers them: the document's own heads when it
+        // holds nothing else (the usual case), otherwise the heads of that part.
+        let heads = if d.get_changes(&have).is_empty() {
+            d.get_heads()
+        } else {
+            d.fork_at(&have)?.get_heads()
+        };
+        self.tx
+            .prepare_cached("INSERT OR REPLACE INTO server_heads (doc_id, heads) VALUES (?1, ?2)")?
+            .execute(params![id.to_string(), encode_heads(&heads)])?;
+        Ok(())
     }
 
     /// Commits pending operations and stores what is new since `before`. `merged`: the
     /// new changes include other devices' (so conflicts must be counted afresh).
+    /// `snapshot_if_new`: a document new to this store is stored as one snapshot rather
+    /// than as its change chunks.
     fn save(
         &mut self,
         id: DocId,
         d: &mut AutoCommit,
         before: &[ChangeHash],
         merged: bool,
+        snapshot_if_new: bool,
     ) -> Result<()> {
         d.commit_with(CommitOptions::default().with_time(self.time));
         let heads = d.get_heads();
@@ -818,16 +833,19 @@ impl Tx<'_> {
             )));
         }
         let now = Timestamp(chrono::DateTime::from_timestamp(self.time, 0).unwrap_or_default());
-        if before.is_empty() && merged {
-            // Received whole (perhaps a long history): one snapshot loads fastest.
+        // Received whole with a long history: one snapshot loads fastest. A short one (a
+        // colleague's new inspection) is stored as its change chunks like a document made
+        // here, which spares compressing a snapshot for each of the many a sync brings.
+        if before.is_empty() && snapshot_if_new {
             self.tx.prepare_cached(
                 "INSERT INTO documents (id, kind, snapshot, heads, updated_at) VALUES (?1, ?2, ?3, ?4, ?5)",
             )?.execute(
                 params![id.to_string(), h.kind.code(), d.save(), encode_heads(&heads), now.to_string()],
             )?;
         } else if before.is_empty() {
-            // Made here: no snapshot, its changes as appended chunks, so the first sync
-            // pushes them as stored without loading the document (`pending_push`).
+            // Made here (or received short): no snapshot, its changes as appended chunks,
+            // so the first sync pushes them as stored without loading the document
+            // (`pending_push`).
             self.tx.prepare_cached(
                 "INSERT INTO documents (id, kind, snapshot, heads, updated_at) VALUES (?1, ?2, X'', ?3, ?4)",
             )?.execute(

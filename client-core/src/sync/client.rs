@@ -541,6 +541,8 @@ fn apply(device: &Device, resp: &SyncResponse, report: &mut SyncReport) -> Resul
     let store = device.store();
     let now = device.now();
     let directory = crate::doc::directory::id_for(device.identity().institution);
+    // Everything but the directory is applied at the end, in one transaction.
+    let mut received = Vec::new();
     for u in &resp.updates {
         let id = DocId(u.id);
         if u.changes.is_empty() {
@@ -579,16 +581,11 @@ fn apply(device: &Device, resp: &SyncResponse, report: &mut SyncReport) -> Resul
                 .unwrap_or_default();
             store.set_acknowledged_heads(id, &heads)?;
         } else {
-            device.receive_changes(id, &changes)?;
-            let hashes: Vec<automerge::ChangeHash> = changes
-                .iter()
-                .filter_map(|c| automerge::Change::from_bytes(c.clone()).ok())
-                .map(|c| c.hash())
-                .collect();
-            store.acknowledge_received(id, &hashes)?;
+            received.push((id, changes));
         }
         report.received_docs += 1;
     }
+    device.receive_from_server(&received)?;
     // Acknowledged: the server holds these heads durably.
     let acks = resp
         .acks

@@ -58,10 +58,9 @@ pub async fn enroll(
         .map(|u| u.password_hash.clone())
         .unwrap_or_else(|| state.dummy_hash.clone());
     let password = req.password.clone();
-    let ok =
-        tokio::task::spawn_blocking(move || crate::accounts::verify_password(&password, &hash))
-            .await
-            .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let ok = crate::accounts::check_password(password, hash)
+        .await
+        .map_err(|busy| ApiError::Busy(busy.to_string()))?;
     let user = match user {
         Some(u) if ok && u.active => u,
         _ => {
@@ -467,7 +466,9 @@ pub async fn create_user(
         login: req.login.trim().to_string(),
         name: req.name.trim().to_string(),
         roles: req.roles,
-        password_hash: crate::accounts::hash_password(&req.password),
+        password_hash: crate::accounts::hash_password_async(req.password.clone())
+            .await
+            .map_err(|busy| ApiError::Busy(busy.to_string()))?,
         active: true,
     };
     state.storage.create_user(&user).await?;

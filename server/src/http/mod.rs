@@ -80,6 +80,9 @@ pub enum ApiError {
         "the server's storage is unavailable for a moment; nothing was lost, your changes stay on this device: try again later"
     )]
     Unavailable,
+    /// Too much of one kind of work at once (password checks): 503, retry shortly.
+    #[error("{0}")]
+    Busy(String),
     #[error("internal error")]
     Internal(String),
 }
@@ -120,7 +123,9 @@ impl IntoResponse for ApiError {
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UpgradeRequired(..) => StatusCode::UPGRADE_REQUIRED,
-            ApiError::StorageFull | ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::StorageFull | ApiError::Unavailable | ApiError::Busy(_) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             ApiError::Internal(detail) => {
                 tracing::error!("{detail}");
                 StatusCode::INTERNAL_SERVER_ERROR

@@ -404,7 +404,7 @@ pub struct InspectionFigure {
 }
 
 /// One duty slot 值班: [starts, ends) as UTC instants.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct DutySlot {
     pub id: String,
     pub institution: InstitutionId,
@@ -679,6 +679,9 @@ pub trait Storage: Send + Sync + 'static {
         from: &str,
         before: &str,
     ) -> Result<Vec<DutySlot>>;
+    /// Replaces the times and people of the slot `s.id` of `s.institution`; false if that
+    /// institution has no such slot.
+    async fn update_duty_slot(&self, s: &DutySlot) -> Result<bool>;
     async fn delete_duty_slot(&self, institution: InstitutionId, id: &str) -> Result<bool>;
     async fn add_holiday(&self, h: &Holiday) -> Result<()>;
     async fn holidays(&self, institution: InstitutionId) -> Result<Vec<Holiday>>;

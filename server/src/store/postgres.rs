@@ -1894,6 +1894,29 @@ impl Storage for PostgresStorage {
             .collect()
     }
 
+    async fn update_duty_slot(&self, d: &DutySlot) -> Result<bool> {
+        Ok(self
+            .client()
+            .await?
+            .execute(
+                "UPDATE duty_slots SET starts = $3, ends = $4, officer = $5, officer_phone = $6,
+                    leader = $7, leader_phone = $8
+                 WHERE institution = $1 AND id = $2",
+                &[
+                    &d.institution.to_string(),
+                    &d.id,
+                    &d.starts,
+                    &d.ends,
+                    &d.officer,
+                    &d.officer_phone,
+                    &d.leader,
+                    &d.leader_phone,
+                ],
+            )
+            .await?
+            == 1)
+    }
+
     async fn delete_duty_slot(&self, institution: InstitutionId, id: &str) -> Result<bool> {
         Ok(self
             .client()

@@ -1558,6 +1558,28 @@ impl Storage for SqliteStorage {
         .await
     }
 
+    async fn update_duty_slot(&self, d: &DutySlot) -> Result<bool> {
+        let d = d.clone();
+        self.write(move |c| {
+            Ok(c.execute(
+                "UPDATE duty_slots SET starts = ?3, ends = ?4, officer = ?5, officer_phone = ?6,
+                    leader = ?7, leader_phone = ?8
+                 WHERE institution = ?1 AND id = ?2",
+                params![
+                    d.institution.to_string(),
+                    d.id,
+                    d.starts,
+                    d.ends,
+                    d.officer,
+                    d.officer_phone,
+                    d.leader,
+                    d.leader_phone,
+                ],
+            )? == 1)
+        })
+        .await
+    }
+
     async fn delete_duty_slot(&self, institution: InstitutionId, id: &str) -> Result<bool> {
         let id = id.to_string();
         self.write(move |c| {

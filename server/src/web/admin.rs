@@ -207,7 +207,9 @@ pub async fn post(
                     login,
                     name,
                     roles,
-                    password_hash: crate::accounts::hash_password(&password),
+                    password_hash: crate::accounts::hash_password_async(password)
+                        .await
+                        .map_err(|busy| (StatusCode::SERVICE_UNAVAILABLE, busy.to_string()))?,
                     active: true,
                 };
                 s.create_user(&u).await.map_err(internal)?;

@@ -79,6 +79,10 @@ fn slot_json(s: &DutySlot, tz: FixedOffset) -> serde_json::Value {
     let mut v = serde_json::to_value(s).unwrap_or_default();
     v["starts_local"] = json!(utc(&s.starts).map(|t| show(t, tz)));
     v["ends_local"] = json!(utc(&s.ends).map(|t| show(t, tz)));
+    // As a `datetime-local` input takes them, for the edit form.
+    let input = |t: &str| utc(t).map(|t| t.with_timezone(&tz).format("%Y-%m-%dT%H:%M").to_string());
+    v["starts_input"] = json!(input(&s.starts));
+    v["ends_input"] = json!(input(&s.ends));
     v
 }
 
@@ -184,6 +188,8 @@ pub async fn page(
             "holidays": holidays,
             "uncovered_count": uncovered,
             "can_edit": can_edit(&web) == Some(inst),
+            // `?edit=<slot id>` fills the slot form with that slot, to change it.
+            "editing": q.get("edit").and_then(|id| slots.iter().find(|s| &s.id == id)).map(|s| slot_json(s, tz)),
             "tz": tz.to_string(),
         }),
     )
@@ -260,8 +266,13 @@ pub async fn post(
                         "ends: after starts, within {MAX_SLOT_DAYS} days"
                     )));
                 }
+                // With an `id`, the form edits that slot; without, it adds one.
+                let editing = f.get("id").map(|v| v.trim()).filter(|v| !v.is_empty());
                 let slot = DutySlot {
-                    id: uuid::Uuid::new_v4().to_string(),
+                    id: match editing {
+                        Some(_) => text(&f, "id", 64).map_err(bad)?,
+                        None => uuid::Uuid::new_v4().to_string(),
+                    },
                     institution: inst,
                     starts: Timestamp(a).to_string(),
                     ends: Timestamp(b).to_string(),
@@ -270,9 +281,14 @@ pub async fn post(
                     leader: text(&f, "leader", 100).map_err(bad)?,
                     leader_phone: phone(&f, "leader_phone").map_err(bad)?,
                 };
-                s.add_duty_slot(&slot).await.map_err(internal)?;
+                if editing.is_none() {
+                    s.add_duty_slot(&slot).await.map_err(internal)?;
+                } else if !s.update_duty_slot(&slot).await.map_err(internal)? {
+                    return Err((StatusCode::NOT_FOUND, "no such duty slot".into()));
+                }
                 Ok(format!(
-                    "slot {} {}..{} {} / {}",
+                    "slot {}{} {}..{} {} / {}",
+                    if editing.is_some() { "edited " } else { "" },
                     slot.id,
                     show(a, tz),
                     show(b, tz),

@@ -167,6 +167,8 @@ const TEXT: &[(&str, &str, &str)] = &[
     ("province_deadline", "报省厅截止", "Due to the province"),
     ("weekday", "星期（1–7）", "Weekday (1–7)"),
     ("save", "保存", "Save"),
+    ("edit", "修改", "Edit"),
+    ("cancel", "取消", "Cancel"),
     ("state_current", "进行中", "In progress"),
     ("state_upcoming", "未开始", "Upcoming"),
     ("state_done", "已结束", "Finished"),

@@ -110,10 +110,17 @@ pub async fn login(
         .map(|u| u.password_hash.clone())
         .unwrap_or_else(|| state.dummy_hash.clone());
     let password = f.password.clone();
-    let ok =
-        tokio::task::spawn_blocking(move || crate::accounts::verify_password(&password, &hash))
-            .await
-            .unwrap_or(false);
+    let ok = match crate::accounts::check_password(password, hash).await {
+        Ok(ok) => ok,
+        Err(busy) => {
+            return error_page(
+                &state,
+                lang,
+                StatusCode::SERVICE_UNAVAILABLE,
+                &busy.to_string(),
+            );
+        }
+    };
     let user = match user {
         Some(u) if ok && u.active => u,
         _ => {

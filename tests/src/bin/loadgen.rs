@@ -18,6 +18,13 @@
 //! minute (and the safety office every department's); meanwhile one stalled client holds
 //! a connection open and another trickles a sync body a byte a second. One JSON line:
 //! throughput, sync latency p50/p99, errors, the server's peak memory.
+//!
+//! `--institutions K` (default 10) spreads the devices over the demo institution and K-1
+//! more made with the admin commands: a province's server, not 200 inspectors of one
+//! school. It matters on one machine: every phone receives every document of its
+//! institution, so with one institution the 200 simulated phones must apply 200 × 16,000
+//! received documents on the 2 cores the server runs on, work real phones do on their own
+//! CPUs. `--institutions 1` runs the single-school case.
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -42,10 +49,18 @@ fn arg(name: &str, default: usize) -> usize {
 
 fn record(d: &Device, n: usize, codes: &[String]) -> Vec<saferound_core::ids::DocId> {
     let mut hazards = Vec::new();
+    // The first dormitory of the device's own institution (the demo's 1号学生公寓, or the
+    // one the run made for another institution).
+    let site = d
+        .sites()
+        .expect("sites")
+        .into_iter()
+        .filter(|s| s.kind == saferound_core::model::SiteKind::Dorm)
+        .min_by(|a, b| a.name.cmp(&b.name))
+        .expect("a dormitory")
+        .id;
     for k in 0..n {
-        let i = d
-            .start_inspection(demo::site("1号学生公寓"), None, None)
-            .expect("start");
+        let i = d.start_inspection(site, None, None).expect("start");
         for (j, code) in codes.iter().cycle().take(20).enumerate() {
             let r = if j % 7 == 3 {
                 AnswerResult::Fail
@@ -176,20 +191,66 @@ fn lower_priority() {
     }
 }
 
-fn concurrent(devices: usize, minutes: f64, db: &Db) {
+/// Makes `n - 1` institutions beside the demo one, each with a department, a dormitory
+/// and an inspector, with the server's own admin commands; the logins to enrol with, one
+/// per institution (the demo's first).
+fn institutions(server: &Server, n: usize) -> Vec<(String, &'static str)> {
+    let mut logins = vec![("inspector".to_string(), DEMO_PASSWORD)];
+    for k in 1..n {
+        let inst = server.admin(&["admin", "create-institution", &format!("负载测试学校{k}")]);
+        let dept = server.admin(&[
+            "admin",
+            "create-department",
+            "--institution",
+            &inst,
+            "--name",
+            "保卫处",
+        ]);
+        server.admin(&[
+            "admin",
+            "create-site",
+            "--institution",
+            &inst,
+            "--department",
+            &dept,
+            "--name",
+            "1号学生公寓",
+            "--kind",
+            "dorm",
+        ]);
+        let login = format!("load{k}");
+        server.admin(&[
+            "admin",
+            "create-user",
+            "--institution",
+            &inst,
+            "--department",
+            &dept,
+            "--login",
+            &login,
+            "--name",
+            &format!("巡查员{k}"),
+            "--roles",
+            "inspector",
+        ]);
+        // `Server::admin` sets this password for the users it makes.
+        logins.push((login, "long-enough-pw"));
+    }
+    logins
+}
+
+fn concurrent(devices: usize, minutes: f64, institution_count: usize, db: &Db) {
     let tmp = tempfile::tempdir().expect("temp dir");
     let server = db.start(tmp.path());
-    eprintln!("enrolling {devices} devices…");
-    let logins = ["inspector", "inspector2"];
+    let logins = institutions(&server, institution_count.max(1));
+    eprintln!(
+        "enrolling {devices} devices in {} institution(s)…",
+        logins.len()
+    );
     let phones: Vec<Device> = (0..devices)
         .map(|k| {
-            enroll(
-                &server,
-                tmp.path(),
-                &format!("phone{k}"),
-                logins[k % 2],
-                DEMO_PASSWORD,
-            )
+            let (login, password) = &logins[k % logins.len()];
+            enroll(&server, tmp.path(), &format!("phone{k}"), login, password)
         })
         .collect();
     let office = enroll(&server, tmp.path(), "office", "office", DEMO_PASSWORD);
@@ -361,6 +422,7 @@ fn concurrent(devices: usize, minutes: f64, db: &Db) {
             "mode": "concurrent",
             "db": db.name(),
             "devices": devices,
+            "institutions": logins.len(),
             "minutes": minutes,
             "inspections": t.inspections,
             "edits": t.edits,
@@ -394,7 +456,7 @@ fn main() {
             .and_then(|m| m.parse::<f64>().ok())
             .unwrap_or(2.0);
         let db = Db::from_args();
-        concurrent(concurrent_devices, minutes, &db);
+        concurrent(concurrent_devices, minutes, arg("--institutions", 10), &db);
         return;
     }
     let devices = arg("--devices", 1).max(1);
