@@ -54,15 +54,31 @@ c.execute("ANALYZE")
 print("ledger hazards:", c.execute("SELECT COUNT(*) FROM ledger_hazards").fetchone()[0])
 PY
 
+# A provincial reviewer, for the province's grid.
+SAFEROUND_PASSWORD=long-enough-pw "$bin" --db "$dir/db" --blobs "$dir/blobs" --log warn \
+  admin create-user --login province --name 省厅审阅 --roles provincial_reviewer >/dev/null
+
 "$bin" --db "$dir/db" --blobs "$dir/blobs" --listen "127.0.0.1:$port" --log warn --now 2026-12-01T09:00:00+08:00 >"$dir/out" 2>&1 &
 pid=$!
 for _ in $(seq 100); do grep -q "listening on" "$dir/out" 2>/dev/null && break; sleep 0.2; done
 curl -s -c "$dir/jar" -o /dev/null -d "login=office&password=saferound-demo" "$url/login"
 hazard=$(curl -s -b "$dir/jar" "$url/ledger" | grep -o '/hazards/[0-9a-f-]\{36\}' | head -1)
 site=$(curl -s -b "$dir/jar" "$url/ledger" | grep -o 'option value="[0-9a-f-]\{36\}"' | head -1 | grep -o '[0-9a-f-]\{36\}')
+# A campaign over the whole padded year, so its summary counts every row.
+csrf=$(curl -s -b "$dir/jar" "$url/campaigns" | grep -o 'name="csrf" value="[0-9a-f]*"' | head -1 | grep -o '[0-9a-f]\{16,\}')
+campaign=$(curl -s -b "$dir/jar" -o /dev/null -w '%{redirect_url}' --data-urlencode "csrf=$csrf" \
+  --data-urlencode "name=2026 全年排查" --data-urlencode "starts=2026-01-01" --data-urlencode "ends=2026-12-31" \
+  --data-urlencode "phases=排查 | 2026-01-01 | 2026-12-31" "$url/campaigns" | grep -o '/campaigns/[0-9a-f-]*$')
+[ -n "$campaign" ] || { echo "could not create the campaign" >&2; exit 1; }
+curl -s -c "$dir/jar-province" -o /dev/null -d "login=province&password=long-enough-pw" "$url/login"
 printf '| page | time (s) | bytes |\n| --- | --- | --- |\n'
 for path in /ledger "/ledger?page=1000" "/ledger?risk=major&status=in_rectification" "/ledger?site=$site&category=fire_safety" \
             "/ledger?overdue=1" "/ledger?from=2026-06-01&to=2026-06-30" /overdue "$hazard" /weekly /incidents \
-            "/export/ledger.csv?risk=major" /export/ledger.csv /export/ledger.xlsx; do
+            "/export/ledger.csv?risk=major" /export/ledger.csv /export/ledger.xlsx \
+            /campaigns "$campaign" "/export$campaign/summary.csv" /weekly/2026-W49/institution \
+            /export/weekly/2026-W49/institution.csv /duty /checklists; do
   curl -s -b "$dir/jar" -o /dev/null -w "| \`${path//|/\\|}\` | %{time_total} | %{size_download} |\n" "$url$path"
+done
+for path in /province/weekly /export/province/weekly.csv; do
+  curl -s -b "$dir/jar-province" -o /dev/null -w "| \`$path\` (provincial reviewer) | %{time_total} | %{size_download} |\n" "$url$path"
 done

@@ -412,10 +412,42 @@ impl Device {
         Ok(())
     }
 
+    /// The institution's campaigns, as the directory last brought them, by start.
+    pub fn campaigns(&self) -> Result<Vec<crate::doc::directory::CampaignEntry>> {
+        let mut all: Vec<_> = self
+            .cached_directory()?
+            .as_ref()
+            .as_ref()
+            .map(|d| d.campaigns.values().cloned().collect())
+            .unwrap_or_default();
+        all.sort_by_key(|c| (c.starts.0, c.id.to_string()));
+        Ok(all)
+    }
+
+    /// The campaign running today in the institution, if any.
+    pub fn current_campaign(&self) -> Result<Option<CampaignId>> {
+        let today = self.today()?;
+        Ok(self
+            .cached_directory()?
+            .as_ref()
+            .as_ref()
+            .and_then(|d| d.campaign_on(today))
+            .map(|c| c.id))
+    }
+
+    /// What a new record is tagged with: the campaign asked for, else the one running.
+    fn campaign_or_current(&self, asked: Option<CampaignId>) -> Result<Option<CampaignId>> {
+        match asked {
+            Some(c) => Ok(Some(c)),
+            None => self.current_campaign(),
+        }
+    }
+
     // ----- inspections ----------------------------------------------------------------
 
     /// Starts an inspection of `site` with the given template (default: the newest
-    /// template for the site's kind, the institution's own before the built-in one).
+    /// template for the site's kind, the institution's own before the built-in one),
+    /// tagged with `campaign` or else the campaign running today.
     pub fn start_inspection(
         &self,
         site: SiteId,
@@ -443,7 +475,7 @@ impl Device {
         let new = NewInspection {
             id: DocId::new(),
             institution: self.identity.institution,
-            campaign,
+            campaign: self.campaign_or_current(campaign)?,
             site: SiteRef {
                 id: site.id,
                 name: site.name.clone(),
@@ -644,7 +676,7 @@ impl Device {
         let new = NewHazard {
             id: DocId::new(),
             institution: self.identity.institution,
-            campaign,
+            campaign: self.campaign_or_current(campaign)?,
             inspection: None,
             site: SiteRef {
                 id: site.id,
@@ -1100,7 +1132,7 @@ impl Device {
         let new = NewIncident {
             id: DocId::new(),
             institution: self.identity.institution,
-            campaign: None,
+            campaign: self.current_campaign()?,
             occurred_at: i.occurred_at.unwrap_or(now),
             site,
             location: short_text("location", &i.location, false, limits::NAME)?,

@@ -1,15 +1,16 @@
 //! Keeps each institution's directory document in step with the account tables, so
 //! departments, sites and people reach every phone by sync.
 
-use saferound_core::doc::directory::{self, Department, Directory, Person, Site};
+use saferound_core::doc::directory::{self, CampaignEntry, Department, Directory, Person, Site};
 use saferound_core::ids::InstitutionId;
+use saferound_core::ids::LocalDate;
 use saferound_core::model::Role;
 
 use crate::AppState;
 use crate::sync::{SyncError, write_server_document};
 
-/// Rewrites the directory of `institution` from the account tables, its time zone and its
-/// checklist templates (writing only what changed). Templates already in the document
+/// Rewrites the directory of `institution` from the account tables, its time zone, its
+/// campaigns and its checklist templates (writing only what changed). Templates already in the document
 /// are kept.
 pub async fn refresh(state: &AppState, institution: InstitutionId) -> Result<(), SyncError> {
     let storage = state.storage.as_ref();
@@ -57,6 +58,15 @@ pub async fn refresh(state: &AppState, institution: InstitutionId) -> Result<(),
     // ones already in the document are the same and stay).
     for t in storage.templates(institution).await? {
         dir.templates.insert(t.key(), t);
+    }
+    // Its campaigns, so phones tag what they record while one runs.
+    for c in storage.campaigns(institution).await? {
+        dir.add_campaign(CampaignEntry {
+            id: c.id,
+            name: c.name,
+            starts: LocalDate(c.starts),
+            ends: LocalDate(c.ends),
+        });
     }
     let id = directory::id_for(institution);
     write_server_document(storage, institution, id, &state.actor, move |doc| {

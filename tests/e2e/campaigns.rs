@@ -233,6 +233,36 @@ fn campaigns_summary_exports_and_weekly_deadlines() {
     let audit = admin.get("/admin").body;
     assert!(audit.contains("campaign_create") && audit.contains("campaign_deadlines"));
     assert!(audit.contains("export_campaign_csv") && audit.contains("export_campaign_xlsx"));
+
+    // Phones learn of campaigns with the directory and tag what they record with the one
+    // running today (the 2020 one is long over); the ledger keeps the tag.
+    let phone = enroll(&server, tmp.path(), "phone", "inspector", DEMO_PASSWORD);
+    let mut known: Vec<String> = phone
+        .campaigns()
+        .unwrap()
+        .iter()
+        .map(|c| c.id.to_string())
+        .collect();
+    known.sort();
+    let mut expected = vec![id.clone(), old.clone()];
+    expected.sort();
+    assert_eq!(known, expected);
+    let h = phone
+        .report_hazard(
+            demo::site("1号学生公寓"),
+            None,
+            &saferound_core::device::NewFinding {
+                category: Some(saferound_core::model::HazardCategory::FireSafety),
+                risk: Some(saferound_core::model::RiskGrade::General),
+                description: "消防通道堆放杂物".into(),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    sync(&phone);
+    let (status, v) = saferound_tests::get_json(&server, &phone, &format!("/api/v1/hazards/{h}"));
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["hazard"]["campaign"].as_str(), Some(id.as_str()), "{v}");
 }
 
 /// Demo hazards assigned on 2026-03-01 (+08:00) have deadlines 03-03, 03-06 and 03-15.

@@ -261,6 +261,58 @@ fn institution_files_its_week_and_the_province_sees_every_institution() {
     // The grid is the province's: institutions' own people are refused.
     assert_eq!(office.get("/province/weekly").status, 403);
     assert_eq!(office.get_bytes("/export/province/weekly.csv").0, 403);
+    // A campaign may move the institution's deadline: week C lies in one that is due
+    // Friday 17:00, so filing at 16:30 is on time (against the default 15:00, late).
+    let c = IsoWeek::of(today + Duration::days(21));
+    let (monday_c, friday_c) = (friday(c) - Duration::days(4), friday(c));
+    let p = office.post(
+        "/campaigns",
+        &[
+            ("name", "安全生产月"),
+            ("starts", &monday_c.to_string()),
+            ("ends", &friday_c.to_string()),
+            ("phases", &format!("排查 | {monday_c} | {friday_c}")),
+        ],
+    );
+    assert_eq!(p.status, 303, "{}", p.body);
+    let p = office.post(
+        &format!("{}/deadlines", p.location),
+        &[
+            ("dept_day", "5"),
+            ("dept_time", "12:00"),
+            ("inst_day", "5"),
+            ("inst_time", "17:00"),
+        ],
+    );
+    assert_eq!(p.status, 303, "{}", p.body);
+    server.kill();
+    server = Server::start_with(
+        tmp.path(),
+        &["--now", &format!("{friday_c}T16:30:00+08:00")],
+    );
+    let office = Web::login(&server, "office");
+    let page_c = format!("/weekly/{c}/institution");
+    let p = office.get(&page_c);
+    assert!(p.body.contains(&format!("{friday_c} 17:00")), "{}", p.body);
+    assert!(
+        p.body
+            .contains("id=\"filing-status\" class=\"cell pending\"")
+    );
+    assert_eq!(office.post(&page_c, &[("all_clear", "on")]).status, 303);
+    let p = office.get(&page_c);
+    assert!(
+        p.body
+            .contains("id=\"filing-status\" class=\"cell on_time\""),
+        "{}",
+        p.body
+    );
+    let reviewer = Web::try_login(&server, "province", "long-enough-pw")
+        .1
+        .expect("reviewer");
+    let grid = reviewer.get(&format!("/province/weekly?end={friday_c}&weeks=1"));
+    let mine = row_of(&grid.body, &format!("data-id=\"{inst}\""));
+    assert_eq!(mine.matches("cell on_time").count(), 1, "{mine}");
+
     // Filings and exports are audit-logged.
     let log = Web::login(&server, "demo-admin").get("/admin").body;
     assert!(log.contains("institution_report_file"));

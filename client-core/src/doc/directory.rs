@@ -1,5 +1,5 @@
-//! The institution's directory: departments, sites, people with their roles, and the
-//! institution's own checklist templates. The server writes it; every device of the
+//! The institution's directory: departments, sites, people with their roles, the
+//! institution's own checklist templates and its campaigns. The server writes it; every device of the
 //! institution receives it by sync and reads it offline, so a phone can pick a site or a
 //! responsible person in a basement. Collections are maps keyed by id, so additions from
 //! two places merge; template versions sit side by side under `id@version`.
@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{DocKind, derived_id, expect_kind, put_header};
 use crate::error::{Error, Result};
-use crate::ids::{DepartmentId, DocId, InstitutionId, SiteId, UserId};
+use crate::ids::{CampaignId, DepartmentId, DocId, InstitutionId, LocalDate, SiteId, UserId};
 use crate::model::templates::Template;
 use crate::model::{Role, SiteKind};
 
@@ -43,6 +43,16 @@ pub struct Person {
     pub roles: Vec<Role>,
 }
 
+/// A campaign 专项行动 of the institution: a phone tags what it records while one runs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Hydrate, Reconcile)]
+pub struct CampaignEntry {
+    pub id: CampaignId,
+    pub name: String,
+    /// First and last day, in the institution's time zone.
+    pub starts: LocalDate,
+    pub ends: LocalDate,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Hydrate, Reconcile)]
 pub struct Directory {
     pub institution: InstitutionId,
@@ -55,6 +65,11 @@ pub struct Directory {
     pub people: BTreeMap<String, Person>,
     /// The institution's own templates, every version, keyed `id@version`.
     pub templates: BTreeMap<String, Template>,
+    /// The institution's campaigns, keyed by id. Absent from directories written before
+    /// campaigns reached phones.
+    #[serde(default)]
+    #[autosurgeon(missing = "Default::default")]
+    pub campaigns: BTreeMap<String, CampaignEntry>,
 }
 
 impl Directory {
@@ -69,6 +84,7 @@ impl Directory {
             sites: BTreeMap::new(),
             people: BTreeMap::new(),
             templates: BTreeMap::new(),
+            campaigns: BTreeMap::new(),
         }
     }
 
@@ -101,6 +117,19 @@ impl Directory {
 
     pub fn add_person(&mut self, p: Person) {
         self.people.insert(p.user_id.to_string(), p);
+    }
+
+    pub fn add_campaign(&mut self, c: CampaignEntry) {
+        self.campaigns.insert(c.id.to_string(), c);
+    }
+
+    /// The campaign running on `day`: of those whose dates hold it, the one that started
+    /// last (a short drive inside a long campaign is the more specific).
+    pub fn campaign_on(&self, day: chrono::NaiveDate) -> Option<&CampaignEntry> {
+        self.campaigns
+            .values()
+            .filter(|c| c.starts.0 <= day && day <= c.ends.0)
+            .max_by_key(|c| (c.starts.0, c.id.to_string()))
     }
 
     /// Adds a template version; an existing version is never replaced.

@@ -681,3 +681,64 @@ fn a_typical_inspection_with_three_findings_is_small_on_disk() {
         "inspection with 3 findings takes {bytes} bytes"
     );
 }
+
+/// Campaigns reach phones in the directory, and what a phone records while one runs is
+/// tagged with it (the one that started last when two overlap); asked for, a campaign is
+/// kept; outside every campaign, nothing is tagged.
+#[test]
+fn records_are_tagged_with_the_campaign_running_that_day() {
+    use saferound_core::doc::directory::CampaignEntry;
+    use saferound_core::ids::CampaignId;
+    let tmp = tempfile::tempdir().unwrap();
+    let clock = FixedClock::new(at("2026-04-10T02:00:00Z"));
+    let d = saferound_core::Device::init(
+        tmp.path().join("i.db"),
+        demo::identity("inspector").unwrap(),
+        std::sync::Arc::new(clock.clone()),
+    )
+    .unwrap();
+    let day = |s: &str| LocalDate(s.parse().unwrap());
+    let (hundred, week) = (CampaignId::new(), CampaignId::new());
+    let mut dir = demo::directory();
+    dir.add_campaign(CampaignEntry {
+        id: hundred,
+        name: "百日攻坚".into(),
+        starts: day("2026-03-01"),
+        ends: day("2026-06-08"),
+    });
+    dir.add_campaign(CampaignEntry {
+        id: week,
+        name: "消防宣传周".into(),
+        starts: day("2026-04-06"),
+        ends: day("2026-04-12"),
+    });
+    d.import_directory(&dir).unwrap();
+    assert_eq!(d.campaigns().unwrap().len(), 2);
+
+    // 2026-04-10 10:00 in UTC+8: inside both; the week started last.
+    let i = d.start_inspection(dorm(), None, None).unwrap();
+    assert_eq!(d.inspection(i).unwrap().campaign, Some(week));
+    let f = NewFinding {
+        category: Some(HazardCategory::FireSafety),
+        risk: Some(RiskGrade::General),
+        description: "灭火器过期".into(),
+        ..Default::default()
+    };
+    let h = d.report_hazard(dorm(), None, &f).unwrap();
+    assert_eq!(d.hazard(h).unwrap().campaign, Some(week));
+    // Asked for, the hundred days it is.
+    let h = d.report_hazard(dorm(), Some(hundred), &f).unwrap();
+    assert_eq!(d.hazard(h).unwrap().campaign, Some(hundred));
+    // 2026-04-12 23:30 in UTC+8 (15:30 UTC): still the week, by the institution's day.
+    clock.set(at("2026-04-12T15:30:00Z"));
+    let i = d.start_inspection(dorm(), None, None).unwrap();
+    assert_eq!(d.inspection(i).unwrap().campaign, Some(week));
+    // Then only the hundred days; after them, nothing.
+    clock.set(at("2026-04-12T16:30:00Z"));
+    let i = d.start_inspection(dorm(), None, None).unwrap();
+    assert_eq!(d.inspection(i).unwrap().campaign, Some(hundred));
+    clock.set(at("2026-07-01T02:00:00Z"));
+    let i = d.start_inspection(dorm(), None, None).unwrap();
+    assert_eq!(d.inspection(i).unwrap().campaign, None);
+    assert_eq!(d.current_campaign().unwrap(), None);
+}

@@ -464,6 +464,10 @@ pub async fn create(
     if let Err(e) = state.storage.save_campaign(&c).await {
         return internal(&state, &web, e);
     }
+    // Phones learn of it with the directory.
+    if let Err(e) = crate::directory::refresh(&state, c.institution).await {
+        tracing::error!("directory not refreshed after a campaign was saved: {e}");
+    }
     super::audit_action(
         &state,
         &web,
@@ -659,6 +663,10 @@ pub async fn deadlines(
     }
     if let Err(e) = state.storage.save_campaign(&c).await {
         return internal(&state, &web, e);
+    }
+    // Phones learn of it with the directory.
+    if let Err(e) = crate::directory::refresh(&state, c.institution).await {
+        tracing::error!("directory not refreshed after a campaign was saved: {e}");
     }
     super::audit_action(
         &state,

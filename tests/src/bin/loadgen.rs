@@ -135,6 +135,40 @@ impl Db {
     }
 }
 
+/// The upper bounds of the server's sync-duration histogram buckets holding its median
+/// and its 99th percentile, in milliseconds, read from the server's own `/metrics`:
+/// the server's time alone, without the simulated phones' own work.
+fn server_sync_quantiles_ms(server: &Server) -> Option<(f64, f64)> {
+    let text = saferound_tests::agent()
+        .get(format!("{}/metrics", server.url))
+        .call()
+        .ok()?
+        .body_mut()
+        .read_to_string()
+        .ok()?;
+    let buckets: Vec<(f64, u64)> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("saferound_sync_duration_seconds_bucket{le=\""))
+        .filter_map(|l| {
+            let (le, n) = l.split_once("\"} ")?;
+            let le = if le == "+Inf" {
+                f64::INFINITY
+            } else {
+                le.parse().ok()?
+            };
+            Some((le * 1000.0, n.trim().parse().ok()?))
+        })
+        .collect();
+    let total = buckets.last()?.1 as f64;
+    let at = |q: f64| {
+        buckets
+            .iter()
+            .find(|(_, n)| *n as f64 >= q * total)
+            .map(|(le, _)| *le)
+    };
+    Some((at(0.5)?, at(0.99)?))
+}
+
 fn percentile(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {
         return 0.0;
@@ -177,9 +211,6 @@ struct Tally {
     edits: usize,
 }
 
-/// Threads that run the concurrent mode's syncs (at normal priority).
-const SYNC_THREADS: usize = 48;
-
 /// Lowers the calling thread's scheduling priority (nice 10; on Linux `setpriority` with
 /// who = 0 applies to the calling thread only). Raising it back would need privileges, so
 /// syncs run on threads that never lowered theirs.
@@ -187,7 +218,7 @@ fn lower_priority() {
     // SAFETY: setpriority has no memory effects; a failure only leaves the priority as is.
     let r = unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, 10) };
     if r != 0 {
-        eprintln!("could not lower a recording thread's priority; figures include its work");
+        eprintln!("could not lower a simulated phone's priority; figures include its work");
     }
 }
 
@@ -291,52 +322,22 @@ fn concurrent(devices: usize, minutes: f64, institution_count: usize, db: &Db) {
         }
     };
     eprintln!("running {devices} devices for {minutes} minutes, then the Friday-noon burst…");
+    // CPU of the server and of this process (the simulated phones) over the run: on one
+    // machine they share the cores, so the split says whose work the latencies wait on.
+    let (server_cpu_before, phones_cpu_before) =
+        (server.cpu_ms(), process_cpu_ms(std::process::id()));
     let started = Instant::now();
     let first_syncs = Mutex::new(Vec::new());
-    // Real phones record on their own CPUs; here 200 of them share 2 cores with the server
-    // they measure. So each device thread records at a lower priority (nice 10) and hands
-    // its sync to a pool of threads at normal priority: the recording no longer takes the
-    // CPU from the server and from syncs in flight. Time spent waiting for a free sync
-    // thread is reported apart (`sync_queue_max_ms`), so the pool cannot hide latency.
-    type Job = (usize, bool, std::sync::mpsc::Sender<()>);
-    let (jobs, job_rx) = std::sync::mpsc::channel::<(Job, Instant)>();
-    let job_rx = Mutex::new(job_rx);
-    // Taken (closing the queue) when the run ends, which ends the sync threads.
-    let jobs = Mutex::new(Some(jobs));
-    let queue_max_ms = Mutex::new(0f64);
-    // Runs device k's sync (k == devices: the office) on the pool and waits for it.
-    let pooled_sync = |k: usize, burst: bool| {
-        let (done, wait) = std::sync::mpsc::channel();
-        let queue = jobs.lock().expect("jobs").clone();
-        if queue.is_some_and(|q| q.send(((k, burst, done), Instant::now())).is_ok()) {
-            let _ = wait.recv();
-        }
-    };
-    let pooled_sync = &pooled_sync;
+    // Real phones record and apply what they receive on their own CPUs; here all of them
+    // share 2 cores with the server they measure. So every simulated phone runs at a lower
+    // priority (nice 10) than the server: the server's figures are its own, and the
+    // phones' latencies include waiting for their share of the machine.
+    let timed_sync = &timed_sync;
     let (trickled, first_sync_by) = std::thread::scope(|s| {
         let slow = [true, false].map(|trickle| {
             let (t, stop, server) = (token(&phones[0]), &stop, &server);
             s.spawn(move || slow_client(server, t, trickle, stop))
         });
-        for _ in 0..SYNC_THREADS {
-            let (job_rx, phones, office, timed_sync, queue_max_ms) =
-                (&job_rx, &phones, &office, &timed_sync, &queue_max_ms);
-            s.spawn(move || {
-                loop {
-                    let next = job_rx.lock().expect("jobs").recv();
-                    let Ok(((k, burst, done), queued)) = next else {
-                        return;
-                    };
-                    let waited = queued.elapsed().as_secs_f64() * 1000.0;
-                    {
-                        let mut m = queue_max_ms.lock().expect("queue");
-                        *m = m.max(waited);
-                    }
-                    timed_sync(phones.get(k).unwrap_or(office), burst);
-                    let _ = done.send(());
-                }
-            });
-        }
         let handles: Vec<_> = phones
             .iter()
             .enumerate()
@@ -368,7 +369,7 @@ fn concurrent(devices: usize, minutes: f64, institution_count: usize, db: &Db) {
                             g.inspections += 5;
                             g.edits += 1;
                         }
-                        pooled_sync(k, false);
+                        timed_sync(d, false);
                         if cycle == 0 {
                             first_syncs.lock().expect("first").push(started.elapsed());
                         }
@@ -382,7 +383,7 @@ fn concurrent(devices: usize, minutes: f64, institution_count: usize, db: &Db) {
                     }
                     d.file_weekly_report(None, None, true, "")
                         .expect("weekly report");
-                    pooled_sync(k, true);
+                    timed_sync(d, true);
                 })
             })
             .collect();
@@ -399,22 +400,27 @@ fn concurrent(devices: usize, minutes: f64, institution_count: usize, db: &Db) {
                     .file_weekly_report(Some(demo::department(name)), None, true, "")
                     .expect("office report");
             }
-            pooled_sync(devices, true);
+            timed_sync(office, true);
         });
         for h in handles {
             h.join().expect("device");
         }
         office_burst.join().expect("office");
-        jobs.lock().expect("jobs").take();
         stop.store(true, Ordering::Relaxed);
         let trickled: usize = slow.into_iter().map(|h| h.join().unwrap_or(0)).sum();
         let first = first_syncs.lock().expect("first");
         (trickled, first.iter().max().map(|d| d.as_secs_f64()))
     });
     let wall = started.elapsed().as_secs_f64();
+    let cpu_s = |after: Option<u64>, before: Option<u64>| {
+        Some(((after? as f64 - before? as f64) / 100.0).round() / 10.0)
+    };
+    let server_cpu_s = cpu_s(server.cpu_ms(), server_cpu_before);
+    let phones_cpu_s = cpu_s(process_cpu_ms(std::process::id()), phones_cpu_before);
     let mut t = tally.into_inner().expect("tally");
     t.latencies_ms.sort_by(f64::total_cmp);
     t.burst_ms.sort_by(f64::total_cmp);
+    let server_quantiles = server_sync_quantiles_ms(&server);
     let (s, v) = get_json(&server, &phones[0], "/api/v1/hazards?limit=1");
     println!(
         "{}",
@@ -429,13 +435,16 @@ fn concurrent(devices: usize, minutes: f64, institution_count: usize, db: &Db) {
             "syncs": t.latencies_ms.len() + t.burst_ms.len(),
             "acknowledged_docs": t.acknowledged,
             "throughput_docs_per_s": ((t.acknowledged as f64 / wall) * 10.0).round() / 10.0,
+            // The server's own time per sync, as bucket bounds of its histogram.
+            "server_sync_p50_ms_at_most": server_quantiles.map(|q| q.0),
+            "server_sync_p99_ms_at_most": server_quantiles.map(|q| q.1),
+            // As the simulated phones saw it: their own work on the shared cores included.
             "sync_p50_ms": percentile(&t.latencies_ms, 0.5),
             "sync_p99_ms": percentile(&t.latencies_ms, 0.99),
             "sync_max_ms": percentile(&t.latencies_ms, 1.0),
             "burst_syncs": t.burst_ms.len(),
             "burst_p50_ms": percentile(&t.burst_ms, 0.5),
             "burst_p99_ms": percentile(&t.burst_ms, 0.99),
-            "sync_queue_max_ms": (queue_max_ms.into_inner().unwrap_or(0.0) * 10.0).round() / 10.0,
             "errors": t.errors,
             "rejected": t.rejected,
             "first_sync_of_every_device_by_s": first_sync_by.map(|s| (s * 10.0).round() / 10.0),
@@ -443,6 +452,8 @@ fn concurrent(devices: usize, minutes: f64, institution_count: usize, db: &Db) {
             "ledger_hazards": if s == 200 { v["total"].clone() } else { serde_json::Value::Null },
             "wall_s": (wall * 10.0).round() / 10.0,
             "server_peak_rss_mb": server.peak_rss_mb().map(|m| (m * 10.0).round() / 10.0),
+            "server_cpu_s": server_cpu_s,
+            "simulated_phones_cpu_s": phones_cpu_s,
         })
     );
 }
