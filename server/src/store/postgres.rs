@@ -1162,77 +1162,22 @@ impl Storage for PostgresStorage {
 
     async fn hazards(&self, q: &HazardQuery) -> Result<(Vec<HazardRow>, i64)> {
         let q = q.clone();
-        let mut clauses = vec!["TRUE".to_string()];
-        let mut args: Vec<Box<dyn ToSql + Sync + Send>> = Vec::new();
-        let mut add = |clause: &str, v: Box<dyn ToSql + Sync + Send>| {
-            args.push(v);
-            clauses.push(format!("{clause} ${}", args.len()));
-        };
-        if let Some(v) = q.institution {
-            add("institution =", Box::new(v.to_string()));
-        }
-        if let Some(v) = q.site {
-            add("site_id =", Box::new(v));
-        }
-        if let Some(v) = q.category {
-            add("category =", Box::new(v));
-        }
-        if let Some(v) = q.min_risk_rank {
-            add("risk_rank >=", Box::new(v));
-        }
-        if let Some(v) = q.status {
-            add("status =", Box::new(v));
-        }
-        if let Some(v) = q.campaign {
-            add("campaign =", Box::new(v));
-        }
-        if let Some(v) = q.overdue_before {
-            add("status = 'in_rectification' AND deadline <", Box::new(v));
-        }
-        if let Some(v) = q.due_from {
-            add("status = 'in_rectification' AND deadline >=", Box::new(v));
-        }
-        if let Some(v) = q.due_until {
-            add("deadline <=", Box::new(v));
-        }
-        if let Some(v) = q.reported_from {
-            add("reported_at >=", Box::new(v));
-        }
-        if let Some(v) = q.reported_before {
-            add("reported_at <", Box::new(v));
-        }
-        if let Some(v) = q.risk {
-            add("risk =", Box::new(v));
-        }
-        if let Some(v) = q.department {
-            add(
-                "site_id IN (SELECT id FROM sites WHERE department =",
-                Box::new(v),
-            );
-            if let Some(last) = clauses.last_mut() {
-                last.push(')');
-            }
-        }
-        // After the last `add`: three arguments for one clause.
-        if let Some(k) = q.in_campaign {
-            args.push(Box::new(k.id));
-            args.push(Box::new(k.from));
-            args.push(Box::new(k.before));
-            let n = args.len();
-            clauses.push(format!(
-                "(campaign = ${} OR (campaign IS NULL AND reported_at >= ${} AND reported_at < ${}))",
-                n - 2,
-                n - 1,
-                n
-            ));
-        }
+        let (filter, args) = super::rows::hazard_filter(&q, |n| format!("${n}"));
+        let args: Vec<Box<dyn ToSql + Sync + Send>> = args
+            .into_iter()
+            .map(|a| -> Box<dyn ToSql + Sync + Send> {
+                match a {
+                    super::rows::FilterArg::Text(t) => Box::new(t),
+                    super::rows::FilterArg::Int(i) => Box::new(i),
+                }
+            })
+            .collect();
         // SQLite sorts NULL first in ascending order; PostgreSQL last unless told.
         let order = if q.by_deadline {
             "deadline ASC NULLS FIRST, reported_at DESC, id DESC"
         } else {
             "reported_at DESC, id DESC"
         };
-        let filter = clauses.join(" AND ");
         let params: Vec<&(dyn ToSql + Sync)> = args
             .iter()
             .map(|b| b.as_ref() as &(dyn ToSql + Sync))

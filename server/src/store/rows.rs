@@ -214,3 +214,114 @@ pub(crate) fn derive_ledger(id: &str, bytes: &[u8]) -> Result<LedgerRows> {
 pub(crate) fn dump_text(t: &str) -> String {
     t.replace(['\t', '\n'], " ")
 }
+
+/// One argument of a hazard query's filter, bound by each backend in its own way.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum FilterArg {
+    Text(String),
+    Int(i64),
+}
+
+/// The `WHERE` condition of a ledger hazard query and its arguments in order.
+/// `placeholder(n)` writes the n-th (from 1) parameter as the backend wants it: `?n` for
+/// SQLite, `$n` for PostgreSQL. Ordering and paging stay with the backends (they sort
+/// NULLs differently).
+pub(crate) fn hazard_filter(
+    q: &super::HazardQuery,
+    placeholder: impl Fn(usize) -> String,
+) -> (String, Vec<FilterArg>) {
+    use FilterArg::{Int, Text};
+    let mut clauses = vec!["1 = 1".to_string()];
+    let mut args: Vec<FilterArg> = Vec::new();
+    let mut add = |template: &str, v: FilterArg| {
+        args.push(v);
+        clauses.push(template.replace("{}", &placeholder(args.len())));
+    };
+    let text = |v: &Option<String>| v.clone().map(Text);
+    let conditions: [(&str, Option<FilterArg>); 13] = [
+        (
+            "institution = {}",
+            q.institution.map(|i| Text(i.to_string())),
+        ),
+        ("site_id = {}", text(&q.site)),
+        ("category = {}", text(&q.category)),
+        ("risk_rank >= {}", q.min_risk_rank.map(Int)),
+        ("status = {}", text(&q.status)),
+        ("campaign = {}", text(&q.campaign)),
+        (
+            "status = 'in_rectification' AND deadline < {}",
+            text(&q.overdue_before),
+        ),
+        (
+            "status = 'in_rectification' AND deadline >= {}",
+            text(&q.due_from),
+        ),
+        ("deadline <= {}", text(&q.due_until)),
+        ("reported_at >= {}", text(&q.reported_from)),
+        ("reported_at < {}", text(&q.reported_before)),
+        ("risk = {}", text(&q.risk)),
+        (
+            "site_id IN (SELECT id FROM sites WHERE department = {})",
+            text(&q.department),
+        ),
+    ];
+    for (template, v) in conditions {
+        if let Some(v) = v {
+            add(template, v);
+        }
+    }
+    // A campaign's own records, and untagged ones reported within its dates.
+    if let Some(k) = &q.in_campaign {
+        let n = args.len();
+        args.extend([
+            Text(k.id.clone()),
+            Text(k.from.clone()),
+            Text(k.before.clone()),
+        ]);
+        clauses.push(format!(
+            "(campaign = {} OR (campaign IS NULL AND reported_at >= {} AND reported_at < {}))",
+            placeholder(n + 1),
+            placeholder(n + 2),
+            placeholder(n + 3)
+        ));
+    }
+    (clauses.join(" AND "), args)
+}
+
+#[cfg(test)]
+mod filter_tests {
+    use super::*;
+
+    #[test]
+    fn a_filter_numbers_its_placeholders_in_argument_order() {
+        let q = super::super::HazardQuery {
+            category: Some("fire_safety".into()),
+            min_risk_rank: Some(2),
+            department: Some("d1".into()),
+            in_campaign: Some(super::super::CampaignScope {
+                id: "c".into(),
+                from: "a".into(),
+                before: "b".into(),
+            }),
+            ..Default::default()
+        };
+        let (sql, args) = hazard_filter(&q, |n| format!("${n}"));
+        assert_eq!(
+            sql,
+            "1 = 1 AND category = $1 AND risk_rank >= $2 AND \
+             site_id IN (SELECT id FROM sites WHERE department = $3) AND \
+             (campaign = $4 OR (campaign IS NULL AND reported_at >= $5 AND reported_at < $6))"
+        );
+        assert_eq!(
+            args,
+            vec![
+                FilterArg::Text("fire_safety".into()),
+                FilterArg::Int(2),
+                FilterArg::Text("d1".into()),
+                FilterArg::Text("c".into()),
+                FilterArg::Text("a".into()),
+                FilterArg::Text("b".into()),
+            ]
+        );
+    }
+}

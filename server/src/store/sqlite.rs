@@ -915,85 +915,25 @@ impl Storage for SqliteStorage {
     async fn hazards(&self, q: &HazardQuery) -> Result<(Vec<HazardRow>, i64)> {
         let q = q.clone();
         self.read(move |c| {
-            let mut clauses = vec!["1 = 1".to_string()];
-            let mut args: Vec<Box<dyn rusqlite::ToSql + Send>> = Vec::new();
-            let mut add = |clause: &str, v: Box<dyn rusqlite::ToSql + Send>| {
-                args.push(v);
-                clauses.push(format!("{clause} ?{}", args.len()));
-            };
-            if let Some(v) = q.institution {
-                add("institution =", Box::new(v.to_string()));
-            }
-            if let Some(v) = q.site {
-                add("site_id =", Box::new(v));
-            }
-            if let Some(v) = q.category {
-                add("category =", Box::new(v));
-            }
-            if let Some(v) = q.min_risk_rank {
-                add("risk_rank >=", Box::new(v));
-            }
-            if let Some(v) = q.status {
-                add("status =", Box::new(v));
-            }
-            if let Some(v) = q.campaign {
-                add("campaign =", Box::new(v));
-            }
-            if let Some(v) = q.overdue_before {
-                add("status = 'in_rectification' AND deadline <", Box::new(v));
-            }
-            if let Some(v) = q.due_from {
-                add("status = 'in_rectification' AND deadline >=", Box::new(v));
-            }
-            if let Some(v) = q.due_until {
-                add("deadline <=", Box::new(v));
-            }
-            if let Some(v) = q.reported_from {
-                add("reported_at >=", Box::new(v));
-            }
-            if let Some(v) = q.reported_before {
-                add("reported_at <", Box::new(v));
-            }
-            if let Some(v) = q.risk {
-                add("risk =", Box::new(v));
-            }
-            if let Some(v) = q.department {
-                add(
-                    "site_id IN (SELECT id FROM sites WHERE department =",
-                    Box::new(v),
-                );
-                if let Some(last) = clauses.last_mut() {
-                    last.push(')');
-                }
-            }
-            // After the last `add`: three arguments for one clause.
-            if let Some(k) = q.in_campaign {
-                args.push(Box::new(k.id));
-                args.push(Box::new(k.from));
-                args.push(Box::new(k.before));
-                let n = args.len();
-                clauses.push(format!(
-                    "(campaign = ?{} OR (campaign IS NULL AND reported_at >= ?{} AND reported_at < ?{}))",
-                    n - 2,
-                    n - 1,
-                    n
-                ));
-            }
+            let (filter, args) = super::rows::hazard_filter(&q, |n| format!("?{n}"));
+            let args: Vec<rusqlite::types::Value> = args
+                .into_iter()
+                .map(|a| match a {
+                    super::rows::FilterArg::Text(t) => rusqlite::types::Value::Text(t),
+                    super::rows::FilterArg::Int(i) => rusqlite::types::Value::Integer(i),
+                })
+                .collect();
             let order = if q.by_deadline {
                 "deadline ASC, reported_at DESC, id DESC"
             } else {
                 "reported_at DESC, id DESC"
             };
-            let filter = clauses.join(" AND ");
-            let params =
-                rusqlite::params_from_iter(args.iter().map(|b| b.as_ref() as &dyn rusqlite::ToSql));
             let total: i64 = c.query_row(
                 &format!("SELECT COUNT(*) FROM ledger_hazards WHERE {filter}"),
-                params,
+                rusqlite::params_from_iter(args.iter()),
                 |r| r.get(0),
             )?;
-            let params =
-                rusqlite::params_from_iter(args.iter().map(|b| b.as_ref() as &dyn rusqlite::ToSql));
+            let params = rusqlite::params_from_iter(args.iter());
             let rows = c
                 .prepare(&format!(
                     "SELECT {HAZARD_COLS} FROM ledger_hazards WHERE {filter}
