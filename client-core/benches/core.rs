@@ -71,20 +71,10 @@ fn record_inspection(d: &Device, codes: &[String]) -> Vec<DocId> {
     ids
 }
 
-fn dorm_codes(d: &Device) -> Vec<String> {
-    let t = d
-        .templates()
-        .unwrap()
-        .into_iter()
-        .find(|t| t.id == "dorm")
-        .unwrap();
-    t.items.iter().map(|i| i.code.clone()).collect()
-}
-
 fn answers(c: &mut Criterion) {
     let tmp = tempfile::tempdir().unwrap();
     let d = new_device(tmp.path(), "answers.db");
-    let codes = dorm_codes(&d);
+    let codes = demo::dorm_item_codes();
     let mut g = c.benchmark_group("answer");
     // Answers go into inspections of 20 items, as on a real walk; starting each new
     // inspection is not timed.
@@ -140,7 +130,7 @@ fn big_store(c: &mut Criterion) {
     let path = tmp.path().join("big.db");
     {
         let d = new_device(tmp.path(), "big.db");
-        let codes = dorm_codes(&d);
+        let codes = demo::dorm_item_codes();
         // 1,250 inspections × (1 inspection + 3 hazards) = 5,000 documents.
         for _ in 0..1250 {
             record_inspection(&d, &codes);

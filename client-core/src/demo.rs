@@ -110,6 +110,16 @@ pub const SITES: &[(&str, SiteKind, &str, &str, &str)] = &[
     ("图书馆", SiteKind::Other, "图书馆", "1-4F", "教务处"),
 ];
 
+/// The item codes of the built-in dormitory checklist, in order: what tests, benchmarks
+/// and the load generator answer.
+pub fn dorm_item_codes() -> Vec<String> {
+    crate::model::templates::builtin()
+        .iter()
+        .find(|t| t.id == "dorm")
+        .map(|t| t.items.iter().map(|i| i.code.clone()).collect())
+        .unwrap_or_default()
+}
+
 pub fn directory() -> Directory {
     let mut d = Directory::new(institution(), INSTITUTION_NAME);
     for name in DEPARTMENTS {

@@ -1181,7 +1181,7 @@ impl Device {
 
     /// Applies changes received from the server, each an Automerge change chunk.
     pub fn receive_changes(&self, id: DocId, changes: &[Vec<u8>]) -> Result<()> {
-        self.write(|tx| tx.apply_changes(id, changes).map(|_| ()))
+        self.write(|tx| tx.apply_changes(id, changes))
     }
 
     /// Applies the changes a sync brought for many documents, and records that the server

@@ -57,16 +57,7 @@ fn write_seed_corpus() {
     let i = d
         .start_inspection(demo::site("1号学生公寓"), None, None)
         .unwrap();
-    let codes: Vec<String> = d
-        .templates()
-        .unwrap()
-        .into_iter()
-        .find(|t| t.id == "dorm")
-        .unwrap()
-        .items
-        .iter()
-        .map(|i| i.code.clone())
-        .collect();
+    let codes = demo::dorm_item_codes();
     for (j, code) in codes.iter().take(4).enumerate() {
         let r = if j == 2 {
             AnswerResult::Fail

@@ -246,6 +246,35 @@ impl TestDoc {
     }
 }
 
+/// A department 后勤 of `inst` with one site 食堂 of `kind`.
+async fn department_with_site(
+    s: &dyn Storage,
+    inst: InstitutionId,
+    kind: SiteKind,
+) -> (DepartmentId, SiteId) {
+    let dept = DepartmentId::new();
+    s.create_department(&Department {
+        id: dept,
+        institution: inst,
+        name: "后勤".into(),
+    })
+    .await
+    .unwrap();
+    let site = SiteId::new();
+    s.create_site(&Site {
+        id: site,
+        institution: inst,
+        department: dept,
+        name: "食堂".into(),
+        kind,
+        building: String::new(),
+        floor_room: String::new(),
+    })
+    .await
+    .unwrap();
+    (dept, site)
+}
+
 async fn commit_ok(s: &dyn Storage, commits: Vec<DocCommit>) {
     let stale = s.commit(commits).await.unwrap();
     assert!(stale.is_empty(), "stale: {stale:?}");
@@ -1243,26 +1272,7 @@ async fn hazard_queries_filter_and_page(s: Arc<dyn Storage>) {
     let s = s.as_ref();
     let inst = InstitutionId::new();
     s.create_institution(inst, "一中").await.unwrap();
-    let dept = DepartmentId::new();
-    s.create_department(&Department {
-        id: dept,
-        institution: inst,
-        name: "后勤".into(),
-    })
-    .await
-    .unwrap();
-    let site = SiteId::new();
-    s.create_site(&Site {
-        id: site,
-        institution: inst,
-        department: dept,
-        name: "食堂".into(),
-        kind: SiteKind::Dorm,
-        building: String::new(),
-        floor_room: String::new(),
-    })
-    .await
-    .unwrap();
+    let (dept, site) = department_with_site(s, inst, SiteKind::Dorm).await;
     let campaign = CampaignId::new().to_string();
     let mut ids = Vec::new();
     // 12 hazards: reported one a day; every third at `site`; statuses and deadlines vary.
@@ -1600,26 +1610,7 @@ async fn institution_weekly_report_figures_and_filings(s: Arc<dyn Storage>) {
     s.create_institution(inst, "一中").await.unwrap();
     let other_inst = InstitutionId::new();
     s.create_institution(other_inst, "二中").await.unwrap();
-    let dept = DepartmentId::new();
-    s.create_department(&Department {
-        id: dept,
-        institution: inst,
-        name: "后勤".into(),
-    })
-    .await
-    .unwrap();
-    let site = SiteId::new();
-    s.create_site(&Site {
-        id: site,
-        institution: inst,
-        department: dept,
-        name: "食堂".into(),
-        kind: SiteKind::Kitchen,
-        building: String::new(),
-        floor_room: String::new(),
-    })
-    .await
-    .unwrap();
+    let (dept, site) = department_with_site(s, inst, SiteKind::Kitchen).await;
     // Incidents are dated by the server's receipt (the real clock), so the "week" is the
     // two hours around now; everything else is dated in the rows.
     let now = chrono::Utc::now();

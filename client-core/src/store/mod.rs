@@ -748,7 +748,16 @@ impl Tx<'_> {
     /// The bytes pass the same bounded framing check the server applies to a device's
     /// (`wire::check_change_chunk`) before Automerge parses them: Automerge 0.12 can panic
     /// or allocate without bound on crafted changes, and a phone trusts no network.
-    pub fn apply_changes(&mut self, id: DocId, changes: &[Vec<u8>]) -> Result<Vec<ChangeHash>> {
+    pub fn apply_changes(&mut self, id: DocId, changes: &[Vec<u8>]) -> Result<()> {
+        self.apply_received(id, changes).map(|_| ())
+    }
+
+    /// `apply_changes`, giving back the document as saved and the hashes of the changes.
+    fn apply_received(
+        &mut self,
+        id: DocId,
+        changes: &[Vec<u8>],
+    ) -> Result<(AutoCommit, Vec<ChangeHash>)> {
         let parsed = changes
             .iter()
             .map(|c| {
@@ -774,17 +783,14 @@ impl Tx<'_> {
             )));
         }
         self.save(id, &mut d, &before, true, long_history)?;
-        Ok(hashes)
+        Ok((d, hashes))
     }
 
     /// Applies changes the server sent for `id` and records that the server holds them:
     /// they count as acknowledged with what was acknowledged before, so they are never
     /// pushed back.
     pub fn receive(&mut self, id: DocId, changes: &[Vec<u8>]) -> Result<()> {
-        let received = self.apply_changes(id, changes)?;
-        let Some(mut d) = self.load(id)? else {
-            return Ok(());
-        };
+        let (mut d, received) = self.apply_received(id, changes)?;
         let acked: Option<Vec<u8>> = self
             .tx
             .prepare_cached("SELECT heads FROM server_heads WHERE doc_id = ?1")?

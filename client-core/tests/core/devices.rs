@@ -642,27 +642,22 @@ fn a_typical_inspection_with_three_findings_is_small_on_disk() {
     let clock = FixedClock::new(at("2026-12-28T01:00:00Z"));
     let d = device(tmp.path(), "inspector", &clock);
     let i = d.start_inspection(dorm(), None, None).unwrap();
-    let t = d
-        .templates()
-        .unwrap()
-        .into_iter()
-        .find(|t| t.id == "dorm")
-        .unwrap();
+    let codes = demo::dorm_item_codes();
     let mut ids = vec![i];
-    for (n, item) in t.items.iter().cycle().take(20).enumerate() {
+    for (n, code) in codes.iter().cycle().take(20).enumerate() {
         let r = if n % 7 == 3 {
             AnswerResult::Fail
         } else {
             AnswerResult::Pass
         };
-        d.answer(i, &item.code, r, "已检查", &[], None).unwrap();
+        d.answer(i, code, r, "已检查", &[], None).unwrap();
     }
     for n in 0..3 {
         ids.push(
             d.add_finding(
                 i,
                 &NewFinding {
-                    item: Some(t.items[n].code.clone()),
+                    item: Some(codes[n].clone()),
                     description: format!("隐患描述 {n}：现场发现问题，需要整改"),
                     location: "2F".into(),
                     ..Default::default()

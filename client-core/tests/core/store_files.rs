@@ -330,17 +330,7 @@ fn two_handles_on_one_file_always_see_each_others_writes() {
     let i = a
         .start_inspection(demo::site("1号学生公寓"), None, None)
         .unwrap();
-    let codes: Vec<String> = a
-        .templates()
-        .unwrap()
-        .into_iter()
-        .find(|t| t.id == "dorm")
-        .unwrap()
-        .items
-        .iter()
-        .map(|t| t.code.clone())
-        .take(4)
-        .collect();
+    let codes = demo::dorm_item_codes();
     a.answer(i, &codes[0], AnswerResult::Pass, "a", &[], None)
         .unwrap();
     // b parses (and keeps) the inspection with one answer …

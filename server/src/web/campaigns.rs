@@ -21,7 +21,7 @@ use saferound_core::model::{HazardCategory, Lang, RiskGrade, Role, SiteKind};
 use serde::Serialize;
 use serde_json::json;
 
-use super::{Web, csrf_refusal, error_page, render};
+use super::{Web, csrf_refusal, error_page, internal, render};
 use crate::AppState;
 use crate::store::{
     Campaign, CampaignScope, Department, HazardFigure, InspectionFigure, Phase, WeeklyDue,
@@ -241,15 +241,6 @@ fn institution_of(web: &Web, q: &HashMap<String, String>) -> Option<InstitutionI
         .or_else(|| q.get("institution").and_then(|i| i.parse().ok()))
 }
 
-fn internal(state: &AppState, web: &Web, e: impl std::fmt::Display) -> Response {
-    error_page(
-        state,
-        web.lang,
-        StatusCode::INTERNAL_SERVER_ERROR,
-        &e.to_string(),
-    )
-}
-
 fn phase_name(p: &Phase, lang: Lang) -> &str {
     if lang == Lang::En {
         &p.name_en
@@ -412,6 +403,17 @@ pub fn parse_phases(s: &str, starts: NaiveDate, ends: NaiveDate) -> Result<Vec<P
 }
 
 /// `POST /campaigns`: `template=hundred_day` (optionally `start`), or a campaign of the
+/// Stores the campaign and rewrites the institution's directory, through which phones
+/// learn of it (a directory that fails to refresh is logged: the campaign is kept and the
+/// next refresh carries it).
+async fn save(state: &AppState, c: &Campaign) -> Result<(), crate::store::StoreError> {
+    state.storage.save_campaign(c).await?;
+    if let Err(e) = crate::directory::refresh(state, c.institution).await {
+        tracing::error!("directory not refreshed after a campaign was saved: {e}");
+    }
+    Ok(())
+}
+
 /// office's own (`name`, `starts`, `ends`, `phases`), with optional weekly deadlines.
 pub async fn create(
     State(state): State<AppState>,
@@ -461,12 +463,8 @@ pub async fn create(
         Ok(c) => c,
         Err(e) => return error_page(&state, web.lang, StatusCode::BAD_REQUEST, &e),
     };
-    if let Err(e) = state.storage.save_campaign(&c).await {
+    if let Err(e) = save(&state, &c).await {
         return internal(&state, &web, e);
-    }
-    // Phones learn of it with the directory.
-    if let Err(e) = crate::directory::refresh(&state, c.institution).await {
-        tracing::error!("directory not refreshed after a campaign was saved: {e}");
     }
     super::audit_action(
         &state,
@@ -661,12 +659,8 @@ pub async fn deadlines(
             return error_page(&state, web.lang, StatusCode::BAD_REQUEST, &e);
         }
     }
-    if let Err(e) = state.storage.save_campaign(&c).await {
+    if let Err(e) = save(&state, &c).await {
         return internal(&state, &web, e);
-    }
-    // Phones learn of it with the directory.
-    if let Err(e) = crate::directory::refresh(&state, c.institution).await {
-        tracing::error!("directory not refreshed after a campaign was saved: {e}");
     }
     super::audit_action(
         &state,

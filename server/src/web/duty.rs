@@ -15,7 +15,7 @@ use saferound_core::ids::{InstitutionId, Timestamp};
 use saferound_core::model::Role;
 use serde_json::json;
 
-use super::{Web, csrf_refusal, error_page, render};
+use super::{Web, csrf_refusal, error_page, internal, render};
 use crate::AppState;
 use crate::store::{DutySlot, Holiday};
 
@@ -103,14 +103,7 @@ pub async fn page(
     let s = state.storage.as_ref();
     let holidays = match s.holidays(inst).await {
         Ok(h) => h,
-        Err(e) => {
-            return error_page(
-                &state,
-                web.lang,
-                StatusCode::INTERNAL_SERVER_ERROR,
-                &e.to_string(),
-            );
-        }
+        Err(e) => return internal(&state, &web, e),
     };
     let from = now - Duration::days(1);
     let mut before = now + Duration::days(AHEAD_DAYS);
@@ -134,14 +127,7 @@ pub async fn page(
         .await
     {
         Ok(x) => x,
-        Err(e) => {
-            return error_page(
-                &state,
-                web.lang,
-                StatusCode::INTERNAL_SERVER_ERROR,
-                &e.to_string(),
-            );
-        }
+        Err(e) => return internal(&state, &web, e),
     };
     let ranges: Vec<(DateTime<Utc>, DateTime<Utc>)> = slots
         .iter()

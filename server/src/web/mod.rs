@@ -384,6 +384,16 @@ pub(crate) fn render(
     }
 }
 
+/// The error page for a failure of the server's own (storage, a task), as a 500.
+pub(crate) fn internal(state: &AppState, web: &Web, e: impl std::fmt::Display) -> Response {
+    error_page(
+        state,
+        web.lang,
+        StatusCode::INTERNAL_SERVER_ERROR,
+        &e.to_string(),
+    )
+}
+
 pub(crate) fn error_page(state: &AppState, lang: Lang, status: StatusCode, msg: &str) -> Response {
     if status == StatusCode::INTERNAL_SERVER_ERROR {
         tracing::error!("{msg}");

@@ -27,18 +27,9 @@ use serde_json::json;
 
 use super::campaigns::{Figures, summarize};
 use super::reports::{WEEKS, deadline, dues, judge, week_list};
-use super::{Web, csrf_refusal, error_page, render};
+use super::{Web, csrf_refusal, error_page, internal, render};
 use crate::AppState;
 use crate::store::{InstitutionFiling, ReportReceipt, WeekFigures, WeekRange};
-
-fn internal(state: &AppState, web: &Web, e: impl std::fmt::Display) -> Response {
-    error_page(
-        state,
-        web.lang,
-        StatusCode::INTERNAL_SERVER_ERROR,
-        &e.to_string(),
-    )
-}
 
 fn not_found(state: &AppState, web: &Web) -> Response {
     error_page(state, web.lang, StatusCode::NOT_FOUND, "not found")

@@ -285,16 +285,7 @@ fn concurrent(devices: usize, minutes: f64, institution_count: usize, db: &Db) {
         })
         .collect();
     let office = enroll(&server, tmp.path(), "office", "office", DEMO_PASSWORD);
-    let codes: Vec<String> = phones[0]
-        .templates()
-        .expect("templates")
-        .into_iter()
-        .find(|t| t.id == "dorm")
-        .expect("dorm template")
-        .items
-        .iter()
-        .map(|i| i.code.clone())
-        .collect();
+    let codes = demo::dorm_item_codes();
     let tally = Mutex::new(Tally::default());
     let stop = AtomicBool::new(false);
     let period = Duration::from_secs(30);
@@ -487,16 +478,7 @@ fn main() {
             )
         })
         .collect();
-    let codes: Vec<String> = phones[0]
-        .templates()
-        .expect("templates")
-        .into_iter()
-        .find(|t| t.id == "dorm")
-        .expect("dorm template")
-        .items
-        .iter()
-        .map(|i| i.code.clone())
-        .collect();
+    let codes = demo::dorm_item_codes();
     eprintln!("recording {inspections} inspections on each of {devices} devices (offline)…");
     let recording = Instant::now();
     let hazards: Vec<Vec<_>> = std::thread::scope(|s| {
