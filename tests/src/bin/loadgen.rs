@@ -1,7 +1,8 @@
 //! Load generator: a real server process on a free loopback port with a fresh database;
 //! D devices, each a real store file driven by the core's API and sync client, record N
 //! inspections (20 answers, 3 findings) each offline, sync, edit one field in 10% of the
-//! hazards, sync again. Prints one JSON line.
+//! hazards, sync again; then a newcomer phone's first sync receives all of it. Prints one
+//! JSON line.
 //!
 //! `cargo run --release -p saferound-tests --bin loadgen -- --devices 1 --inspections 1000`
 //!
@@ -561,6 +562,17 @@ fn main() {
     // A sync where nothing changed.
     let noop = sync(&phones[0]);
 
+    // A phone new to the institution: its first sync receives every document. What a
+    // phone spends applying received documents is most of a sync in the many-phones run.
+    let newcomer = enroll(&server, tmp.path(), "newcomer", "inspector", DEMO_PASSWORD);
+    let newcomer_cpu_before = process_cpu_ms(std::process::id());
+    let started = Instant::now();
+    let first = sync(&newcomer);
+    let newcomer_ms = started.elapsed().as_millis();
+    let newcomer_cpu_ms = process_cpu_ms(std::process::id())
+        .zip(newcomer_cpu_before)
+        .map(|(after, before)| after.saturating_sub(before));
+
     println!(
         "{}",
         serde_json::json!({
@@ -580,6 +592,9 @@ fn main() {
             "noop_bytes_up": noop.bytes_up,
             "noop_bytes_down": noop.bytes_down,
             "sync_server_cpu_ms": sync_server_cpu_ms,
+            "newcomer_received_docs": first.received_docs,
+            "newcomer_sync_ms": newcomer_ms,
+            "newcomer_cpu_ms": newcomer_cpu_ms,
             "server_peak_rss_mb": server.peak_rss_mb().map(|m| (m * 10.0).round() / 10.0),
             "requests": requests + resync_requests,
         })
