@@ -10,7 +10,7 @@ use saferound_core::error::Error;
 use saferound_core::ids::{DocId, LocalDate};
 use saferound_core::model::templates::{Template, TemplateItem};
 use saferound_core::model::{HazardCategory, HazardStatus, RiskGrade, SiteKind};
-use saferound_core::{FixedClock, demo};
+use saferound_core::{Device, FixedClock, demo};
 
 use crate::support::{at, device, heads, jpeg, send};
 
@@ -736,4 +736,79 @@ fn records_are_tagged_with_the_campaign_running_that_day() {
     let i = d.start_inspection(dorm(), None, None).unwrap();
     assert_eq!(d.inspection(i).unwrap().campaign, None);
     assert_eq!(d.current_campaign().unwrap(), None);
+}
+
+/// The changes of `from`'s copy of `id` that `since` lacks, as the server sends them.
+fn changes_since(from: &Device, id: DocId, since: &[automerge::ChangeHash]) -> Vec<Vec<u8>> {
+    let mut d = from.store().load(id).unwrap().unwrap();
+    d.get_changes(since)
+        .into_iter()
+        .map(|c| c.raw_bytes().to_vec())
+        .collect()
+}
+
+/// What a sync brings is applied as the server's changes (the phone's receive path): the
+/// index counts conflicts only where there was concurrency, a received new document is
+/// stored as its changes and loads again from the file, and after the server forgets
+/// (a restore) those stored changes are what the phone pushes again.
+#[test]
+fn received_changes_are_indexed_with_their_conflicts_and_stored_as_they_came() {
+    let tmp = tempfile::tempdir().unwrap();
+    let clock = FixedClock::new(at("2026-12-28T01:00:00Z"));
+    let a = device(tmp.path(), "inspector", &clock);
+    let b = device(tmp.path(), "inspector2", &clock);
+    let i = a.start_inspection(dorm(), None, None).unwrap();
+    let h = a
+        .add_finding(
+            i,
+            &NewFinding {
+                item: Some("DORM-02".into()),
+                risk: Some(RiskGrade::General),
+                description: "疏散走廊堆放自行车".into(),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    let conflicts = |d: &Device| {
+        d.hazards(&HazardQuery::default())
+            .unwrap()
+            .iter()
+            .find(|r| r.summary.id == h.to_string())
+            .expect("hazard listed")
+            .summary
+            .conflicts
+    };
+    b.receive_from_server(&[
+        (h, changes_since(&a, h, &[])),
+        (i, changes_since(&a, i, &[])),
+    ])
+    .unwrap();
+    assert_eq!(b.show(h).unwrap(), a.show(h).unwrap());
+    assert_eq!(conflicts(&b), 0);
+    // A later edit on top of what b has: still no conflict.
+    let seen = heads(&b, h);
+    a.regrade(h, RiskGrade::Significant, "复核").unwrap();
+    b.receive_from_server(&[(h, changes_since(&a, h, &seen))])
+        .unwrap();
+    assert_eq!(b.hazard(h).unwrap().risk, RiskGrade::Significant);
+    assert_eq!(conflicts(&b), 0);
+    // Concurrent grades: the conflict is counted on the receiving side.
+    let seen = heads(&b, h);
+    a.regrade(h, RiskGrade::Low, "复核后降级").unwrap();
+    b.regrade(h, RiskGrade::Major, "复核后升级").unwrap();
+    b.receive_from_server(&[(h, changes_since(&a, h, &seen))])
+        .unwrap();
+    assert_eq!(b.hazard(h).unwrap().risk, RiskGrade::Major);
+    assert_eq!(conflicts(&b), 1);
+    // Stored as received: the file opens and every document loads the same.
+    let path = tmp.path().join("inspector2.db");
+    let (want_h, want_i) = (b.show(h).unwrap(), b.show(i).unwrap());
+    drop(b);
+    let b = Device::open(&path, std::sync::Arc::new(clock.clone())).unwrap();
+    assert_eq!(b.show(h).unwrap(), want_h);
+    assert_eq!(b.hazard(h).unwrap().risk, RiskGrade::Major);
+    assert_eq!(b.show(i).unwrap(), want_i);
+    b.store().forget_acknowledgements().unwrap();
+    let again = b.store().unacknowledged_changes(i).unwrap();
+    assert_eq!(again, changes_since(&a, i, &[]));
 }

@@ -564,7 +564,16 @@ fn main() {
 
     // A phone new to the institution: its first sync receives every document. What a
     // phone spends applying received documents is most of a sync in the many-phones run.
-    let newcomer = enroll(&server, tmp.path(), "newcomer", "inspector", DEMO_PASSWORD);
+    // Enrolled without the harness's first sync, which is the one timed here.
+    let newcomer = saferound_core::sync::client::enroll(
+        tmp.path().join("newcomer.db"),
+        &server.url,
+        "inspector",
+        DEMO_PASSWORD,
+        "newcomer",
+        std::sync::Arc::new(saferound_core::clock::SystemClock),
+    )
+    .expect("enrol the newcomer");
     let newcomer_cpu_before = process_cpu_ms(std::process::id());
     let started = Instant::now();
     let first = sync(&newcomer);
