@@ -836,6 +836,9 @@ impl Tx<'_> {
         before: &[ChangeHash],
         origin: Origin<'_>,
     ) -> Result<()> {
+        // Received documents arrive by the hundred and are rarely opened next: caching
+        // each (a copy) would only push out the ones being edited.
+        let cache = !matches!(origin, Origin::Received { .. });
         let (merged, snapshot_if_new, chunks) = match origin {
             Origin::Local => (false, false, None),
             Origin::Merged => (true, true, None),
@@ -934,7 +937,9 @@ impl Tx<'_> {
         )?;
         // Should this transaction roll back, the stored heads stay the old ones and the
         // entry is simply never matched.
-        self.docs.put(id, encode_heads(&heads), d.clone());
+        if cache {
+            self.docs.put(id, encode_heads(&heads), d.clone());
+        }
         Ok(())
     }
 

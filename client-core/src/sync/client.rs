@@ -56,6 +56,10 @@ pub struct SyncReport {
     pub photos_uploaded: usize,
     /// Photo bytes sent (an interrupted upload resumes: only what was left is sent).
     pub photo_bytes_up: usize,
+    /// Milliseconds spent in the document exchanges themselves (sending, the server's
+    /// work, the network, reading the answer); the rest of a sync is this device's own
+    /// work of storing what it pushed and applying what it received.
+    pub exchange_ms: u64,
 }
 
 /// Photo upload chunk: small enough that a dropped connection loses little.
@@ -480,6 +484,7 @@ pub fn sync_cancellable(
         };
         let pushed = req.docs.len();
         let body = wire::encode(&req);
+        let exchange = std::time::Instant::now();
         let answer = post(
             server,
             "/api/v1/sync",
@@ -489,6 +494,7 @@ pub fn sync_cancellable(
             64 << 20,
             cancel,
         )?;
+        report.exchange_ms += exchange.elapsed().as_millis() as u64;
         report.requests += 1;
         report.bytes_up += body.len();
         report.bytes_down += answer.len();
@@ -548,10 +554,6 @@ fn apply(device: &Device, resp: &SyncResponse, report: &mut SyncReport) -> Resul
         if u.changes.is_empty() {
             continue;
         }
-        let mut bytes = Vec::new();
-        for c in &u.changes {
-            bytes.extend_from_slice(c);
-        }
         let changes: Vec<Vec<u8>> = u.changes.iter().map(|c| c.to_vec()).collect();
         if id == directory || u.kind == DocKind::Directory.code() {
             // The server owns the directory. A copy that came from the server takes the
@@ -562,7 +564,7 @@ fn apply(device: &Device, resp: &SyncResponse, report: &mut SyncReport) -> Resul
             if from_server {
                 device.receive_changes(id, &changes)?;
             } else {
-                let fresh = AutoCommit::load(&bytes).map_err(|e| {
+                let fresh = AutoCommit::load(&changes.concat()).map_err(|e| {
                     Error::Document(format!("directory from the server does not load: {e}"))
                 });
                 match fresh {

@@ -205,11 +205,31 @@ fn slow_client(server: &Server, token: String, trickle: bool, stop: &AtomicBool)
 struct Tally {
     latencies_ms: Vec<f64>,
     burst_ms: Vec<f64>,
+    /// Of each sync (burst included), the time in the exchanges with the server alone.
+    exchange_ms: Vec<f64>,
+    /// Of each sync, its exchanges plus the CPU time its own thread used: the sync as it
+    /// would take on a phone with its own CPU (the CPU used during the exchanges, reading
+    /// the answer, is counted twice: an overestimate).
+    own_cpu_ms: Vec<f64>,
     acknowledged: usize,
     errors: usize,
     rejected: usize,
     inspections: usize,
     edits: usize,
+}
+
+/// CPU time the calling thread has used, in milliseconds.
+fn thread_cpu_ms() -> f64 {
+    let mut t = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes only the timespec it is given.
+    let r = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut t) };
+    if r != 0 {
+        return 0.0;
+    }
+    t.tv_sec as f64 * 1000.0 + t.tv_nsec as f64 / 1e6
 }
 
 /// Lowers the calling thread's scheduling priority (nice 10; on Linux `setpriority` with
@@ -292,14 +312,17 @@ fn concurrent(devices: usize, minutes: f64, institution_count: usize, db: &Db) {
     let period = Duration::from_secs(30);
     let run = Duration::from_secs_f64(minutes * 60.0);
     let timed_sync = |d: &Device, burst: bool| {
-        let t = Instant::now();
+        let (t, cpu) = (Instant::now(), thread_cpu_ms());
         let r = saferound_core::sync::client::sync(d, &mut |_| {});
         let ms = t.elapsed().as_secs_f64() * 1000.0;
+        let cpu_ms = thread_cpu_ms() - cpu;
         let mut g = tally.lock().expect("tally");
         match r {
             Ok(r) => {
                 g.acknowledged += r.acknowledged;
                 g.rejected += r.rejected.len();
+                g.exchange_ms.push(r.exchange_ms as f64);
+                g.own_cpu_ms.push(r.exchange_ms as f64 + cpu_ms);
                 if burst {
                     &mut g.burst_ms
                 } else {
@@ -412,6 +435,8 @@ fn concurrent(devices: usize, minutes: f64, institution_count: usize, db: &Db) {
     let mut t = tally.into_inner().expect("tally");
     t.latencies_ms.sort_by(f64::total_cmp);
     t.burst_ms.sort_by(f64::total_cmp);
+    t.exchange_ms.sort_by(f64::total_cmp);
+    t.own_cpu_ms.sort_by(f64::total_cmp);
     let server_quantiles = server_sync_quantiles_ms(&server);
     let (s, v) = get_json(&server, &phones[0], "/api/v1/hazards?limit=1");
     println!(
@@ -434,6 +459,14 @@ fn concurrent(devices: usize, minutes: f64, institution_count: usize, db: &Db) {
             "sync_p50_ms": percentile(&t.latencies_ms, 0.5),
             "sync_p99_ms": percentile(&t.latencies_ms, 0.99),
             "sync_max_ms": percentile(&t.latencies_ms, 1.0),
+            // The part of each sync spent in its exchanges with the server (request out,
+            // answer in), without the phone's own work on what it pushed and received.
+            "exchange_p50_ms": percentile(&t.exchange_ms, 0.5),
+            "exchange_p99_ms": percentile(&t.exchange_ms, 0.99),
+            // The exchanges plus the phone's own CPU time for the sync: a sync as it
+            // would take were each phone's work on a CPU of its own.
+            "sync_on_own_cpu_p50_ms": percentile(&t.own_cpu_ms, 0.5),
+            "sync_on_own_cpu_p99_ms": percentile(&t.own_cpu_ms, 0.99),
             "burst_syncs": t.burst_ms.len(),
             "burst_p50_ms": percentile(&t.burst_ms, 0.5),
             "burst_p99_ms": percentile(&t.burst_ms, 0.99),
