@@ -323,7 +323,7 @@ impl PostgresStorage {
                 snap_inst.push(inst.clone());
                 snap_doc.push(id.clone());
             }
-            write_ledger(&tx, inst, id, &d.ledger).await?;
+            write_ledger(&tx, inst, id, &d.ledger, current.is_some()).await?;
         }
         // The feed positions, last, so the counter's row lock is held only from here to
         // the commit. Why a counter row and not a sequence: every commit takes its
@@ -458,20 +458,29 @@ async fn listen_once(
     }
 }
 
+/// Writes a document's ledger rows; `replace`: remove its earlier rows first (a new
+/// document, or a ledger just emptied for a rebuild, has none: six round trips saved per
+/// document of a big first sync).
 async fn write_ledger(
     tx: &deadpool_postgres::Transaction<'_>,
     inst: &str,
     id: &str,
     rows: &LedgerRows,
+    replace: bool,
 ) -> Result<()> {
-    for (table, key) in [
-        ("ledger_hazards", "id"),
-        ("ledger_inspections", "id"),
-        ("ledger_reports", "id"),
-        ("ledger_events", "hazard_id"),
-        ("ledger_answers", "inspection_id"),
-        ("ledger_conflicts", "doc_id"),
-    ] {
+    let replaced: &[(&str, &str)] = if replace {
+        &[
+            ("ledger_hazards", "id"),
+            ("ledger_inspections", "id"),
+            ("ledger_reports", "id"),
+            ("ledger_events", "hazard_id"),
+            ("ledger_answers", "inspection_id"),
+            ("ledger_conflicts", "doc_id"),
+        ]
+    } else {
+        &[]
+    };
+    for (table, key) in replaced {
         let s = tx
             .prepare_cached(&format!(
                 "DELETE FROM {table} WHERE institution = $1 AND {key} = $2"
@@ -1373,7 +1382,7 @@ impl Storage for PostgresStorage {
                 continue;
             };
             let rows = derive_ledger(id, &stored.bytes)?;
-            write_ledger(&tx, inst, id, &rows).await?;
+            write_ledger(&tx, inst, id, &rows, false).await?;
         }
         tx.commit().await?;
         Ok(docs.len())

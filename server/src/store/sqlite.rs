@@ -261,30 +261,28 @@ fn device_auth_of((id, inst, actor, u): DeviceAuthRow) -> Result<DeviceAuth> {
     })
 }
 
+/// Writes a document's ledger rows; `replace`: remove its earlier rows first (a new
+/// document, or a ledger just emptied for a rebuild, has none: six deletes saved per
+/// document of a big first sync).
 fn write_ledger(
     tx: &rusqlite::Transaction<'_>,
     inst: &str,
     id: &str,
     rows: &LedgerRows,
+    replace: bool,
 ) -> rusqlite::Result<()> {
-    for table in ["ledger_hazards", "ledger_inspections", "ledger_reports"] {
-        tx.execute(
-            &format!("DELETE FROM {table} WHERE institution = ?1 AND id = ?2"),
-            params![inst, id],
-        )?;
+    if replace {
+        for sql in [
+            "DELETE FROM ledger_hazards WHERE institution = ?1 AND id = ?2",
+            "DELETE FROM ledger_inspections WHERE institution = ?1 AND id = ?2",
+            "DELETE FROM ledger_reports WHERE institution = ?1 AND id = ?2",
+            "DELETE FROM ledger_events WHERE institution = ?1 AND hazard_id = ?2",
+            "DELETE FROM ledger_answers WHERE institution = ?1 AND inspection_id = ?2",
+            "DELETE FROM ledger_conflicts WHERE institution = ?1 AND doc_id = ?2",
+        ] {
+            tx.prepare_cached(sql)?.execute(params![inst, id])?;
+        }
     }
-    tx.execute(
-        "DELETE FROM ledger_events WHERE institution = ?1 AND hazard_id = ?2",
-        params![inst, id],
-    )?;
-    tx.execute(
-        "DELETE FROM ledger_answers WHERE institution = ?1 AND inspection_id = ?2",
-        params![inst, id],
-    )?;
-    tx.execute(
-        "DELETE FROM ledger_conflicts WHERE institution = ?1 AND doc_id = ?2",
-        params![inst, id],
-    )?;
     if let Some(h) = &rows.hazard {
         tx.prepare_cached(
             "INSERT INTO ledger_hazards VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,
@@ -797,7 +795,7 @@ impl Storage for SqliteStorage {
                     )?
                     .execute(params![inst, id, snapshot])?;
                 }
-                write_ledger(&tx, &inst, &id, &d.ledger)?;
+                write_ledger(&tx, &inst, &id, &d.ledger, current.is_some())?;
             }
             tx.commit()?;
             Ok(stale)
@@ -1076,7 +1074,7 @@ impl Storage for SqliteStorage {
                     continue;
                 };
                 let rows = derive_ledger(id, &stored.bytes)?;
-                write_ledger(&tx, inst, id, &rows)?;
+                write_ledger(&tx, inst, id, &rows, false)?;
             }
             tx.commit()?;
             Ok(docs.len())
