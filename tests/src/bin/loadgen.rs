@@ -18,7 +18,9 @@
 //! Friday-noon burst where every device files its department's weekly report within one
 //! minute (and the safety office every department's); meanwhile one stalled client holds
 //! a connection open and another trickles a sync body a byte a second. One JSON line:
-//! throughput, sync latency p50/p99, errors, the server's peak memory.
+//! throughput, errors, the server's peak memory, and sync latency p50/p99 as the server
+//! measured it, as the phones timed their exchanges with it, as it would be on a phone
+//! with a CPU of its own (exchanges plus the phone thread's CPU) and by the wall clock.
 //!
 //! `--institutions K` (default 10) spreads the devices over the demo institution and K-1
 //! more made with the admin commands: a province's server, not 200 inspectors of one
