@@ -166,7 +166,7 @@ pub fn stored_document(data: &[u8]) {
         let total: usize = parts.iter().map(|p| p.len()).sum();
         assert_eq!(total, data.len(), "chunks cover the bytes exactly");
     }
-    let Ok(Ok(mut d)) = sync::guarded(|| AutoCommit::load(data)) else {
+    let Ok(Ok(mut d)) = sync::guarded(|| saferound_core::store::load_stored(data)) else {
         return;
     };
     let _ = sync::guarded(|| {

@@ -731,7 +731,7 @@ impl Tx<'_> {
         };
         // Loaded on its own first: `load` refuses a payload that stops parsing halfway,
         // where `load_incremental` would keep the part before the damage and say nothing.
-        let mut incoming = AutoCommit::load(bytes)
+        let mut incoming = load_stored(bytes)
             .map_err(|e| Error::Document(format!("received data for {id} does not load: {e}")))?;
         d.merge(&mut incoming)?;
         if !d.get_missing_deps(&[]).is_empty() {
@@ -1029,12 +1029,53 @@ fn load_doc(conn: &Connection, id: DocId, path: &Path) -> Result<Option<AutoComm
         })?;
         bytes.extend_from_slice(chunk);
     }
-    AutoCommit::load(&bytes)
-        .map(Some)
-        .map_err(|e| Error::Corrupt {
-            path: path.to_path_buf(),
-            reason: format!("document {id} does not load: {e}"),
-        })
+    load_stored(&bytes).map(Some).map_err(|e| Error::Corrupt {
+        path: path.to_path_buf(),
+        reason: format!("document {id} does not load: {e}"),
+    })
+}
+
+/// Loads stored document bytes (a snapshot and appended change chunks), after checking
+/// by their framing that every chunk is a document or an uncompressed change: what
+/// SafeRound writes. `AutoCommit::load` also takes compressed changes (which inflate)
+/// and Automerge 0.12's bundles, one of which, found by fuzzing stored documents, makes
+/// it allocate 512 MB from a few hundred bytes; a damaged or tampered file must not.
+pub fn load_stored(bytes: &[u8]) -> std::result::Result<AutoCommit, String> {
+    const MAGIC: [u8; 4] = [0x85, 0x6f, 0x4a, 0x83];
+    let mut rest = bytes;
+    while !rest.is_empty() {
+        if rest.len() < 10 || rest[..4] != MAGIC {
+            return Err("stored bytes are not Automerge chunks".into());
+        }
+        let kind = rest[8];
+        if kind > 1 {
+            return Err(format!(
+                "stored bytes hold a chunk of kind {kind}, which SafeRound never writes"
+            ));
+        }
+        let mut len: u64 = 0;
+        let mut at = 9;
+        let mut shift = 0;
+        loop {
+            let b = *rest.get(at).ok_or("a chunk's length is cut off")?;
+            if shift > 56 {
+                return Err("a chunk's length is too long".into());
+            }
+            len |= u64::from(b & 0x7f) << shift;
+            at += 1;
+            shift += 7;
+            if b & 0x80 == 0 {
+                break;
+            }
+        }
+        let end = usize::try_from(len)
+            .ok()
+            .and_then(|l| at.checked_add(l))
+            .filter(|e| *e <= rest.len())
+            .ok_or("a chunk is longer than the bytes present")?;
+        rest = &rest[end..];
+    }
+    AutoCommit::load(bytes).map_err(|e| e.to_string())
 }
 
 /// Splits concatenated change chunks (what `save_after` writes) into single changes by

@@ -564,6 +564,14 @@ fn apply(device: &Device, resp: &SyncResponse, report: &mut SyncReport) -> Resul
             if from_server {
                 device.receive_changes(id, &changes)?;
             } else {
+                // The same bounded check as every received change before Automerge parses
+                // the bytes: `load` would also take other chunk kinds, one of which
+                // (found by fuzzing stored documents) allocates 512 MB from a few bytes.
+                for c in &changes {
+                    wire::check_change_chunk(c).map_err(|e| {
+                        Error::Document(format!("a directory change is refused: {e}"))
+                    })?;
+                }
                 let fresh = AutoCommit::load(&changes.concat()).map_err(|e| {
                     Error::Document(format!("directory from the server does not load: {e}"))
                 });

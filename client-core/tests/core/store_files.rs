@@ -356,3 +356,30 @@ fn two_handles_on_one_file_always_see_each_others_writes() {
         "stored heads are the document's"
     );
 }
+
+/// Stored bytes load only if every chunk is a document or an uncompressed change (what
+/// SafeRound writes): the bundle fuzzing found, which made Automerge 0.12 allocate 512 MB,
+/// is refused before Automerge sees it, like a compressed change or a cut-off chunk.
+#[test]
+fn stored_bytes_of_other_chunk_kinds_are_refused_before_automerge_parses_them() {
+    use saferound_core::store::load_stored;
+    let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(
+        "../fuzz/artifacts-fixed/stored_document/oom-bcf1875ef3beed00a4bcb16629a1378be31a1961",
+    );
+    let bundle = std::fs::read(fixture).expect("fuzz fixture");
+    assert_eq!(bundle[8], 3, "the fixture is a bundle chunk");
+    let err = load_stored(&bundle).expect_err("a bundle is refused");
+    assert!(err.contains("kind 3"), "{err}");
+    let mut d = automerge::AutoCommit::new();
+    automerge::transaction::Transactable::put(&mut d, automerge::ROOT, "k", "v").unwrap();
+    let mut saved = d.save();
+    saved.extend(d.save_after(&[]));
+    assert!(
+        load_stored(&saved).is_ok(),
+        "a snapshot and change chunks load"
+    );
+    let mut compressed = d.save_after(&[]);
+    compressed[8] = 2;
+    assert!(load_stored(&compressed).is_err());
+    assert!(load_stored(&saved[..saved.len() - 1]).is_err(), "cut off");
+}

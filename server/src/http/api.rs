@@ -281,7 +281,7 @@ pub async fn hazard(
         .remove(&id)
     {
         Some(stored) => tokio::task::spawn_blocking(move || {
-            automerge::AutoCommit::load(&stored.bytes)
+            saferound_core::store::load_stored(&stored.bytes)
                 .ok()
                 .and_then(|d| saferound_core::doc::hazard::read_with(&d, false).ok())
                 .map(|hz| {

@@ -81,7 +81,7 @@ fn reject(
     stored: Option<&StoredDoc>,
 ) -> Outcome {
     let server_doc = stored
-        .and_then(|s| AutoCommit::load(&s.bytes).ok())
+        .and_then(|s| saferound_core::store::load_stored(&s.bytes).ok())
         .map(|mut d| d.save())
         .unwrap_or_default();
     Outcome::Rejected(Rejection {
@@ -199,7 +199,7 @@ pub(crate) fn merge_one(
         );
     }
     let mut before = match stored {
-        Some(s) => match AutoCommit::load(&s.bytes) {
+        Some(s) => match saferound_core::store::load_stored(&s.bytes) {
             Ok(d) => Some(d),
             Err(e) => {
                 tracing::error!(%id, "stored document does not load: {e}");
@@ -638,9 +638,7 @@ pub async fn write_server_document(
             .await?
             .remove(&id);
         let mut d = match &stored {
-            Some(s) => {
-                AutoCommit::load(&s.bytes).map_err(|e| StoreError::Corrupt(e.to_string()))?
-            }
+            Some(s) => saferound_core::store::load_stored(&s.bytes).map_err(StoreError::Corrupt)?,
             None => AutoCommit::new(),
         }
         .with_actor(actor.clone());
