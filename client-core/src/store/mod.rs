@@ -1041,57 +1041,41 @@ fn load_doc(conn: &Connection, id: DocId, path: &Path) -> Result<Option<AutoComm
 /// and Automerge 0.12's bundles, one of which, found by fuzzing stored documents, makes
 /// it allocate 512 MB from a few hundred bytes; a damaged or tampered file must not.
 pub fn load_stored(bytes: &[u8]) -> std::result::Result<AutoCommit, String> {
-    const MAGIC: [u8; 4] = [0x85, 0x6f, 0x4a, 0x83];
-    let mut rest = bytes;
-    while !rest.is_empty() {
-        if rest.len() < 10 || rest[..4] != MAGIC {
-            return Err("stored bytes are not Automerge chunks".into());
-        }
-        let kind = rest[8];
-        if kind > 1 {
-            return Err(format!(
-                "stored bytes hold a chunk of kind {kind}, which SafeRound never writes"
-            ));
-        }
-        let mut len: u64 = 0;
-        let mut at = 9;
-        let mut shift = 0;
-        loop {
-            let b = *rest.get(at).ok_or("a chunk's length is cut off")?;
-            if shift > 56 {
-                return Err("a chunk's length is too long".into());
-            }
-            len |= u64::from(b & 0x7f) << shift;
-            at += 1;
-            shift += 7;
-            if b & 0x80 == 0 {
-                break;
-            }
-        }
-        let end = usize::try_from(len)
-            .ok()
-            .and_then(|l| at.checked_add(l))
-            .filter(|e| *e <= rest.len())
-            .ok_or("a chunk is longer than the bytes present")?;
-        rest = &rest[end..];
-    }
+    chunks(bytes, |kind| match kind {
+        0 | 1 => Ok(()),
+        _ => Err(format!(
+            "stored bytes hold a chunk of kind {kind}, which SafeRound never writes"
+        )),
+    })?;
     AutoCommit::load(bytes).map_err(|e| e.to_string())
 }
 
-/// Splits concatenated change chunks (what `save_after` writes) into single changes by
-/// their framing: magic, checksum, chunk type, LEB128 length, body.
-pub fn split_change_chunks(mut bytes: &[u8]) -> std::result::Result<Vec<&[u8]>, String> {
+/// Splits concatenated change chunks (what `save_after` writes) into single changes.
+pub fn split_change_chunks(bytes: &[u8]) -> std::result::Result<Vec<&[u8]>, String> {
+    chunks(bytes, |kind| match kind {
+        1 => Ok(()),
+        _ => Err("stored changes are not uncompressed change chunks".into()),
+    })
+}
+
+/// Automerge chunks by their framing alone (magic, checksum, kind, LEB128 length, body).
+/// `kind_allowed` judges each chunk's kind before its length is read.
+fn chunks(
+    mut bytes: &[u8],
+    kind_allowed: impl Fn(u8) -> std::result::Result<(), String>,
+) -> std::result::Result<Vec<&[u8]>, String> {
     const MAGIC: [u8; 4] = [0x85, 0x6f, 0x4a, 0x83];
     let mut out = Vec::new();
     while !bytes.is_empty() {
-        if bytes.len() < 10 || bytes[..4] != MAGIC || bytes[8] != 1 {
-            return Err("stored changes are not uncompressed change chunks".into());
+        if bytes.len() < 10 || bytes[..4] != MAGIC {
+            return Err("stored bytes are not Automerge chunks".into());
         }
+        kind_allowed(bytes[8])?;
         let (mut len, mut shift, mut pos) = (0u64, 0u32, 9usize);
         loop {
-            let b = *bytes.get(pos).ok_or("a change chunk is cut short")?;
+            let b = *bytes.get(pos).ok_or("a chunk is cut short")?;
             if shift > 56 {
-                return Err("a change chunk's length does not fit".into());
+                return Err("a chunk's length does not fit".into());
             }
             len |= u64::from(b & 0x7f) << shift;
             shift += 7;
@@ -1104,7 +1088,7 @@ pub fn split_change_chunks(mut bytes: &[u8]) -> std::result::Result<Vec<&[u8]>, 
             .ok()
             .and_then(|l| pos.checked_add(l))
             .filter(|e| *e <= bytes.len())
-            .ok_or("a change chunk is cut short")?;
+            .ok_or("a chunk is cut short")?;
         out.push(&bytes[..end]);
         bytes = &bytes[end..];
     }
