@@ -170,22 +170,16 @@ enum Admin {
     RevokeDevice { id: String },
 }
 
-/// Large blocks (argon2's 19 MiB per password check, sync bodies, exports) are mapped
-/// and unmapped by the kernel instead of kept in glibc's heaps. By default glibc raises
-/// this threshold to the size of each large block freed, after which such blocks stay in
-/// the heap: measured, 11 failed logins in a row took the server from 56 MB to 270 MB and
-/// it never went down. A fixed threshold stops the raising.
-fn return_large_blocks_to_the_system() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: mallopt only sets an allocator parameter; called once, before any thread
-    // is started.
-    unsafe {
-        libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 20);
-    }
-}
+/// mimalloc instead of glibc's malloc: the merge threads allocate and free many small
+/// objects (Automerge's op columns and hydrated values), and glibc's malloc and free took
+/// about 15 % of the server's CPU in a 5,000-inspection sync (server CPU of a
+/// 1,000-inspection sync: 3.06–3.10 s with glibc, 2.27–2.63 s with mimalloc). It also
+/// hands large freed blocks (argon2's 19 MiB per password check) back for reuse instead
+/// of keeping one per thread: 60 failed logins, 20 at a time, peaked at 88 MB.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> std::process::ExitCode {
-    return_large_blocks_to_the_system();
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
