@@ -32,6 +32,9 @@ pub struct AppState {
     /// Verified against for unknown logins, so a failed login takes as long either way.
     pub dummy_hash: String,
     pub metrics: Arc<http::metrics::Metrics>,
+    /// SHA-256 of the bearer token a scraper shows for `/metrics` (`--metrics-token`);
+    /// without one, only an administrator's dashboard session reads it.
+    pub metrics_token: Option<[u8; 32]>,
     /// Where photo files live.
     pub blobs: std::path::PathBuf,
     /// "What time is it" for overdue, due soon and deadlines: the system clock, or a
@@ -48,10 +51,17 @@ impl AppState {
             actor: automerge::ActorId::random(),
             dummy_hash: accounts::hash_password("not a real password"),
             metrics: Default::default(),
+            metrics_token: None,
             blobs,
             clock: Arc::new(saferound_core::SystemClock),
             web: Arc::new(web::WebState::new()),
         }
+    }
+
+    /// The same state, with `/metrics` open to scrapers that show `token`.
+    pub fn with_metrics_token(mut self, token: &str) -> Self {
+        self.metrics_token = Some(accounts::token_hash(token));
+        self
     }
 
     /// The same state with another clock.

@@ -64,6 +64,11 @@ struct Cli {
     /// system clock is used.
     #[arg(long, env = "SAFEROUND_NOW", global = true)]
     now: Option<chrono::DateTime<chrono::FixedOffset>>,
+    /// The bearer token a Prometheus scraper shows to read /metrics
+    /// (`Authorization: Bearer <token>`). Without it, only an administrator signed in to
+    /// the dashboard can read /metrics.
+    #[arg(long, env = "SAFEROUND_METRICS_TOKEN", hide_env_values = true)]
+    metrics_token: Option<String>,
     /// Called (POST, JSON) for every incident report the server receives.
     #[arg(long, env = "SAFEROUND_INCIDENT_WEBHOOK")]
     incident_webhook: Option<String>,
@@ -265,6 +270,12 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         None => Arc::new(SqliteStorage::open(&cli.db)?),
     };
     let mut state = AppState::new(storage.clone(), cli.blobs.clone());
+    if let Some(token) = cli.metrics_token.as_deref().map(str::trim) {
+        if token.len() < 16 {
+            return Err("--metrics-token must be at least 16 characters".into());
+        }
+        state = state.with_metrics_token(token);
+    }
     if let Some(now) = cli.now {
         tracing::warn!(%now, "the clock is fixed by --now / SAFEROUND_NOW");
         state = state.with_clock(Arc::new(saferound_core::FixedClock::new(now.to_utc())));

@@ -256,6 +256,38 @@ fn status_of(w: &Web, id: &str) -> String {
 }
 
 #[test]
+fn metrics_are_for_the_scraper_token_or_an_administrator() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = Server::start(tmp.path());
+    let url = format!("{}/metrics", server.url);
+    let status = |auth: Option<&str>| {
+        let mut req = saferound_tests::agent().get(&url);
+        if let Some(a) = auth {
+            req = req.header("Authorization", a);
+        }
+        req.call().expect("GET /metrics").status().as_u16()
+    };
+    assert_eq!(status(None), 401, "nobody");
+    assert_eq!(status(Some("Bearer wrong-token-of-some-length")), 401);
+    assert_eq!(status(Some("Basic dGVzdDp0ZXN0")), 401);
+    let token = format!("Bearer {}", saferound_tests::METRICS_TOKEN);
+    assert_eq!(status(Some(&token)), 200, "the scraper's token");
+    // A device's own bearer token is not the scraper's.
+    let d = enroll(&server, tmp.path(), "phone.db", "inspector", DEMO_PASSWORD);
+    let device = format!("Bearer {}", saferound_tests::token(&d));
+    assert_eq!(status(Some(&device)), 401, "a device token");
+    // Dashboard sessions: an administrator's reads them, the safety office's does not.
+    let admin = Web::login(&server, "demo-admin").get("/metrics");
+    assert_eq!(admin.status, 200);
+    assert!(
+        admin.body.contains("saferound_sync_requests_total"),
+        "{}",
+        admin.body
+    );
+    assert_eq!(Web::login(&server, "office").get("/metrics").status, 401);
+}
+
+#[test]
 fn every_action_by_every_role_from_the_dashboard_and_the_phone() {
     let tmp = tempfile::tempdir().unwrap();
     let server = Server::start_with(tmp.path(), &["--demo", "--demo-hazards"]);

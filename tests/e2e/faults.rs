@@ -221,14 +221,7 @@ fn a_photo_upload_cut_halfway_resumes_with_what_was_left() {
     );
     assert_eq!(s, 400);
     // Metrics count what happened.
-    let agent = saferound_tests::agent();
-    let metrics = agent
-        .get(format!("{}/metrics", server.url))
-        .call()
-        .unwrap()
-        .body_mut()
-        .read_to_string()
-        .unwrap();
+    let metrics = server.metrics().expect("metrics for the scraper's token");
     assert!(
         metrics.contains("saferound_sync_requests_total"),
         "{metrics}"

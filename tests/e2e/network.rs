@@ -11,7 +11,7 @@ use saferound_core::ids::DocId;
 use saferound_core::model::{HazardCategory, RiskGrade};
 use saferound_core::{Device, SystemClock, demo};
 use saferound_tests::proxy::FlakyProxy;
-use saferound_tests::{DEMO_PASSWORD, Server, agent, get_bytes, get_json};
+use saferound_tests::{DEMO_PASSWORD, Server, get_bytes, get_json};
 
 fn finding(d: &Device, text: String, photos: Vec<saferound_core::ids::BlobHash>) -> DocId {
     d.report_hazard(
@@ -33,11 +33,7 @@ fn try_sync(d: &Device) -> bool {
 }
 
 fn metric(server: &Server, name: &str) -> u64 {
-    let mut r = agent()
-        .get(format!("{}/metrics", server.url))
-        .call()
-        .expect("metrics");
-    let text = r.body_mut().read_to_string().unwrap_or_default();
+    let text = server.metrics().expect("metrics");
     text.lines()
         .find_map(|l| l.strip_prefix(name)?.trim().parse().ok())
         .unwrap_or(0)

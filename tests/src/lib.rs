@@ -14,6 +14,9 @@ pub mod proxy;
 use saferound_core::{Device, SystemClock};
 use saferound_server::store::scratch;
 
+/// The `--metrics-token` of every server the harness starts (`Server::metrics`).
+pub const METRICS_TOKEN: &str = "test-metrics-token-0123456789";
+
 /// The password of every demo person on a `--demo` server.
 pub const DEMO_PASSWORD: &str = saferound_server::DEMO_PASSWORD;
 
@@ -98,6 +101,7 @@ impl Server {
     fn spawn(db: &Path, dir: &Path, extra: &[&str], env: &[(&str, &str)]) -> Server {
         let blobs = dir.join("blobs");
         let mut child = Command::new(server_binary())
+            .env("SAFEROUND_METRICS_TOKEN", METRICS_TOKEN)
             .envs(env.iter().copied())
             .args(["--listen", "127.0.0.1:0", "--db"])
             .arg(db)
@@ -140,6 +144,19 @@ impl Server {
             dir: dir.to_path_buf(),
             blobs,
         }
+    }
+
+    /// The server's `/metrics` text, read as a scraper with `METRICS_TOKEN`.
+    pub fn metrics(&self) -> Option<String> {
+        let mut r = agent()
+            .get(format!("{}/metrics", self.url))
+            .header("Authorization", format!("Bearer {METRICS_TOKEN}"))
+            .call()
+            .ok()?;
+        if r.status() != 200 {
+            return None;
+        }
+        r.body_mut().read_to_string().ok()
     }
 
     /// The server's process id.

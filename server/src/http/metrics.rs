@@ -1,6 +1,57 @@
 //! `/metrics` in Prometheus text format: counters the server keeps in memory since start.
+//! Read by a scraper with the bearer token of `--metrics-token`, or by an administrator
+//! signed in to the dashboard; anyone else gets a 401. The counters name no institution,
+//! but failed logins and sync volumes are still nobody else's business.
 
 use std::sync::atomic::{AtomicU64, Ordering};
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use saferound_core::model::Role;
+
+use crate::AppState;
+use crate::web::Web;
+
+pub async fn serve(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    session: Result<Web, Response>,
+) -> Response {
+    let scraper = match (&state.metrics_token, bearer(&headers)) {
+        (Some(expected), Some(sent)) => same(expected, &crate::accounts::token_hash(sent)),
+        _ => false,
+    };
+    let admin = session.is_ok_and(|w| w.is(Role::Administrator));
+    if !(scraper || admin) {
+        return (
+            StatusCode::UNAUTHORIZED,
+            [(header::WWW_AUTHENTICATE, "Bearer")],
+            "metrics need the bearer token of --metrics-token, or an administrator's session\n",
+        )
+            .into_response();
+    }
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        state.metrics.render(),
+    )
+        .into_response()
+}
+
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .strip_prefix("Bearer ")
+        .map(str::trim)
+        .filter(|t| !t.is_empty() && t.len() <= 256)
+}
+
+/// Constant-time equality of two token hashes.
+fn same(a: &[u8; 32], b: &[u8; 32]) -> bool {
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
 
 #[derive(Default)]
 pub struct Metrics {

@@ -18,17 +18,7 @@ use crate::store::{DeviceAuth, StoreError};
 pub fn app(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
-        .route(
-            "/metrics",
-            get(
-                |axum::extract::State(s): axum::extract::State<AppState>| async move {
-                    (
-                        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-                        s.metrics.render(),
-                    )
-                },
-            ),
-        )
+        .route("/metrics", get(metrics::serve))
         .route("/api/v1/devices", post(api::enroll))
         .route(
             "/api/v1/devices/{id}",

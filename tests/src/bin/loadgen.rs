@@ -142,13 +142,7 @@ impl Db {
 /// and its 99th percentile, in milliseconds, read from the server's own `/metrics`:
 /// the server's time alone, without the simulated phones' own work.
 fn server_sync_quantiles_ms(server: &Server) -> Option<(f64, f64)> {
-    let text = saferound_tests::agent()
-        .get(format!("{}/metrics", server.url))
-        .call()
-        .ok()?
-        .body_mut()
-        .read_to_string()
-        .ok()?;
+    let text = server.metrics()?;
     let buckets: Vec<(f64, u64)> = text
         .lines()
         .filter_map(|l| l.strip_prefix("saferound_sync_duration_seconds_bucket{le=\""))
