@@ -178,7 +178,7 @@ enum Admin {
 /// mimalloc (v2) instead of glibc's malloc: the merge threads allocate and free many
 /// small objects (Automerge's op columns and hydrated values), and glibc's malloc and
 /// free took about 15 % of the server's CPU in a 5,000-inspection sync. Server CPU of a
-/// 1,000-inspection sync, same machine and day: 3.06–3.10 s with glibc, 1.78–2.73 s with
+/// 1,000-inspection sync, same machine and day: 3.06–3.10 s with glibc, 1.78–2.60 s with
 /// mimalloc v2 (v3: 2.27–2.63 s). See `return_freed_memory_at_once` for its memory.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
