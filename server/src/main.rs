@@ -223,6 +223,11 @@ fn main() -> std::process::ExitCode {
 }
 
 async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
+    // Checked before anything opens (and so creates) the database.
+    let metrics_token = cli.metrics_token.as_deref().map(str::trim);
+    if metrics_token.is_some_and(|t| t.len() < 16) {
+        return Err("--metrics-token must be at least 16 characters".into());
+    }
     let pg_url = cli.db.to_str().filter(|d| postgres::is_url(d));
     // Before anything opens (and so creates) the database.
     if let (Some(Command::Restore { .. }), Some(_)) = (&cli.command, pg_url) {
@@ -270,10 +275,7 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         None => Arc::new(SqliteStorage::open(&cli.db)?),
     };
     let mut state = AppState::new(storage.clone(), cli.blobs.clone());
-    if let Some(token) = cli.metrics_token.as_deref().map(str::trim) {
-        if token.len() < 16 {
-            return Err("--metrics-token must be at least 16 characters".into());
-        }
+    if let Some(token) = metrics_token {
         state = state.with_metrics_token(token);
     }
     if let Some(now) = cli.now {
