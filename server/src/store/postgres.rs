@@ -468,22 +468,12 @@ async fn write_ledger(
     rows: &LedgerRows,
     replace: bool,
 ) -> Result<()> {
-    let replaced: &[(&str, &str)] = if replace {
-        &[
-            ("ledger_hazards", "id"),
-            ("ledger_inspections", "id"),
-            ("ledger_reports", "id"),
-            ("ledger_events", "hazard_id"),
-            ("ledger_answers", "inspection_id"),
-            ("ledger_conflicts", "doc_id"),
-        ]
-    } else {
-        &[]
-    };
-    for (table, key) in replaced {
+    let replaced: &[LedgerTable] = if replace { &LEDGER_TABLES } else { &[] };
+    for t in replaced {
         let s = tx
             .prepare_cached(&format!(
-                "DELETE FROM {table} WHERE institution = $1 AND {key} = $2"
+                "DELETE FROM {} WHERE institution = $1 AND {} = $2",
+                t.name, t.document
             ))
             .await?;
         tx.execute(&s, &[&inst, &id]).await?;
@@ -1373,8 +1363,8 @@ impl Storage for PostgresStorage {
                 &[],
             )
             .await?;
-        for (t, _) in LEDGER_TABLES {
-            tx.batch_execute(&format!("DELETE FROM {t}")).await?;
+        for t in &LEDGER_TABLES {
+            tx.batch_execute(&format!("DELETE FROM {}", t.name)).await?;
         }
         for r in &docs {
             let (inst, id): (&str, &str) = (col(r, 0)?, col(r, 1)?);
@@ -1398,10 +1388,13 @@ impl Storage for PostgresStorage {
             .start()
             .await?;
         let mut out = String::new();
-        for (t, order) in LEDGER_TABLES {
-            out.push_str(&format!("## {t}\n"));
+        for t in &LEDGER_TABLES {
+            out.push_str(&format!("## {}\n", t.name));
             let rows = tx
-                .query(&format!("SELECT * FROM {t} ORDER BY {order}"), &[])
+                .query(
+                    &format!("SELECT * FROM {} ORDER BY {}", t.name, t.order),
+                    &[],
+                )
                 .await?;
             for r in &rows {
                 let cells = r

@@ -11,14 +11,47 @@ use crate::ledger::LedgerRows;
 /// Changes one feed page returns at most (besides its byte budget).
 pub(crate) const FEED_PAGE_ROWS: usize = 2000;
 
-/// The ledger tables with the order `ledger_dump` lists their rows in (their keys).
-pub(crate) const LEDGER_TABLES: [(&str, &str); 6] = [
-    ("ledger_hazards", "institution, id"),
-    ("ledger_events", "institution, hazard_id, idx"),
-    ("ledger_inspections", "institution, id"),
-    ("ledger_answers", "institution, inspection_id, item"),
-    ("ledger_conflicts", "institution, doc_id, field"),
-    ("ledger_reports", "institution, id"),
+/// A ledger table: the column naming the document its rows come from (with
+/// `institution`), and the order `ledger_dump` lists its rows in.
+pub(crate) struct LedgerTable {
+    pub name: &'static str,
+    pub document: &'static str,
+    pub order: &'static str,
+}
+
+/// Every ledger table: what a rebuild empties, what a document's rewrite deletes from,
+/// what `ledger_dump` lists.
+pub(crate) const LEDGER_TABLES: [LedgerTable; 6] = [
+    LedgerTable {
+        name: "ledger_hazards",
+        document: "id",
+        order: "institution, id",
+    },
+    LedgerTable {
+        name: "ledger_events",
+        document: "hazard_id",
+        order: "institution, hazard_id, idx",
+    },
+    LedgerTable {
+        name: "ledger_inspections",
+        document: "id",
+        order: "institution, id",
+    },
+    LedgerTable {
+        name: "ledger_answers",
+        document: "inspection_id",
+        order: "institution, inspection_id, item",
+    },
+    LedgerTable {
+        name: "ledger_conflicts",
+        document: "doc_id",
+        order: "institution, doc_id, field",
+    },
+    LedgerTable {
+        name: "ledger_reports",
+        document: "id",
+        order: "institution, id",
+    },
 ];
 
 pub(crate) fn parse<T: std::str::FromStr>(s: &str, what: &str) -> Result<T> {

@@ -272,15 +272,12 @@ fn write_ledger(
     replace: bool,
 ) -> rusqlite::Result<()> {
     if replace {
-        for sql in [
-            "DELETE FROM ledger_hazards WHERE institution = ?1 AND id = ?2",
-            "DELETE FROM ledger_inspections WHERE institution = ?1 AND id = ?2",
-            "DELETE FROM ledger_reports WHERE institution = ?1 AND id = ?2",
-            "DELETE FROM ledger_events WHERE institution = ?1 AND hazard_id = ?2",
-            "DELETE FROM ledger_answers WHERE institution = ?1 AND inspection_id = ?2",
-            "DELETE FROM ledger_conflicts WHERE institution = ?1 AND doc_id = ?2",
-        ] {
-            tx.prepare_cached(sql)?.execute(params![inst, id])?;
+        for t in &LEDGER_TABLES {
+            let sql = format!(
+                "DELETE FROM {} WHERE institution = ?1 AND {} = ?2",
+                t.name, t.document
+            );
+            tx.prepare_cached(&sql)?.execute(params![inst, id])?;
         }
     }
     if let Some(h) = &rows.hazard {
@@ -1066,8 +1063,8 @@ impl Storage for SqliteStorage {
                 .prepare("SELECT institution, id FROM documents ORDER BY institution, id")?
                 .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
                 .collect::<rusqlite::Result<_>>()?;
-            for (t, _) in LEDGER_TABLES {
-                tx.execute(&format!("DELETE FROM {t}"), [])?;
+            for t in &LEDGER_TABLES {
+                tx.execute(&format!("DELETE FROM {}", t.name), [])?;
             }
             for (inst, id) in &docs {
                 let Some(stored) = load_doc(&tx, inst, id)? else {
@@ -1645,9 +1642,10 @@ impl Storage for SqliteStorage {
     async fn ledger_dump(&self) -> Result<String> {
         self.read(|c| {
             let mut out = String::new();
-            for (t, order) in LEDGER_TABLES {
-                out.push_str(&format!("## {t}\n"));
-                let mut stmt = c.prepare(&format!("SELECT * FROM {t} ORDER BY {order}"))?;
+            for t in &LEDGER_TABLES {
+                out.push_str(&format!("## {}\n", t.name));
+                let mut stmt =
+                    c.prepare(&format!("SELECT * FROM {} ORDER BY {}", t.name, t.order))?;
                 let n = stmt.column_count();
                 let mut rows = stmt.query([])?;
                 while let Some(r) = rows.next()? {
