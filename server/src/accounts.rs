@@ -97,6 +97,12 @@ pub fn new_secret() -> String {
     hex::encode(b)
 }
 
+/// Equality of two secrets (or their hashes) in time that does not depend on where they
+/// differ.
+pub fn same_secret(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
 pub fn token_hash(token: &str) -> [u8; 32] {
     sha2::Sha256::digest(token.as_bytes()).into()
 }

@@ -18,8 +18,10 @@ pub async fn serve(
     headers: HeaderMap,
     session: Result<Web, Response>,
 ) -> Response {
-    let scraper = match (&state.metrics_token, bearer(&headers)) {
-        (Some(expected), Some(sent)) => same(expected, &crate::accounts::token_hash(sent)),
+    let scraper = match (&state.metrics_token, super::bearer_token(&headers)) {
+        (Some(expected), Some(sent)) => {
+            crate::accounts::same_secret(expected, &crate::accounts::token_hash(sent))
+        }
         _ => false,
     };
     let admin = session.is_ok_and(|w| w.is(Role::Administrator));
@@ -36,21 +38,6 @@ pub async fn serve(
         state.metrics.render(),
     )
         .into_response()
-}
-
-fn bearer(headers: &HeaderMap) -> Option<&str> {
-    headers
-        .get(header::AUTHORIZATION)?
-        .to_str()
-        .ok()?
-        .strip_prefix("Bearer ")
-        .map(str::trim)
-        .filter(|t| !t.is_empty() && t.len() <= 256)
-}
-
-/// Constant-time equality of two token hashes.
-fn same(a: &[u8; 32], b: &[u8; 32]) -> bool {
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 #[derive(Default)]

@@ -140,6 +140,17 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// The token of `Authorization: Bearer <token>`, if the header is one of sensible size.
+pub(crate) fn bearer_token(headers: &axum::http::HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .strip_prefix("Bearer ")
+        .map(str::trim)
+        .filter(|t| !t.is_empty() && t.len() <= 256)
+}
+
 /// An enrolled, non-revoked device, from `Authorization: Bearer <token>`.
 pub struct AuthDevice(pub DeviceAuth);
 
@@ -150,14 +161,7 @@ impl FromRequestParts<AppState> for AuthDevice {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let token = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::trim)
-            .filter(|t| !t.is_empty() && t.len() <= 256)
-            .ok_or(ApiError::Unauthenticated)?;
+        let token = bearer_token(&parts.headers).ok_or(ApiError::Unauthenticated)?;
         let device = state
             .storage
             .device_by_token(crate::accounts::token_hash(token))
