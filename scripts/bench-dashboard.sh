@@ -75,10 +75,13 @@ printf '| page | time (s) | bytes |\n| --- | --- | --- |\n'
 for path in /ledger "/ledger?page=1000" "/ledger?risk=major&status=in_rectification" "/ledger?site=$site&category=fire_safety" \
             "/ledger?overdue=1" "/ledger?from=2026-06-01&to=2026-06-30" /overdue "$hazard" /weekly /incidents \
             "/export/ledger.csv?risk=major" /export/ledger.csv /export/ledger.xlsx \
-            /campaigns "$campaign" "/export$campaign/summary.csv" /weekly/2026-W49/institution \
+            /campaigns "$campaign" "$campaign/summary" "/export$campaign/summary.csv" "/export$campaign/summary.xlsx" \
+            /export/weekly.csv /export/weekly.xlsx /weekly/2026-W49/institution \
             /export/weekly/2026-W49/institution.csv /duty /checklists; do
   curl -s -b "$dir/jar" -o /dev/null -w "| \`${path//|/\\|}\` | %{time_total} | %{size_download} |\n" "$url$path"
 done
+curl -s -c "$dir/jar-admin" -o /dev/null -d "login=demo-admin&password=saferound-demo" "$url/login"
+curl -s -b "$dir/jar-admin" -o /dev/null -w "| \`/admin\` (administrator) | %{time_total} | %{size_download} |\n" "$url/admin"
 for path in /province/weekly /export/province/weekly.csv; do
   curl -s -b "$dir/jar-province" -o /dev/null -w "| \`$path\` (provincial reviewer) | %{time_total} | %{size_download} |\n" "$url$path"
 done

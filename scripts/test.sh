@@ -31,7 +31,7 @@ mobile-bindings/tests/kotlin/run.sh "$target/bindings" "$kotlin" "$target/kotlin
 # of the main pages go to target/screenshots.
 browser="$target/browser"
 mkdir -p "$browser"
-cp tests/browser/package.json tests/browser/dashboard.mjs "$browser/"
+cp tests/browser/package.json tests/browser/dashboard.mjs tests/browser/read_xlsx.py "$browser/"
 [[ -d "$browser/node_modules/playwright-core" ]] ||
   (cd "$browser" && npm install --silent --no-audit --no-fund)
 SCREENSHOTS="$target/screenshots" node "$browser/dashboard.mjs" "$target/debug/saferound-server" "$target/debug/saferound"

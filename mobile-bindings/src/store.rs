@@ -597,6 +597,14 @@ impl SafeRoundStore {
         Ok(self.device.reopen(id, &note)?)
     }
 
+    /// 挂牌督办 (safety office): lists a major hazard 重大隐患 for supervision with its
+    /// treatment plan (goal, measures, funds, responsible people, deadline, safety
+    /// measures, contingency plan).
+    pub fn list_for_supervision(&self, hazard_id: String, treatment_plan: String) -> Result<()> {
+        let id = doc_id("hazard_id", &hazard_id)?;
+        Ok(self.device.list_for_supervision(id, &treatment_plan)?)
+    }
+
     /// Changes the risk grade (the safety office; the inspector until it is assigned).
     pub fn regrade(&self, hazard_id: String, risk: RiskGrade, note: String) -> Result<()> {
         let id = doc_id("hazard_id", &hazard_id)?;

@@ -1468,7 +1468,13 @@ async fn hazard_queries_filter_and_page(s: Arc<dyn Storage>) {
     )
     .await;
     let got = s
-        .reports(Some(inst), "incident_report", 0, 10)
+        .reports(
+            Some(inst),
+            "incident_report",
+            0,
+            10,
+            ReportOrder::NewestFirst,
+        )
         .await
         .unwrap();
     assert_eq!(got.len(), 1);
@@ -1491,15 +1497,32 @@ async fn hazard_queries_filter_and_page(s: Arc<dyn Storage>) {
     )
     .await;
     let newer = s
-        .reports(Some(inst), "incident_report", first, 10)
+        .reports(
+            Some(inst),
+            "incident_report",
+            first,
+            10,
+            ReportOrder::OldestFirst,
+        )
         .await
         .unwrap();
     assert_eq!(
         newer.iter().map(|r| r.id.clone()).collect::<Vec<_>>(),
         vec![r2.to_string()]
     );
+    // One report per page, in either order: followers page oldest first.
+    let page = |order| async move {
+        s.reports(Some(inst), "incident_report", 0, 1, order)
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.id.clone())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(page(ReportOrder::OldestFirst).await, vec![r1.to_string()]);
+    assert_eq!(page(ReportOrder::NewestFirst).await, vec![r2.to_string()]);
     assert!(
-        s.reports(Some(inst), "weekly_report", 0, 10)
+        s.reports(Some(inst), "weekly_report", 0, 10, ReportOrder::NewestFirst)
             .await
             .unwrap()
             .is_empty()

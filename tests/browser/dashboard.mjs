@@ -5,7 +5,7 @@
 //   node tests/browser/dashboard.mjs <saferound-server binary> <phone CLI binary>
 import { chromium } from 'playwright-core';
 import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, mkdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import assert from 'node:assert/strict';
@@ -15,6 +15,9 @@ const shots = process.env.SCREENSHOTS || 'target/screenshots';
 mkdirSync(shots, { recursive: true });
 const dir = mkdtempSync(path.join(tmpdir(), 'saferound-browser-'));
 const chromiumPath = process.env.CHROMIUM || '/usr/bin/chromium';
+const here = path.dirname(new URL(import.meta.url).pathname);
+// A 160 × 120 PNG (the demo's after-photo) to upload through the rectification form.
+const AFTER_PNG = 'iVBORw0KGgoAAAANSUhEUgAAAKAAAAB4CAIAAAD6wG44AAAA5ElEQVR42u3RQQ0AIAwAsclBCRIxuQ8SUDECS5NTcI2xphoXFgAWYAEWYF0Bzp36NMCAAQMWYAEWYAEWYMCAAQuwAAuwAAswYMCABViABViABViAAQMGLMACLMACLMCAAQMWYAEWYAEWYMCAAQuwAAuwAAuwAAMGDFiABViABViAAQMGLMACLMACLMCAAQMGDFiABViABViAAQMGLMACLMACLMCAAQMWYAEWYAEWYAEGDBiwAAuwAAuwAAMGDFiABViABViAAQMGLMACLMACLMACDBgwYAHW+8DqFGDAAizAAqyCDseR97gq5OCOAAAAAElFTkSuQmCC';
 
 function start(extra) {
   const p = spawn(server, ['--listen', '127.0.0.1:0', '--db', path.join(dir, 'db'),
@@ -119,7 +122,16 @@ try {
     await dl.saveAs(file);
     const bytes = readFileSync(file);
     assert.equal(bytes.subarray(0, 2).toString(), 'PK');
-    assert.ok(bytes.length > 5000);
+    // Read back: the customary columns, and exactly the hazards the ledger page lists.
+    const rows = JSON.parse(execFileSync('python3', [path.join(here, 'read_xlsx.py'), file]).toString());
+    // (The page is in English by now: the export follows the page's language.)
+    const zh = rows[0][0] === '序号';
+    assert.deepEqual(rows[0].slice(0, 3), zh ? ['序号', '排查时间', '排查人员'] : ['No.', 'Reported', 'Reported by']);
+    assert.equal(rows[0].length, 16);
+    const links = await page.locator('a.hazard-link').evaluateAll((as) => as.map((a) => a.getAttribute('href').split('/hazards/')[1]));
+    const exported = rows.slice(1).map((r) => r[15]);
+    assert.deepEqual([...exported].sort(), [...links].sort());
+    rows.slice(1).forEach((r, i) => assert.equal(r[0], String(i + 1)));
   });
   // The server's clock is now + 3 days (the overdue step restarted it).
   const srvNow = new Date(now.getTime() + 3 * 86400e3);
@@ -167,6 +179,37 @@ try {
     await page.waitForURL(/published=inst-[0-9a-f]+@1/);
     assert.equal(await page.locator('#own tr.own').count(), 1);
     await page.screenshot({ path: `${shots}/checklists.png`, fullPage: true });
+  });
+  await step('report a rectification with an after-photo', async () => {
+    await page.goto(srv.url + '/ledger?status=in_rectification');
+    await page.locator('a.hazard-link').first().click();
+    await page.waitForURL(/\/hazards\//);
+    // Every demo hazard has its before-photo, and the browser shows it.
+    assert.ok(await page.locator('#photos-before img.photo').count() >= 1);
+    const png = path.join(dir, 'after.png');
+    writeFileSync(png, Buffer.from(AFTER_PNG, 'base64'));
+    await page.fill('#form-rectify textarea[name=note]', '已整改，见整改后照片');
+    await page.setInputFiles('#form-rectify input[name=photos]', png);
+    await page.click('#form-rectify button');
+    await page.waitForURL(/msg=ok/);
+    const after = page.locator('#photos-after img.photo');
+    assert.equal(await after.count(), 1);
+    await page.waitForFunction(() => {
+      const img = document.querySelector('#photos-after img.photo');
+      return img && img.complete && img.naturalWidth === 160;
+    });
+    await page.screenshot({ path: `${shots}/hazard-rectified.png`, fullPage: true });
+  });
+  await step('administration', async () => {
+    const admin = await (await browser.newContext({ viewport: { width: 1400, height: 900 } })).newPage();
+    await admin.goto(srv.url + '/login');
+    await admin.fill('#login', 'demo-admin');
+    await admin.fill('#password', 'saferound-demo');
+    await admin.click('#login-submit');
+    await admin.waitForURL(/\/ledger$/);
+    await admin.goto(srv.url + '/admin');
+    assert.ok(await admin.locator('#users form.roles').count() >= 5);
+    await admin.screenshot({ path: `${shots}/admin.png`, fullPage: true });
   });
   console.log(`browser: screenshots in ${shots}`);
 } finally {

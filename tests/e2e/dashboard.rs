@@ -123,6 +123,64 @@ impl Web {
     }
 }
 
+impl Web {
+    /// Posts a `multipart/form-data` form, as a browser does for a form with a file
+    /// input: the CSRF token and `fields`, then each photo as a `photos` file part.
+    pub(crate) fn post_multipart(
+        &self,
+        path: &str,
+        fields: &[(&str, &str)],
+        photos: &[&[u8]],
+    ) -> Page {
+        let boundary = "----saferound-test-boundary-7d1f";
+        let mut body = Vec::new();
+        let csrf = [("csrf", self.csrf.as_str())];
+        for (k, v) in csrf.iter().chain(fields) {
+            body.extend_from_slice(
+                format!(
+                    "--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n"
+                )
+                .as_bytes(),
+            );
+        }
+        for (i, photo) in photos.iter().enumerate() {
+            body.extend_from_slice(
+                format!(
+                    "--{boundary}\r\nContent-Disposition: form-data; name=\"photos\"; filename=\"p{i}.jpg\"\r\nContent-Type: image/jpeg\r\n\r\n"
+                )
+                .as_bytes(),
+            );
+            body.extend_from_slice(photo);
+            body.extend_from_slice(b"\r\n");
+        }
+        body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+        page(
+            self.agent
+                .post(format!("{}{path}", self.url))
+                .header("Cookie", &self.cookie)
+                .header(
+                    "Content-Type",
+                    format!("multipart/form-data; boundary={boundary}"),
+                )
+                .send(&body[..])
+                .expect("POST multipart"),
+        )
+    }
+}
+
+/// Bytes that pass as a JPEG photo (its magic number, then noise), different per seed.
+fn jpeg(seed: u32, len: usize) -> Vec<u8> {
+    let mut p = vec![0xFF, 0xD8, 0xFF, 0xE0];
+    p.extend(
+        (0..len as u32).map(|i| (i.wrapping_add(seed).wrapping_mul(2_654_435_761) >> 13) as u8),
+    );
+    p
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    saferound_core::ids::BlobHash::of(bytes).to_string()
+}
+
 fn user_id(login: &str) -> String {
     demo::user(login).to_string()
 }
@@ -706,6 +764,15 @@ fn overdue_board_after_the_deadline_passes() {
             .body
             .contains("整改通知单")
     );
+    // Past a week overdue the hazard is escalated 督办, visibly, on the board.
+    server.kill();
+    server = Server::start_with(tmp.path(), &["--now", "2027-03-12T09:00:00+08:00"]);
+    let board = Web::login(&server, "office").get("/overdue").body;
+    assert!(
+        board.contains(&format!("class=\"overdue escalated\" data-id=\"{id}\"")),
+        "{board}"
+    );
+    drop(server);
 }
 
 #[test]
@@ -742,7 +809,65 @@ fn weekly_grid_judges_server_receipt_time() {
     assert!(p.body.matches("cell missing").count() >= 5);
     let (status, csv) = office.get_bytes(&format!("/export/weekly.csv?end={end}&weeks=5"));
     assert_eq!(status, 200);
-    assert!(String::from_utf8(csv).unwrap().contains("漏报"));
+    let csv = String::from_utf8(csv).unwrap();
+    assert!(csv.contains("漏报"));
+    // The Excel export holds the same grid, cell for cell.
+    use calamine::{Reader, Xlsx};
+    let (status, bytes) = office.get_bytes(&format!("/export/weekly.xlsx?end={end}&weeks=5"));
+    assert_eq!(status, 200);
+    let mut wb: Xlsx<_> = calamine::open_workbook_from_rs(std::io::Cursor::new(bytes)).unwrap();
+    let sheet = wb.worksheet_range("周报").expect("sheet 周报");
+    let from_xlsx: Vec<String> = sheet
+        .rows()
+        .map(|r| {
+            r.iter()
+                .map(|c| c.to_string())
+                .collect::<Vec<_>>()
+                .join(",")
+        })
+        .collect();
+    let from_csv: Vec<String> = csv
+        .trim_start_matches('\u{feff}')
+        .trim_end()
+        .split("\r\n")
+        .map(str::to_string)
+        .collect();
+    assert_eq!(from_xlsx, from_csv);
+
+    // A phone whose clock says Thursday 10:00 of a past week files then, but the report
+    // reaches the server only now: late, judged by the server's receipt; both times kept.
+    use chrono::Datelike;
+    let day = today - chrono::Duration::weeks(2);
+    let thursday = day - chrono::Duration::days(i64::from(day.weekday().num_days_from_monday()))
+        + chrono::Duration::days(3);
+    let phone_time = thursday.and_hms_opt(2, 0, 0).unwrap().and_utc(); // 10:00 at +08:00
+    let clock = saferound_core::clock::FixedClock::new(chrono::Utc::now());
+    let guard = saferound_core::sync::client::enroll(
+        tmp.path().join("guard.db"),
+        &server.url,
+        "inspector2",
+        DEMO_PASSWORD,
+        "guard-phone",
+        std::sync::Arc::new(clock.clone()),
+    )
+    .unwrap();
+    sync(&guard);
+    clock.set(phone_time);
+    guard.file_weekly_report(None, None, true, "").unwrap();
+    clock.set(chrono::Utc::now());
+    sync(&guard);
+    let p = office.get(&format!("/weekly?end={end}&weeks=5"));
+    let row = &p.body[p.body.find("保卫处").expect("the guard's department")..];
+    let row = &row[..row.find("</tr>").unwrap()];
+    let cell = &row[row.find("cell late").expect("late by the server's receipt")..];
+    let cell = &cell[..cell.find('>').unwrap()];
+    assert!(
+        cell.contains(&format!("{thursday} 10:00")),
+        "the phone's time is kept beside the receipt: {cell}"
+    );
+    // Received today, in the institution's time zone (+08:00).
+    let received_day = (chrono::Utc::now() + chrono::Duration::hours(8)).date_naive();
+    assert!(cell.contains(&format!("{received_day} ")), "{cell}");
 }
 
 #[test]
@@ -794,4 +919,453 @@ fn an_incident_appears_on_the_stream_within_seconds() {
     assert!(data.contains("宿舍冒烟"), "{data}");
     assert!(synced.elapsed() < Duration::from_secs(5));
     assert!(office.get("/incidents").body.contains("宿舍冒烟"));
+}
+
+#[test]
+fn photos_before_and_after_from_the_dashboard_reach_the_phones() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = Server::start_with(tmp.path(), &["--demo", "--demo-hazards"]);
+    let office = Web::login(&server, "office");
+    let owner = Web::login(&server, "owner");
+    let inspector = Web::login(&server, "inspector");
+    // The demo's hazards carry a before-photo, the rectified ones an after-photo too.
+    let demo_hazard = hazard_in(&office, "awaiting_verification");
+    let p = office.get(&format!("/hazards/{demo_hazard}"));
+    assert_eq!(
+        p.body.matches("class=\"photo\"").count(),
+        2,
+        "before and after"
+    );
+
+    // The office reports a hazard with a before-photo from the dashboard's form.
+    let before = jpeg(1, 40_000);
+    let p = office.post_multipart(
+        "/hazards/new",
+        &[
+            ("site", &demo::site("1号学生公寓").to_string()),
+            ("category", "fire_safety"),
+            ("risk", "general"),
+            ("location", "2楼"),
+            ("description", "走廊灭火器过期"),
+        ],
+        &[&before],
+    );
+    assert_eq!(p.status, 303, "{}", p.body);
+    let id = p
+        .location
+        .trim_start_matches("/hazards/")
+        .trim_end_matches("?msg=ok")
+        .to_string();
+    let page = office.get(&format!("/hazards/{id}"));
+    assert!(
+        page.body
+            .contains(&format!("/photos/{}", sha256_hex(&before)))
+    );
+    assert_eq!(
+        office.get_bytes(&format!("/photos/{}", sha256_hex(&before))),
+        (200, before.clone())
+    );
+
+    // Assigned to the owner, who reports the rectification with two after-photos.
+    let deadline = (chrono::Utc::now() + chrono::Duration::days(5))
+        .date_naive()
+        .to_string();
+    let owner_id = user_id("owner");
+    allowed(
+        &office,
+        &id,
+        &[
+            ("action", "assign"),
+            ("measure", "更换灭火器"),
+            ("responsible", &owner_id),
+            ("deadline", &deadline),
+        ],
+    );
+    // Refusals keep no photo: a forbidden action, a file that is not an image, photos
+    // on an action that takes none, a photo over the size limit.
+    let stray = jpeg(9, 1_000);
+    let dump = hazard_dump(&server, &id);
+    let p = inspector.post_multipart(
+        &format!("/hazards/{id}/act"),
+        &[("action", "rectify"), ("note", "已更换")],
+        &[&stray],
+    );
+    assert_eq!(p.status, 403);
+    let p = owner.post_multipart(
+        &format!("/hazards/{id}/act"),
+        &[("action", "rectify"), ("note", "已更换")],
+        &[b"%PDF-1.4 not a photo"],
+    );
+    assert_eq!(p.status, 400, "{}", p.body);
+    let p = office.post_multipart(
+        &format!("/hazards/{id}/act"),
+        &[("action", "regrade"), ("risk", "major"), ("note", "x")],
+        &[&stray],
+    );
+    assert_eq!(p.status, 400, "{}", p.body);
+    let huge = jpeg(3, 10 * 1024 * 1024);
+    let p = owner.post_multipart(
+        &format!("/hazards/{id}/act"),
+        &[("action", "rectify"), ("note", "已更换")],
+        &[&huge],
+    );
+    assert_eq!(p.status, 413);
+    assert_eq!(hazard_dump(&server, &id), dump, "refusals change nothing");
+    assert_eq!(
+        office
+            .get(&format!("/photos/{}", sha256_hex(&stray)))
+            .status,
+        404,
+        "a refused action's photo is not kept"
+    );
+
+    let (after1, after2) = (jpeg(4, 30_000), jpeg(5, 20_000));
+    let p = owner.post_multipart(
+        &format!("/hazards/{id}/act"),
+        &[("action", "rectify"), ("note", "已更换新灭火器")],
+        &[&after1, &after2],
+    );
+    assert_eq!(p.status, 303, "{}", p.body);
+    assert_eq!(status_of(&office, &id), "awaiting_verification");
+    let page = office.get(&format!("/hazards/{id}")).body;
+    let after_section = &page[page.find("整改后照片").expect("after-photos")..];
+    for photo in [&after1, &after2] {
+        assert!(after_section.contains(&format!("/photos/{}", sha256_hex(photo))));
+    }
+
+    // A phone has the same event with the same photos, and fetches them by hash.
+    let phone = enroll(
+        &server,
+        tmp.path(),
+        "insp-phone",
+        "inspector",
+        DEMO_PASSWORD,
+    );
+    let doc: saferound_core::DocId = id.parse().unwrap();
+    let h = phone.hazard(doc).unwrap();
+    assert_eq!(
+        h.photos.iter().map(|p| p.to_string()).collect::<Vec<_>>(),
+        vec![sha256_hex(&before)]
+    );
+    let rectified = h.events.last().unwrap();
+    assert_eq!(
+        rectified
+            .photos
+            .iter()
+            .map(|p| p.to_string())
+            .collect::<Vec<_>>(),
+        vec![sha256_hex(&after1), sha256_hex(&after2)]
+    );
+    let (s, bytes) = saferound_tests::get_bytes(
+        &server,
+        &phone,
+        &format!("/api/v1/blobs/{}", sha256_hex(&after1)),
+    );
+    assert_eq!((s, bytes), (200, after1.clone()));
+    let live = server.dump_ledger();
+    server.admin(&["rebuild-ledger"]);
+    assert_eq!(server.dump_ledger(), live);
+}
+
+#[test]
+fn administration_reaches_phones_revokes_devices_and_is_audited() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = Server::start_with(tmp.path(), &["--demo"]);
+    let admin = Web::login(&server, "demo-admin");
+    let office = Web::login(&server, "office");
+    let phone = enroll(&server, tmp.path(), "office-phone", "office", DEMO_PASSWORD);
+    let ok = |p: Page| {
+        assert_eq!(p.status, 303, "{}", p.body);
+        assert!(p.location.starts_with("/admin"), "{}", p.location);
+    };
+    // Only administrators administer.
+    assert_eq!(
+        office
+            .post("/admin/department", &[("name", "新部门")])
+            .status,
+        403
+    );
+    ok(admin.post("/admin/department", &[("name", "图书馆")]));
+    let page = admin.get("/admin").body;
+    let i = page.find("图书馆").expect("the new department");
+    let dept = {
+        let before = &page[..i];
+        let j = before.rfind("value=\"").expect("its id") + "value=\"".len();
+        before[j..j + 36].to_string()
+    };
+    // Bad input is refused with a reason.
+    let p = admin.post(
+        "/admin/site",
+        &[("department", "not-an-id"), ("name", "x"), ("kind", "dorm")],
+    );
+    assert_eq!(p.status, 400);
+    ok(admin.post(
+        "/admin/site",
+        &[
+            ("department", &dept),
+            ("name", "图书馆主楼"),
+            ("kind", "teaching_building"),
+            ("building", "图书馆"),
+            ("floor_room", "1-5F"),
+        ],
+    ));
+    ok(admin.post(
+        "/admin/user",
+        &[
+            ("login", "librarian"),
+            ("name", "孙丽"),
+            ("password", "long-enough-pw"),
+            ("role_inspector", "on"),
+            ("department", &dept),
+        ],
+    ));
+    let p = admin.post(
+        "/admin/user",
+        &[
+            ("login", "librarian"),
+            ("name", "重名"),
+            ("password", "long-enough-pw"),
+            ("role_inspector", "on"),
+        ],
+    );
+    assert_eq!(p.status, 409, "a login is taken once");
+    // The phones get the new site and person in their directory.
+    sync(&phone);
+    assert!(
+        phone
+            .sites()
+            .unwrap()
+            .iter()
+            .any(|s| s.name == "图书馆主楼")
+    );
+    let person = |d: &saferound_core::Device| {
+        d.directory()
+            .unwrap()
+            .expect("a directory")
+            .people
+            .into_values()
+            .find(|p| p.name == "孙丽")
+    };
+    let librarian = person(&phone).expect("the new user reaches the phones");
+    assert_eq!(
+        librarian.roles,
+        vec![saferound_core::model::Role::Inspector]
+    );
+    // Roles are edited later; the phones follow.
+    ok(admin.post(
+        "/admin/roles",
+        &[
+            ("user", &librarian.user_id.to_string()),
+            ("role_inspector", "on"),
+            ("role_responsible_person", "on"),
+            ("department", &dept),
+        ],
+    ));
+    sync(&phone);
+    let edited = person(&phone).unwrap();
+    assert_eq!(
+        edited.roles,
+        vec![
+            saferound_core::model::Role::Inspector,
+            saferound_core::model::Role::ResponsiblePerson
+        ]
+    );
+    let p = admin.post("/admin/roles", &[("user", &librarian.user_id.to_string())]);
+    assert_eq!(p.status, 400, "at least one role");
+
+    // The new user logs in and enrols a phone; the administrator revokes the phone, and
+    // its next sync is refused. Deactivating the user ends their dashboard session.
+    let lib_web = Web::try_login(&server, "librarian", "long-enough-pw")
+        .1
+        .expect("the new user logs in");
+    let lib_phone = enroll(
+        &server,
+        tmp.path(),
+        "lib-phone",
+        "librarian",
+        "long-enough-pw",
+    );
+    let page = admin.get("/admin").body;
+    let row = &page[page.find("lib-phone").expect("the device is listed")..];
+    let i = row.find("name=\"device\" value=\"").unwrap() + "name=\"device\" value=\"".len();
+    let device = &row[i..i + row[i..].find('"').unwrap()];
+    ok(admin.post("/admin/revoke", &[("device", device)]));
+    assert_eq!(
+        admin.post("/admin/revoke", &[("device", device)]).status,
+        404,
+        "revoked once"
+    );
+    assert!(
+        saferound_core::sync::client::sync(&lib_phone, &mut |_| {}).is_err(),
+        "a revoked device cannot sync"
+    );
+    ok(admin.post(
+        "/admin/deactivate",
+        &[("user", &librarian.user_id.to_string())],
+    ));
+    assert_eq!(lib_web.get("/ledger").status, 303, "session ended");
+    assert!(
+        Web::try_login(&server, "librarian", "long-enough-pw")
+            .1
+            .is_none()
+    );
+    ok(admin.post(
+        "/admin/activate",
+        &[("user", &librarian.user_id.to_string())],
+    ));
+    assert!(
+        Web::try_login(&server, "librarian", "long-enough-pw")
+            .1
+            .is_some()
+    );
+    // Every administrative action is in the audit log.
+    let page = admin.get("/admin").body;
+    for needle in [
+        "admin_department",
+        "admin_site",
+        "admin_user",
+        "admin_roles",
+        "admin_revoke",
+        "admin_deactivate",
+        "admin_activate",
+    ] {
+        assert!(page.contains(needle), "audit log lacks {needle}");
+    }
+}
+
+#[test]
+fn conflicting_grades_show_on_the_hazard_page_until_the_office_settles_them() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = Server::start_with(tmp.path(), &["--demo"]);
+    let a = enroll(&server, tmp.path(), "a", "inspector", DEMO_PASSWORD);
+    let b = enroll(&server, tmp.path(), "b", "inspector2", DEMO_PASSWORD);
+    let id = a
+        .report_hazard(
+            demo::site("第一教学楼"),
+            None,
+            &saferound_core::device::NewFinding {
+                category: Some(HazardCategory::Buildings),
+                risk: Some(RiskGrade::General),
+                description: "外墙瓷砖松动".into(),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    sync(&a);
+    sync(&b);
+    // Both inspectors correct the grade offline, differently.
+    a.regrade(id, RiskGrade::Significant, "有掉落风险").unwrap();
+    b.regrade(id, RiskGrade::Low, "只有一块").unwrap();
+    sync(&a);
+    sync(&b);
+    let office = Web::login(&server, "office");
+    let page = office.get(&format!("/hazards/{id}")).body;
+    assert!(page.contains("id=\"conflicts\""), "the conflict is shown");
+    // The higher grade stands meanwhile (safety first).
+    let (_, v) = get_json(&server, &a, &format!("/api/v1/hazards/{id}"));
+    assert_eq!(v["hazard"]["risk"], "significant");
+    allowed(
+        &office,
+        &id.to_string(),
+        &[
+            ("action", "regrade"),
+            ("risk", "significant"),
+            ("note", "核定为较大"),
+        ],
+    );
+    let page = office.get(&format!("/hazards/{id}")).body;
+    assert!(!page.contains("id=\"conflicts\""), "settled by the office");
+}
+
+/// A webhook receiver on a loopback port: answers the first call with a 500 (the server
+/// must try again), every later one with a 200; sends each body it accepted.
+fn webhook_receiver() -> (String, std::sync::mpsc::Receiver<String>) {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for (n, conn) in listener.incoming().enumerate() {
+            let Ok(mut conn) = conn else { break };
+            let mut r = BufReader::new(conn.try_clone().unwrap());
+            let mut len = 0usize;
+            loop {
+                let mut line = String::new();
+                if r.read_line(&mut line).unwrap_or(0) == 0 {
+                    break;
+                }
+                let l = line.to_ascii_lowercase();
+                if let Some(v) = l.strip_prefix("content-length:") {
+                    len = v.trim().parse().unwrap_or(0);
+                }
+                if line == "\r\n" {
+                    break;
+                }
+            }
+            let mut body = vec![0; len];
+            if r.read_exact(&mut body).is_err() {
+                continue;
+            }
+            let status = if n == 0 {
+                "500 Internal Server Error"
+            } else {
+                "200 OK"
+            };
+            let _ = write!(
+                conn,
+                "HTTP/1.1 {status}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            );
+            if n > 0
+                && tx
+                    .send(String::from_utf8_lossy(&body).into_owned())
+                    .is_err()
+            {
+                break;
+            }
+        }
+    });
+    (url, rx)
+}
+
+#[test]
+fn every_incident_reaches_the_webhook_once_in_order_even_after_a_failure() {
+    let (hook, rx) = webhook_receiver();
+    let tmp = tempfile::tempdir().unwrap();
+    let server = Server::start_with(tmp.path(), &["--demo", "--incident-webhook", &hook]);
+    let phone = enroll(&server, tmp.path(), "insp", "inspector", DEMO_PASSWORD);
+    // More incidents in one sync than the server reads in one page.
+    let mut filed = Vec::new();
+    for k in 0..60 {
+        filed.push(
+            phone
+                .file_incident(&NewIncidentInput {
+                    occurred_at: None,
+                    site: Some(demo::site("1号学生公寓")),
+                    location: format!("{k}号房"),
+                    category: HazardCategory::FireSafety,
+                    severity: RiskGrade::General,
+                    title: format!("事件{k}"),
+                    description: "违规使用大功率电器".into(),
+                    actions_taken: "已没收".into(),
+                })
+                .unwrap()
+                .to_string(),
+        );
+    }
+    sync(&phone);
+    let mut got = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while got.len() < filed.len() {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let body = rx
+            .recv_timeout(left)
+            .unwrap_or_else(|_| panic!("only {} of 60 incidents reached the webhook", got.len()));
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+        got.push(v["id"].as_str().unwrap().to_string());
+    }
+    // The first call failed and was made again; none is skipped or sent twice, and they
+    // come in the order the server received them (the push's order).
+    assert_eq!(got, filed);
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(rx.try_recv().is_err(), "nothing is sent twice");
 }

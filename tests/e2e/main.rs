@@ -10,6 +10,7 @@ mod faults;
 mod hostile;
 mod isolation;
 mod network;
+mod phone_roles;
 mod province;
 mod replicas;
 mod upgrade;

@@ -192,6 +192,29 @@ def test_the_inspector_day(server, tmp_path):
     # The other finding is still open in the ledger.
     assert server.get(f"/api/v1/hazards?status=reported", token)["total"] == 1
 
+    # The look-back 回头看: the inspector reopens the closed hazard from the phone.
+    inspector.reopen(corridor, "回头看：走廊又停放了自行车")
+    assert sync(inspector).rejected == []
+    assert server.get(f"/api/v1/hazards/{corridor}", token)["hazard"]["status"] == "reported"
+    # The office's phone defers the other finding and, once graded major, lists it for
+    # supervision 挂牌督办; the inspector's phone may do neither.
+    sync(office)
+    with pytest.raises(sr.SafeRoundError.Conflict):
+        office.list_for_supervision(wiring, "更换线路")  # not a major hazard yet
+    office.regrade(wiring, sr.RiskGrade.MAJOR, "线路老化严重，升级为重大")
+    office.defer(wiring, "断电停用，设置警示标识", owner_id, "寒假施工")
+    office.list_for_supervision(wiring, "寒假期间更换全部线路；资金两万元；后勤管理处负责")
+    with pytest.raises(sr.SafeRoundError.NotAllowed):
+        inspector.defer(wiring, "x", owner_id, "")
+    with pytest.raises(sr.SafeRoundError.NotAllowed):
+        inspector.list_for_supervision(wiring, "x")
+    assert sync(office).rejected == []
+    w = server.get(f"/api/v1/hazards/{wiring}", token)
+    assert w["hazard"]["status"] == "deferred" and w["hazard"]["risk"] == "major"
+    assert [e["kind"] for e in w["events"]][-3:] == [
+        "regraded", "deferred", "listed_for_supervision",
+    ]
+
     # The library's log reached the platform logger.
     assert any("sync finished" in m for _, _, m in log.lines), log.lines
     sr.clear_logger()

@@ -35,6 +35,31 @@ fn partial_path(state: &AppState, institution: &str, hash: &str) -> PathBuf {
         .join(format!("{institution}-{hash}"))
 }
 
+/// Keeps a whole photo, already checked, under its hash: written beside the store, made
+/// durable, then renamed into place, so a reader never sees part of it. A photo already
+/// kept (same hash, same bytes) is left as it is.
+pub async fn write_whole(state: &AppState, hash: &str, bytes: Vec<u8>) -> std::io::Result<()> {
+    let fin = final_path(state, hash);
+    let tmp = state
+        .blobs
+        .join("partial")
+        .join(format!("web-{hash}-{}", uuid::Uuid::now_v7()));
+    tokio::task::spawn_blocking(move || {
+        if fin.exists() {
+            return Ok(());
+        }
+        for dir in [tmp.parent(), fin.parent()].into_iter().flatten() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(&bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, &fin)
+    })
+    .await
+    .map_err(std::io::Error::other)?
+}
+
 /// Where an upload's body goes and how long the whole photo is, from `Upload-Offset`
 /// (default 0) and `Upload-Length`; refused past the photo size limit. The headers are
 /// the device's: an offset near `u64::MAX` must be a refusal, not an overflow.

@@ -313,6 +313,23 @@ pub struct ReportReceipt {
     pub received_at: String,
 }
 
+/// In which order `Storage::reports` lists reports: by their first feed position.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReportOrder {
+    NewestFirst,
+    OldestFirst,
+}
+
+impl ReportOrder {
+    /// The SQL ordering keyword.
+    pub fn sql(self) -> &'static str {
+        match self {
+            ReportOrder::NewestFirst => "DESC",
+            ReportOrder::OldestFirst => "ASC",
+        }
+    }
+}
+
 /// A campaign 专项行动: local dates of the institution, both ends included.
 #[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
 pub struct Campaign {
@@ -619,6 +636,15 @@ pub trait Storage: Send + Sync + 'static {
         id: UserId,
         active: bool,
     ) -> Result<bool>;
+    /// Sets a user's roles and department (an administrator's edit); false if no such
+    /// user in `institution`. Their sessions and devices read the roles afresh.
+    async fn set_user_roles(
+        &self,
+        institution: InstitutionId,
+        id: UserId,
+        roles: &[Role],
+        department: Option<DepartmentId>,
+    ) -> Result<bool>;
     /// The device the server writes this user's dashboard actions with, in `institution`.
     async fn web_device(
         &self,
@@ -642,13 +668,16 @@ pub trait Storage: Send + Sync + 'static {
         limit: u32,
     ) -> Result<Vec<AuditEntry>>;
     /// Reports of `kind` (weekly_report | incident_report), with server receipt times;
-    /// only those first received after feed position `after_seq`; newest first.
+    /// only those first received after feed position `after_seq`, in `order` of receipt.
+    /// Followers of new reports (the incident stream, the webhook) page `OldestFirst`, so
+    /// a burst longer than one page is taken in turn, not skipped.
     async fn reports(
         &self,
         institution: Option<InstitutionId>,
         kind: &str,
         after_seq: i64,
         limit: u32,
+        order: ReportOrder,
     ) -> Result<Vec<ReportReceipt>>;
 
     // the safety office

@@ -1501,6 +1501,30 @@ impl Storage for PostgresStorage {
         Ok(n > 0)
     }
 
+    async fn set_user_roles(
+        &self,
+        institution: InstitutionId,
+        id: UserId,
+        roles: &[Role],
+        department: Option<DepartmentId>,
+    ) -> Result<bool> {
+        let roles = roles.iter().map(|r| r.code()).collect::<Vec<_>>().join(",");
+        let n = self
+            .client()
+            .await?
+            .execute(
+                "UPDATE users SET roles = $3, department = $4 WHERE id = $1 AND institution = $2",
+                &[
+                    &id.to_string(),
+                    &institution.to_string(),
+                    &roles,
+                    &department.map(|d| d.to_string()),
+                ],
+            )
+            .await?;
+        Ok(n > 0)
+    }
+
     async fn web_device(
         &self,
         user: UserId,
@@ -1610,15 +1634,19 @@ impl Storage for PostgresStorage {
         kind: &str,
         after_seq: i64,
         limit: u32,
+        order: ReportOrder,
     ) -> Result<Vec<ReportReceipt>> {
         self.client()
             .await?
             .query(
-                "SELECT f.seq, r.institution, r.id, r.kind, r.department, r.week, r.all_clear, r.title, r.filed_at, f.received_at
+                &format!(
+                    "SELECT f.seq, r.institution, r.id, r.kind, r.department, r.week, r.all_clear, r.title, r.filed_at, f.received_at
                  FROM ledger_reports r
                  JOIN changes f ON f.seq = (SELECT MIN(seq) FROM changes x WHERE x.institution = r.institution AND x.doc_id = r.id)
                  WHERE ($1::text IS NULL OR r.institution = $1) AND r.kind = $2 AND f.seq > $3
-                 ORDER BY f.seq DESC LIMIT $4",
+                 ORDER BY f.seq {} LIMIT $4",
+                    order.sql()
+                ),
                 &[&institution.map(|i| i.to_string()), &kind, &after_seq, &i64::from(limit)],
             )
             .await?

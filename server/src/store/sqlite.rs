@@ -1166,6 +1166,29 @@ impl Storage for SqliteStorage {
         .await
     }
 
+    async fn set_user_roles(
+        &self,
+        institution: InstitutionId,
+        id: UserId,
+        roles: &[Role],
+        department: Option<DepartmentId>,
+    ) -> Result<bool> {
+        let roles = roles.iter().map(|r| r.code()).collect::<Vec<_>>().join(",");
+        self.write(move |c| {
+            let n = c.execute(
+                "UPDATE users SET roles = ?3, department = ?4 WHERE id = ?1 AND institution = ?2",
+                params![
+                    id.to_string(),
+                    institution.to_string(),
+                    roles,
+                    department.map(|d| d.to_string())
+                ],
+            )?;
+            Ok(n > 0)
+        })
+        .await
+    }
+
     async fn web_device(
         &self,
         user: UserId,
@@ -1260,16 +1283,20 @@ impl Storage for SqliteStorage {
         kind: &str,
         after_seq: i64,
         limit: u32,
+        order: ReportOrder,
     ) -> Result<Vec<ReportReceipt>> {
         let kind = kind.to_string();
         self.read(move |c| {
             let rows = c
                 .prepare(
+                    &format!(
                     "SELECT f.seq, r.institution, r.id, r.kind, r.department, r.week, r.all_clear, r.title, r.filed_at, f.received_at
                      FROM ledger_reports r
                      JOIN changes f ON f.seq = (SELECT MIN(seq) FROM changes x WHERE x.institution = r.institution AND x.doc_id = r.id)
                      WHERE (?1 IS NULL OR r.institution = ?1) AND r.kind = ?2 AND f.seq > ?3
-                     ORDER BY f.seq DESC LIMIT ?4",
+                     ORDER BY f.seq {} LIMIT ?4",
+                    order.sql()
+                ),
                 )?
                 .query_map(params![institution.map(|i| i.to_string()), kind, after_seq, limit], receipt_from)?
                 .collect::<rusqlite::Result<Vec<_>>>()?;

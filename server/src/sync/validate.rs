@@ -6,9 +6,9 @@
 use automerge::{AutoCommit, Change, ROOT, ReadDoc};
 use saferound_core::doc::{self, DocKind};
 use saferound_core::ids::{DocId, InstitutionId};
-use saferound_core::model::lifecycle::EventKind;
+use saferound_core::model::lifecycle::{self, EventKind};
 use saferound_core::model::role::Named;
-use saferound_core::model::{Action, Role};
+use saferound_core::model::{Action, RiskGrade, Role};
 use saferound_core::sync::wire::RejectCode;
 
 use crate::ledger::Read;
@@ -189,11 +189,15 @@ fn check_hazard(
             Err(forbid(act))
         }
     };
-    for e in a
-        .events
-        .iter()
-        .filter(|e| !b.events.iter().any(|o| o.id == e.id))
-    {
+    // A device appends its events after every event it saw, each legal where it lands
+    // (the core and the dashboard check `transition` before writing). Judged against the
+    // author's own view, so concurrency cannot make an honest change fail here; events
+    // that concurrency makes illegal in the merged order are skipped by the fold instead.
+    let (seen, new_events) = a.events.split_at(b.events.len().min(a.events.len()));
+    if seen.len() != b.events.len() || seen.iter().zip(&b.events).any(|(x, y)| x.id != y.id) {
+        return Err(schema("new events go after the events already recorded"));
+    }
+    for e in new_events {
         if e.by.user_id != author.id {
             return Err(schema("an event names someone other than its author"));
         }
@@ -207,6 +211,22 @@ fn check_hazard(
             EventKind::ListedForSupervision => Action::ListForSupervision,
             EventKind::Regraded => Action::Regrade,
         })?;
+    }
+    let mut status = b.status;
+    for e in new_events {
+        let Some(next) = lifecycle::transition(status, e.kind) else {
+            return Err(schema(format!(
+                "'{}' cannot be recorded on a hazard that is {}",
+                e.kind.code(),
+                status.map(|s| s.code()).unwrap_or("without history")
+            )));
+        };
+        if e.kind == EventKind::ListedForSupervision && a.risk != RiskGrade::Major {
+            return Err(schema(
+                "only major hazards 重大隐患 are listed for supervision",
+            ));
+        }
+        status = Some(next);
     }
     if before.raw_risk != after.raw_risk {
         allowed(Action::Regrade)?;

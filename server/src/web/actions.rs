@@ -189,14 +189,29 @@ async fn push(
     Ok(None)
 }
 
-/// Applies `action` to hazard `id` as `user`. Forbidden or illegal actions are refused
-/// before anything is written; the sync path checks again and would refuse the change.
+/// Applies `action` to hazard `id` as `user`, with `photos` (after-photos of a
+/// rectification or a verification; checked and kept only once the action is allowed).
+/// Forbidden or illegal actions are refused before anything is written; the sync path
+/// checks again and would refuse the change.
 pub async fn apply(
     state: &AppState,
     user: &User,
     id: DocId,
     action: HazardAction,
+    photos: Vec<Vec<u8>>,
 ) -> Result<(), ActionError> {
+    if !photos.is_empty()
+        && !matches!(
+            action,
+            HazardAction::Rectify { .. } | HazardAction::Verify { .. }
+        )
+    {
+        return Err(ActionError::Invalid(
+            "photos: only a rectification or a verification carries photos".into(),
+        ));
+    }
+    let mut photos = Some(photos);
+    let mut photo_hashes: Vec<BlobHash> = Vec::new();
     let scope = super::scope_of(user);
     let detail = state
         .storage
@@ -334,6 +349,11 @@ pub async fn apply(
                 "only major hazards 重大隐患 are listed for supervision".into(),
             ));
         }
+        // Allowed and legal: now the photos are checked and kept (once, whatever the
+        // retries below).
+        if let Some(p) = photos.take() {
+            photo_hashes = super::upload::keep_photos(state, institution, p).await?;
+        }
         let before = d.get_heads();
         doc::record_author(&mut d, &me)?;
         let mut event = Event {
@@ -342,7 +362,7 @@ pub async fn apply(
             by: me.clone(),
             at: Timestamp(state.now()),
             note: note.clone(),
-            photos: Vec::new(),
+            photos: photo_hashes.clone(),
             risk: None,
             plan: None,
         };
@@ -394,8 +414,15 @@ pub struct NewReport {
     pub photos: Vec<BlobHash>,
 }
 
-/// Reports a hazard as `user` (inspector or safety office), through the sync path.
-pub async fn report(state: &AppState, user: &User, r: NewReport) -> Result<DocId, ActionError> {
+/// Reports a hazard as `user` (inspector or safety office), through the sync path;
+/// `photos` (before-photos taken on the form) are checked and kept once the report is
+/// allowed, after those already in `r.photos`.
+pub async fn report(
+    state: &AppState,
+    user: &User,
+    mut r: NewReport,
+    photos: Vec<Vec<u8>>,
+) -> Result<DocId, ActionError> {
     if !Action::ReportHazard.allowed(&user.roles, Named::default()) {
         return Err(ActionError::Forbidden(format!(
             "ReportHazard is for {}",
@@ -412,6 +439,10 @@ pub async fn report(state: &AppState, user: &User, r: NewReport) -> Result<DocId
         .into_iter()
         .find(|s| s.id == r.site)
         .ok_or_else(|| ActionError::Invalid("site: no such site in this institution".into()))?;
+    let location = short_text("location", &r.location, false, limits::NAME)?;
+    let description = short_text("description", &r.description, true, limits::LONG_TEXT)?;
+    r.photos
+        .extend(super::upload::keep_photos(state, institution, photos).await?);
     let new = NewHazard {
         id: DocId::new(),
         institution,
@@ -424,8 +455,8 @@ pub async fn report(state: &AppState, user: &User, r: NewReport) -> Result<DocId
         },
         category: r.category,
         risk: r.risk,
-        location: short_text("location", &r.location, false, limits::NAME)?,
-        description: short_text("description", &r.description, true, limits::LONG_TEXT)?,
+        location,
+        description,
         photos: r.photos,
     };
     let device = web_device(state, user, institution).await?;

@@ -77,6 +77,7 @@ pub async fn page(State(state): State<AppState>, web: Web) -> Response {
                 "id": u.id.to_string(), "login": u.login, "name": u.name, "active": u.active,
                 "roles": u.roles.iter().map(|r| r.code()).collect::<Vec<_>>(),
                 "department": u.department.as_ref().map(dept_name),
+                "department_id": u.department.map(|d| d.to_string()),
             })).collect::<Vec<_>>(),
             "departments": depts.iter().map(|d| json!({"id": d.id.to_string(), "name": d.name})).collect::<Vec<_>>(),
             "sites": sites.iter().map(|x| json!({"id": x.id.to_string(), "name": x.name, "kind": x.kind.code(), "building": x.building, "floor_room": x.floor_room, "department": dept_name(&x.department)})).collect::<Vec<_>>(),
@@ -99,6 +100,51 @@ fn field(f: &HashMap<String, String>, k: &str, max: usize) -> Result<String, Str
 }
 
 /// `POST /admin/{user|department|site|revoke|deactivate|activate}`
+/// The roles ticked on a user form (`role_<code>` fields): at least one, and never the
+/// provincial reviewer's, which only the server's operator gives.
+fn roles_of(f: &HashMap<String, String>) -> Result<Vec<Role>, String> {
+    let roles: Vec<Role> = Role::ALL
+        .iter()
+        .filter(|r| f.contains_key(&format!("role_{}", r.code())))
+        .copied()
+        .collect();
+    if roles.is_empty() || roles.contains(&Role::ProvincialReviewer) {
+        return Err("roles: at least one; provincial reviewers are created by the operator".into());
+    }
+    Ok(roles)
+}
+
+/// The department chosen on a user form, if any: one of the institution's.
+async fn department_of(
+    s: &dyn crate::store::Storage,
+    inst: saferound_core::ids::InstitutionId,
+    f: &HashMap<String, String>,
+) -> Result<Option<DepartmentId>, (StatusCode, String)> {
+    let Some(d) = f
+        .get("department")
+        .map(|d| d.trim())
+        .filter(|d| !d.is_empty())
+    else {
+        return Ok(None);
+    };
+    let id: DepartmentId = d
+        .parse()
+        .map_err(|_| (StatusCode::BAD_REQUEST, "department: not an id".to_string()))?;
+    let known = s
+        .departments(inst)
+        .await
+        .map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+        .iter()
+        .any(|x| x.id == id);
+    if !known {
+        return Err((
+            StatusCode::BAD_REQUEST,
+            "department: not in this institution".into(),
+        ));
+    }
+    Ok(Some(id))
+}
+
 pub async fn post(
     State(state): State<AppState>,
     web: Web,
@@ -178,28 +224,8 @@ pub async fn post(
                     return Err(bad("password: 8 to 200 characters".into()));
                 }
                 // One checkbox per role: `role_<code>`.
-                let roles: Vec<Role> = Role::ALL
-                    .iter()
-                    .filter(|r| f.contains_key(&format!("role_{}", r.code())))
-                    .copied()
-                    .collect();
-                if roles.is_empty() || roles.contains(&Role::ProvincialReviewer) {
-                    return Err(bad(
-                        "roles: at least one; provincial reviewers are created by the operator"
-                            .into(),
-                    ));
-                }
-                let department = match f
-                    .get("department")
-                    .map(|d| d.trim())
-                    .filter(|d| !d.is_empty())
-                {
-                    Some(d) => Some(
-                        d.parse::<DepartmentId>()
-                            .map_err(|_| bad("department: not an id".into()))?,
-                    ),
-                    None => None,
-                };
+                let roles = roles_of(&f).map_err(bad)?;
+                let department = department_of(s, inst, &f).await?;
                 let u = User {
                     id: UserId::new(),
                     institution: Some(inst),
@@ -217,6 +243,30 @@ pub async fn post(
                     .await
                     .map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
                 Ok(format!("user {} {} {:?}", u.id, u.login, u.roles))
+            }
+            "roles" => {
+                let id: UserId = field(&f, "user", 64)
+                    .map_err(bad)?
+                    .parse()
+                    .map_err(|_| bad("user: not an id".into()))?;
+                let roles = roles_of(&f).map_err(bad)?;
+                if id == web.user.id && !roles.contains(&Role::Administrator) {
+                    return Err(bad(
+                        "you cannot take the administrator role from yourself".into()
+                    ));
+                }
+                let department = department_of(s, inst, &f).await?;
+                if !s
+                    .set_user_roles(inst, id, &roles, department)
+                    .await
+                    .map_err(internal)?
+                {
+                    return Err((StatusCode::NOT_FOUND, "no such user".into()));
+                }
+                crate::directory::refresh(&state, inst)
+                    .await
+                    .map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+                Ok(format!("user {id} {roles:?}"))
             }
             "timezone" => {
                 let offset = field(&f, "utc_offset", 10).map_err(bad)?;

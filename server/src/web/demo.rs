@@ -7,7 +7,13 @@ use saferound_core::demo;
 use saferound_core::model::{HazardCategory, RiskGrade};
 
 use super::actions::{self, HazardAction, NewReport};
+use super::upload;
 use crate::AppState;
+
+/// The demo's photos, small PNGs drawn for it: a before-photo on every demo hazard, an
+/// after-photo on the rectified ones, so the hazard page shows both kinds.
+const BEFORE_PHOTO: &[u8] = include_bytes!("demo_photos/before.png");
+const AFTER_PHOTO: &[u8] = include_bytes!("demo_photos/after.png");
 
 const HAZARDS: &[(&str, HazardCategory, RiskGrade, &str, &str)] = &[
     (
@@ -98,6 +104,10 @@ pub async fn seed(state: &AppState) -> Result<usize, String> {
     let inspector = user("inspector").await?;
     let owner = user("owner").await?;
     let today = state.today_in(state.tz(Some(demo::institution())).await);
+    let inst = demo::institution();
+    let before_photo = upload::keep_photos(state, inst, vec![BEFORE_PHOTO.to_vec()])
+        .await
+        .map_err(|e| e.to_string())?;
     let mut n = 0;
     for (i, (site, category, risk, location, description)) in HAZARDS.iter().enumerate() {
         let by = if i % 2 == 0 { &inspector } else { &office };
@@ -110,8 +120,9 @@ pub async fn seed(state: &AppState) -> Result<usize, String> {
                 risk: *risk,
                 location: location.to_string(),
                 description: description.to_string(),
-                photos: Vec::new(),
+                photos: before_photo.clone(),
             },
+            Vec::new(),
         )
         .await
         .map_err(|e| e.to_string())?;
@@ -130,6 +141,7 @@ pub async fn seed(state: &AppState) -> Result<usize, String> {
                     reinspector: Some(inspector.id),
                     note: String::new(),
                 },
+                Vec::new(),
             )
             .await
             .map_err(|e| e.to_string())?;
@@ -142,6 +154,7 @@ pub async fn seed(state: &AppState) -> Result<usize, String> {
                 HazardAction::Rectify {
                     note: "已更换/整改完成".into(),
                 },
+                vec![AFTER_PHOTO.to_vec()],
             )
             .await
             .map_err(|e| e.to_string())?;
@@ -155,6 +168,7 @@ pub async fn seed(state: &AppState) -> Result<usize, String> {
                     passed: true,
                     note: "复查合格".into(),
                 },
+                Vec::new(),
             )
             .await
             .map_err(|e| e.to_string())?;

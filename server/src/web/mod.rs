@@ -13,6 +13,7 @@ pub mod i18n;
 pub mod pages;
 pub mod province;
 pub mod reports;
+pub mod upload;
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
@@ -178,9 +179,15 @@ pub fn routes() -> Router<AppState> {
         .route("/lang/{code}", get(pages::set_lang))
         .route("/static/style.css", get(pages::css))
         .route("/ledger", get(pages::ledger))
-        .route("/hazards/new", post(pages::new_hazard))
+        .route(
+            "/hazards/new",
+            post(pages::new_hazard).layer(DefaultBodyLimit::max(upload::MAX_UPLOAD_BYTES)),
+        )
         .route("/hazards/{id}", get(pages::hazard))
-        .route("/hazards/{id}/act", post(pages::act))
+        .route(
+            "/hazards/{id}/act",
+            post(pages::act).layer(DefaultBodyLimit::max(upload::MAX_UPLOAD_BYTES)),
+        )
         .route("/hazards/{id}/notice", get(pages::notice))
         .route("/hazards/{id}/letter", get(pages::letter))
         .route("/photos/{hash}", get(pages::photo))
@@ -189,6 +196,7 @@ pub fn routes() -> Router<AppState> {
         .route("/export/ledger.xlsx", get(pages::export_xlsx))
         .route("/weekly", get(reports::weekly))
         .route("/export/weekly.csv", get(reports::weekly_csv))
+        .route("/export/weekly.xlsx", get(reports::weekly_xlsx))
         .route(
             "/weekly/{week}/institution",
             get(province::page).post(province::file),

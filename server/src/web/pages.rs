@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::actions::{self, ActionError, HazardAction};
+use super::upload::FormInput;
 use super::{
     LANG_COOKIE, SESSION_COOKIE, SESSION_HOURS, Web, csrf_refusal, error_page, i18n, render,
 };
@@ -574,9 +575,11 @@ async fn photos(
             .and_then(|d| saferound_core::doc::hazard::read_with(&d, false).ok())
             .map(|hz| {
                 let before = hz.photos.iter().map(|p| p.to_string()).collect();
+                // The report's own event carries the before-photos again: not "after".
                 let after = hz
                     .events
                     .iter()
+                    .filter(|e| e.kind != saferound_core::model::lifecycle::EventKind::Reported)
                     .flat_map(|e| {
                         e.photos
                             .iter()
@@ -733,20 +736,21 @@ pub async fn act(
     State(state): State<AppState>,
     web: Web,
     Path(id): Path<String>,
-    Form(f): Form<HashMap<String, String>>,
+    input: FormInput,
 ) -> Response {
-    if let Some(refused) = csrf_refusal(&state, &web, &f) {
+    let f = &input.fields;
+    if let Some(refused) = csrf_refusal(&state, &web, f) {
         return refused;
     }
     let Ok(doc_id) = id.parse::<DocId>() else {
         return error_page(&state, web.lang, StatusCode::NOT_FOUND, "not found");
     };
-    let action = match parse_action(&f) {
+    let action = match parse_action(f) {
         Ok(a) => a,
         Err(e) => return action_error(&state, web.lang, e),
     };
     let what = f.get("action").cloned().unwrap_or_default();
-    match actions::apply(&state, &web.user, doc_id, action).await {
+    match actions::apply(&state, &web.user, doc_id, action, input.photos).await {
         Ok(()) => {
             tracing::info!(user = %web.user.id, hazard = %doc_id, action = %what, "dashboard action");
             Redirect::to(&format!("/hazards/{doc_id}?msg=ok")).into_response()
@@ -756,27 +760,24 @@ pub async fn act(
 }
 
 /// `POST /hazards/new`: the office reports a hazard 上报 from the dashboard.
-pub async fn new_hazard(
-    State(state): State<AppState>,
-    web: Web,
-    Form(f): Form<HashMap<String, String>>,
-) -> Response {
-    if let Some(refused) = csrf_refusal(&state, &web, &f) {
+pub async fn new_hazard(State(state): State<AppState>, web: Web, input: FormInput) -> Response {
+    let f = &input.fields;
+    if let Some(refused) = csrf_refusal(&state, &web, f) {
         return refused;
     }
     let parsed = (|| -> Result<actions::NewReport, ActionError> {
         Ok(actions::NewReport {
-            site: form_text(&f, "site")
+            site: form_text(f, "site")
                 .parse()
                 .map_err(|_| ActionError::Invalid("site: choose a site".into()))?,
-            category: form_text(&f, "category")
+            category: form_text(f, "category")
                 .parse()
                 .map_err(|_| ActionError::Invalid("category: choose a category".into()))?,
-            risk: form_text(&f, "risk")
+            risk: form_text(f, "risk")
                 .parse()
                 .map_err(|_| ActionError::Invalid("risk: choose a grade".into()))?,
-            location: form_text(&f, "location"),
-            description: form_text(&f, "description"),
+            location: form_text(f, "location"),
+            description: form_text(f, "description"),
             photos: Vec::new(),
         })
     })();
@@ -784,7 +785,7 @@ pub async fn new_hazard(
         Ok(r) => r,
         Err(e) => return action_error(&state, web.lang, e),
     };
-    match actions::report(&state, &web.user, r).await {
+    match actions::report(&state, &web.user, r, input.photos).await {
         Ok(id) => Redirect::to(&format!("/hazards/{id}?msg=ok")).into_response(),
         Err(e) => action_error(&state, web.lang, e),
     }
@@ -963,7 +964,7 @@ async fn export_rows(
     Ok(out)
 }
 
-fn download(content_type: &str, name: &str, bytes: Vec<u8>) -> Response {
+pub(crate) fn download(content_type: &str, name: &str, bytes: Vec<u8>) -> Response {
     (
         [
             (header::CONTENT_TYPE, content_type.to_string()),

@@ -17,7 +17,7 @@ use serde_json::json;
 
 use super::{Web, error_page, render};
 use crate::AppState;
-use crate::store::{Campaign, ReportReceipt, WeeklyDue};
+use crate::store::{Campaign, ReportOrder, ReportReceipt, WeeklyDue};
 
 /// Weeks the grid shows by default, and at most.
 pub const WEEKS: u32 = 8;
@@ -105,7 +105,13 @@ pub async fn grid(
     let depts = state.storage.departments(institution).await?;
     let reports = state
         .storage
-        .reports(Some(institution), "weekly_report", 0, 100_000)
+        .reports(
+            Some(institution),
+            "weekly_report",
+            0,
+            100_000,
+            ReportOrder::NewestFirst,
+        )
         .await?;
     let by: HashMap<(String, String), &ReportReceipt> = reports
         .iter()
@@ -210,6 +216,24 @@ pub async fn weekly_csv(
     web: Web,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
+    weekly_export(state, web, q, false).await
+}
+
+/// `GET /export/weekly.xlsx`: the same grid as an Excel workbook.
+pub async fn weekly_xlsx(
+    State(state): State<AppState>,
+    web: Web,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    weekly_export(state, web, q, true).await
+}
+
+async fn weekly_export(
+    state: AppState,
+    web: Web,
+    q: HashMap<String, String>,
+    xlsx: bool,
+) -> Response {
     if !web.is_office() {
         return super::forbidden(&state, &web);
     }
@@ -270,22 +294,33 @@ pub async fn weekly_csv(
             line
         })
         .collect();
+    let name = format!("weekly-{end}");
+    if xlsx {
+        let sheet = if en { "Weekly reports" } else { "周报" };
+        let built = tokio::task::spawn_blocking(move || {
+            let h: Vec<&str> = header.iter().map(String::as_str).collect();
+            crate::export::xlsx(sheet, &h, &rows)
+        })
+        .await;
+        let bytes = match built {
+            Ok(Ok(b)) => b,
+            Ok(Err(e)) => return super::internal(&state, &web, e),
+            Err(e) => return super::internal(&state, &web, e),
+        };
+        super::audit_action(&state, &web, "export_weekly_xlsx", &end.to_string()).await;
+        return super::pages::download(
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            &format!("{name}.xlsx"),
+            bytes,
+        );
+    }
     let h: Vec<&str> = header.iter().map(String::as_str).collect();
     super::audit_action(&state, &web, "export_weekly_csv", &end.to_string()).await;
-    (
-        [
-            (
-                axum::http::header::CONTENT_TYPE,
-                "text/csv; charset=utf-8".to_string(),
-            ),
-            (
-                axum::http::header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"weekly-{end}.csv\""),
-            ),
-        ],
+    super::pages::download(
+        "text/csv; charset=utf-8",
+        &format!("{name}.csv"),
         crate::export::csv(&h, &rows),
     )
-        .into_response()
 }
 
 fn incident_json(r: &ReportReceipt, tz: FixedOffset) -> serde_json::Value {
@@ -303,7 +338,13 @@ pub async fn incidents(State(state): State<AppState>, web: Web) -> Response {
     let tz = state.tz(web.scope()).await;
     match state
         .storage
-        .reports(web.scope(), "incident_report", 0, 200)
+        .reports(
+            web.scope(),
+            "incident_report",
+            0,
+            200,
+            ReportOrder::NewestFirst,
+        )
         .await
     {
         Ok(list) => {
@@ -346,13 +387,13 @@ pub async fn incident_stream(
             loop {
                 match state
                     .storage
-                    .reports(scope, "incident_report", last, 50)
+                    .reports(scope, "incident_report", last, 50, ReportOrder::OldestFirst)
                     .await
                 {
                     Ok(list) if !list.is_empty() => {
                         last = list.iter().map(|r| r.first_seq).max().unwrap_or(last);
                         let items: Vec<serde_json::Value> =
-                            list.iter().rev().map(|r| incident_json(r, tz)).collect();
+                            list.iter().map(|r| incident_json(r, tz)).collect();
                         let ev = Event::default()
                             .event("incidents")
                             .data(serde_json::Value::Array(items).to_string());
@@ -417,38 +458,80 @@ async fn changed(
 pub async fn run_webhook(state: AppState, url: String) {
     let mut last = state
         .storage
-        .reports(None, "incident_report", 0, 1)
+        .reports(None, "incident_report", 0, 1, ReportOrder::NewestFirst)
         .await
         .ok()
         .and_then(|l| l.first().map(|r| r.first_seq))
         .unwrap_or(0);
+    // Subscribed before the first look, as the incident stream is.
+    let mut notices = state.storage.subscribe_changes();
     loop {
-        tokio::time::sleep(Duration::from_secs(2)).await;
-        let Ok(list) = state
+        let list = match state
             .storage
-            .reports(None, "incident_report", last, 50)
+            .reports(None, "incident_report", last, 50, ReportOrder::OldestFirst)
             .await
-        else {
-            continue;
+        {
+            Ok(list) => list,
+            Err(e) => {
+                tracing::warn!("incident webhook: {e}");
+                Vec::new()
+            }
         };
-        for r in list.iter().rev() {
+        if list.is_empty() {
+            changed(&mut notices, None).await;
+            continue;
+        }
+        // Oldest first, one at a time, each retried before the next: the receiver gets
+        // them in the order the server received them.
+        for r in &list {
             let tz = state.tz(r.institution.parse().ok()).await;
             let body = incident_json(r, tz).to_string();
-            let u = url.clone();
-            let sent = tokio::task::spawn_blocking(move || {
-                ureq::post(&u)
-                    .header("Content-Type", "application/json")
-                    .send(body.as_bytes())
-                    .map(|_| ())
-                    .map_err(|e| e.to_string())
-            })
-            .await;
-            match sent {
-                Ok(Ok(())) => tracing::info!(incident = %r.id, "webhook called"),
-                Ok(Err(e)) => tracing::warn!(incident = %r.id, "webhook failed: {e}"),
-                Err(e) => tracing::warn!("webhook task: {e}"),
-            }
+            call_webhook(&url, &r.id, body).await;
             last = last.max(r.first_seq);
+        }
+    }
+}
+
+/// How often the webhook is tried for one incident, and the wait before the first retry
+/// (doubling after each): about a minute in all, then the incident is logged as not
+/// delivered and the next one goes; the dashboard has it either way.
+const WEBHOOK_ATTEMPTS: u32 = 6;
+const WEBHOOK_FIRST_RETRY: Duration = Duration::from_secs(2);
+/// One call may take this long (connect, send, answer) before it counts as failed.
+const WEBHOOK_TIMEOUT: Duration = Duration::from_secs(10);
+
+async fn call_webhook(url: &str, incident: &str, body: String) {
+    let mut wait = WEBHOOK_FIRST_RETRY;
+    for attempt in 1..=WEBHOOK_ATTEMPTS {
+        let (u, b) = (url.to_string(), body.clone());
+        let sent = tokio::task::spawn_blocking(move || {
+            let agent: ureq::Agent = ureq::Agent::config_builder()
+                .timeout_global(Some(WEBHOOK_TIMEOUT))
+                .build()
+                .into();
+            agent
+                .post(&u)
+                .header("Content-Type", "application/json")
+                .send(b.as_bytes())
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        })
+        .await
+        .unwrap_or_else(|e| Err(e.to_string()));
+        match sent {
+            Ok(()) => {
+                tracing::info!(incident, attempt, "webhook called");
+                return;
+            }
+            Err(e) if attempt < WEBHOOK_ATTEMPTS => {
+                tracing::warn!(incident, attempt, "webhook failed: {e}; trying again");
+                tokio::time::sleep(wait).await;
+                wait *= 2;
+            }
+            Err(e) => tracing::error!(
+                incident,
+                "webhook failed {WEBHOOK_ATTEMPTS} times, giving up on this incident: {e}"
+            ),
         }
     }
 }
