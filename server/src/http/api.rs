@@ -176,6 +176,8 @@ pub async fn sync(
 #[derive(Deserialize, Default)]
 pub struct HazardParams {
     pub site: Option<String>,
+    /// Hazards at sites of this department.
+    pub department: Option<String>,
     pub category: Option<String>,
     pub risk: Option<RiskGrade>,
     pub status: Option<HazardStatus>,
@@ -235,6 +237,7 @@ pub fn hazard_query(
     HazardQuery {
         institution,
         site: p.site,
+        department: p.department,
         category: p.category,
         min_risk_rank: p.risk.map(|r| r as i64),
         status: p.status.map(|s| s.code().to_string()),
