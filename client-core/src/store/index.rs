@@ -48,16 +48,17 @@ fn nested(doc: &AutoCommit, path: &[&str]) -> Option<String> {
     str_at(doc, &obj, last)
 }
 
-/// Derives the index row of a document. Counting conflicts walks every field, so it is
-/// done only when `count_conflicts`; otherwise the row keeps `previous_conflicts`. The
+/// Derives the index row of a document whose header `h` the caller has read (the store
+/// reads it once per write, to check the id). Counting conflicts walks every field, so it
+/// is done only when `count_conflicts`; otherwise the row keeps `previous_conflicts`. The
 /// store counts after merging others' changes, and while a document has conflicts: a
 /// local edit cannot create one (only concurrent edits do), it can only settle one.
 pub fn summarize(
     doc: &mut AutoCommit,
+    h: &doc::Header,
     count_conflicts: bool,
     previous_conflicts: usize,
 ) -> Result<Summary> {
-    let h = doc::header(doc)?;
     let mut s = Summary {
         id: h.id.to_string(),
         kind: h.kind.code().to_string(),

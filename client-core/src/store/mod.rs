@@ -254,7 +254,10 @@ impl Store {
                 .parse::<DocId>()
                 .map_err(|_| Error::Document(format!("bad document id {id}")))
                 .and_then(|id| match load_doc(&tx, id, &self.path)? {
-                    Some(mut d) => index::write(&tx, id, &index::summarize(&mut d, true, 0)?),
+                    Some(mut d) => {
+                        let h = crate::doc::header(&d)?;
+                        index::write(&tx, id, &index::summarize(&mut d, &h, true, 0)?)
+                    }
                     None => Ok(()),
                 });
             if let Err(e) = indexed {
@@ -933,7 +936,7 @@ impl Tx<'_> {
         index::write(
             &self.tx,
             id,
-            &index::summarize(d, count, previous as usize)?,
+            &index::summarize(d, &h, count, previous as usize)?,
         )?;
         // Should this transaction roll back, the stored heads stay the old ones and the
         // entry is simply never matched.
