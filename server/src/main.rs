@@ -448,7 +448,10 @@ async fn serve(
     // before writing). Without it two would both see an empty database and the second
     // would fail on the first's rows — or, worse, refresh the directory from half of
     // them. SQLite has one serving process, so the lock is nothing there.
-    let seeding = state.storage.startup_lock().await?;
+    let seeding = state
+        .storage
+        .lock(saferound_server::store::LockFor::Startup)
+        .await?;
     if let Some(password) = bootstrap_admin(&state).await? {
         println!(
             "Created the administrator: login 'admin', one-time password '{password}'. Change it after first login."

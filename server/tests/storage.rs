@@ -2024,9 +2024,9 @@ async fn postgres_replicas_hear_each_others_commits_and_seed_one_at_a_time() {
     assert_eq!(next_named_notice(&mut heard_by_b).await, inst);
 
     // While A holds the start-up lock, B waits for it; once A lets go, B has it.
-    let held = pg.storage.startup_lock().await.unwrap();
+    let held = pg.storage.lock(LockFor::Startup).await.unwrap();
     let waiting = tokio::spawn(async move {
-        let lock = b.startup_lock().await.unwrap();
+        let lock = b.lock(LockFor::Startup).await.unwrap();
         drop(lock);
         b
     });

@@ -1326,7 +1326,7 @@ fn conflicting_grades_show_on_the_hazard_page_until_the_office_settles_them() {
 
 /// A webhook receiver on a loopback port: answers the first call with a 500 (the server
 /// must try again), every later one with a 200; sends each body it accepted.
-fn webhook_receiver() -> (String, std::sync::mpsc::Receiver<String>) {
+pub(crate) fn webhook_receiver() -> (String, std::sync::mpsc::Receiver<String>) {
     use std::io::{Read, Write};
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}/hook", listener.local_addr().unwrap());

@@ -480,3 +480,71 @@ fn a_replica_killed_mid_sync_loses_nothing() {
     let r = sync_via(&owner, &a);
     assert_eq!((r.pushed_docs, r.received_docs), (0, 0));
 }
+
+/// Files `n` incidents on `d` and syncs them through `server`; their ids, in order.
+fn incidents_via(d: &Device, server: &Server, n: usize, tag: &str) -> Vec<String> {
+    let ids = (0..n)
+        .map(|k| {
+            d.file_incident(&NewIncidentInput {
+                occurred_at: None,
+                site: Some(demo::site("1号学生公寓")),
+                location: format!("{k}号房"),
+                category: HazardCategory::FireSafety,
+                severity: RiskGrade::General,
+                title: format!("{tag}{k}"),
+                description: "楼道烟雾报警".into(),
+                actions_taken: "已排查".into(),
+            })
+            .unwrap()
+            .to_string()
+        })
+        .collect();
+    sync_via(d, server);
+    ids
+}
+
+/// Bodies from the receiver until `n` have come (60 s at most); their incident ids.
+fn received(rx: &std::sync::mpsc::Receiver<String>, n: usize) -> Vec<String> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    (0..n)
+        .map(|i| {
+            let body = rx
+                .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+                .unwrap_or_else(|_| panic!("only {i} of {n} incidents reached the webhook"));
+            let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+            v["id"].as_str().unwrap().to_string()
+        })
+        .collect()
+}
+
+#[test]
+fn one_replica_calls_the_webhook_and_another_takes_over_when_it_dies() {
+    let Some(db) = PgDatabase::for_test("replicas") else {
+        return;
+    };
+    let (hook, rx) = crate::dashboard::webhook_receiver();
+    let tmp = tempfile::tempdir().unwrap();
+    let extra = ["--demo", "--incident-webhook", hook.as_str()];
+    // A starts first and becomes the sender; B, started after, waits for the lock.
+    let mut a = Server::start_with_db(tmp.path(), &db.url, &extra);
+    std::thread::sleep(Duration::from_millis(500));
+    let b = Server::start_with_db(tmp.path(), &db.url, &extra);
+    let phone = enroll(&a, tmp.path(), "insp", "inspector", DEMO_PASSWORD);
+    // Incidents synced through either replica go out once each, in order.
+    let mut filed = incidents_via(&phone, &a, 3, "A");
+    filed.extend(incidents_via(&phone, &b, 3, "B"));
+    assert_eq!(received(&rx, filed.len()), filed);
+    std::thread::sleep(Duration::from_secs(1));
+    assert!(rx.try_recv().is_err(), "no replica sent one twice");
+    // The sender dies; B takes over from where A got to: nothing skipped, nothing twice.
+    a.kill();
+    let more = incidents_via(&phone, &b, 4, "C");
+    assert_eq!(received(&rx, more.len()), more);
+    std::thread::sleep(Duration::from_secs(1));
+    assert!(
+        rx.try_recv().is_err(),
+        "nothing sent twice after the take-over"
+    );
+    drop(b);
+    drop(db);
+}

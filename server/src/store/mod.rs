@@ -452,20 +452,42 @@ pub type ChangeNotice = Option<InstitutionId>;
 /// then treats that as "anything may have changed").
 pub(crate) const NOTICE_BUFFER: usize = 256;
 
-/// Held while a server process seeds the database at start (the first administrator,
-/// the demo institution): on PostgreSQL a session advisory lock on a connection of its
-/// own, so replicas starting together seed one after the other and the later ones find
-/// the work done; released when dropped (the connection closes).
-pub struct StartupLock(#[allow(dead_code)] Option<Box<dyn Send + Sync>>);
+/// What processes sharing the database take turns at (`Storage::lock`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LockFor {
+    /// Seeding the database at start (the first administrator, the demo institution):
+    /// replicas starting together seed one after the other, and the later ones find the
+    /// work done.
+    Startup,
+    /// Calling the incident webhook: one replica sends, so each incident goes out once;
+    /// when it stops, a waiting replica takes over from the shared cursor.
+    IncidentWebhook,
+}
 
-impl StartupLock {
+/// What keeps a lock held: on PostgreSQL, the connection holding a session advisory lock.
+pub(crate) trait LockGuard: Send + Sync {
+    /// Whether the lock is still held (false once the holding connection is gone: the
+    /// database has let go of the lock, and another process may have it).
+    fn held(&self) -> bool;
+}
+
+/// A lock of `Storage::lock`, released when dropped (on PostgreSQL the connection closes,
+/// also if the process dies).
+pub struct HeldLock(Option<Box<dyn LockGuard>>);
+
+impl HeldLock {
     /// Nothing to hold: one process has the database (SQLite).
     pub fn none() -> Self {
-        StartupLock(None)
+        HeldLock(None)
     }
 
-    pub(crate) fn holding(guard: Box<dyn Send + Sync>) -> Self {
-        StartupLock(Some(guard))
+    pub(crate) fn holding(guard: Box<dyn LockGuard>) -> Self {
+        HeldLock(Some(guard))
+    }
+
+    /// Whether this process still holds the lock.
+    pub fn held(&self) -> bool {
+        self.0.as_ref().is_none_or(|g| g.held())
     }
 }
 
@@ -537,9 +559,12 @@ pub trait Storage: Send + Sync + 'static {
     /// writer). PostgreSQL: every replica's, by NOTIFY/LISTEN. Best effort: a notice can
     /// be late or lost (a dropped listening connection), so waiters still poll, rarely.
     fn subscribe_changes(&self) -> tokio::sync::broadcast::Receiver<ChangeNotice>;
-    /// Serialises start-up seeding between processes sharing the database (see
-    /// `StartupLock`).
-    async fn startup_lock(&self) -> Result<StartupLock>;
+    /// Waits until this process holds the lock `which` among the processes sharing the
+    /// database (see `LockFor`), and holds it until the returned guard is dropped.
+    async fn lock(&self, which: LockFor) -> Result<HeldLock>;
+    /// A value of the database's own bookkeeping (`meta`), e.g. the webhook's cursor.
+    async fn meta(&self, key: &str) -> Result<Option<String>>;
+    async fn set_meta(&self, key: &str, value: &str) -> Result<()>;
     /// An id of this database's history: changes when the data is restored from a backup.
     async fn epoch(&self) -> Result<String>;
     /// Whether this database was ever restored from a backup: changes it lost may come

@@ -39,6 +39,29 @@ const MIGRATION_LOCK: i64 = 0x5361_6665_526f_756e;
 /// The advisory lock start-up seeding holds (`startup_lock`): the migration key plus one.
 const STARTUP_LOCK: i64 = MIGRATION_LOCK + 1;
 
+/// The advisory lock the replica calling the incident webhook holds: the startup key plus one.
+const WEBHOOK_LOCK: i64 = STARTUP_LOCK + 1;
+
+/// The connection holding a session advisory lock, and the task driving it.
+struct LockConnection {
+    client: tokio_postgres::Client,
+    driver: tokio::task::JoinHandle<()>,
+}
+
+impl LockGuard for LockConnection {
+    fn held(&self) -> bool {
+        !self.client.is_closed()
+    }
+}
+
+impl Drop for LockConnection {
+    fn drop(&mut self) {
+        // The client goes with the struct; the driver ends once the connection closes.
+        // Aborting it closes the socket at once, releasing the lock in the database.
+        self.driver.abort();
+    }
+}
+
 /// The NOTIFY channel commits are announced on; the payload is the institution's id.
 const CHANNEL: &str = "saferound_changes";
 
@@ -676,17 +699,45 @@ impl Storage for PostgresStorage {
     /// A session advisory lock on a connection of its own, held by the returned guard:
     /// dropping it closes the connection, which releases the lock (also if this process
     /// dies meanwhile).
-    async fn startup_lock(&self) -> Result<StartupLock> {
+    async fn lock(&self, which: LockFor) -> Result<HeldLock> {
+        let key = match which {
+            LockFor::Startup => STARTUP_LOCK,
+            LockFor::IncidentWebhook => WEBHOOK_LOCK,
+        };
         let (client, connection) = self.config.connect(NoTls).await?;
         let driver = tokio::spawn(async move {
             if let Err(e) = connection.await {
-                tracing::debug!("start-up lock connection: {e}");
+                tracing::debug!("lock connection: {e}");
             }
         });
         client
-            .execute("SELECT pg_advisory_lock($1)", &[&STARTUP_LOCK])
+            .execute("SELECT pg_advisory_lock($1)", &[&key])
             .await?;
-        Ok(StartupLock::holding(Box::new((client, driver))))
+        Ok(HeldLock::holding(Box::new(LockConnection {
+            client,
+            driver,
+        })))
+    }
+
+    async fn meta(&self, key: &str) -> Result<Option<String>> {
+        let row = self
+            .client()
+            .await?
+            .query_opt("SELECT value FROM meta WHERE key = $1", &[&key])
+            .await?;
+        Ok(row.map(|r| col(&r, 0)).transpose()?)
+    }
+
+    async fn set_meta(&self, key: &str, value: &str) -> Result<()> {
+        self.client()
+            .await?
+            .execute(
+                "INSERT INTO meta (key, value) VALUES ($1, $2)
+                 ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
+                &[&key, &value],
+            )
+            .await?;
+        Ok(())
     }
 
     async fn epoch(&self) -> Result<String> {

@@ -388,9 +388,32 @@ impl Storage for SqliteStorage {
         self.changes.subscribe()
     }
 
-    async fn startup_lock(&self) -> Result<StartupLock> {
+    async fn lock(&self, _which: LockFor) -> Result<HeldLock> {
         // One file, one serving process: nothing to coordinate with.
-        Ok(StartupLock::none())
+        Ok(HeldLock::none())
+    }
+
+    async fn meta(&self, key: &str) -> Result<Option<String>> {
+        let key = key.to_string();
+        self.read(move |c| {
+            Ok(
+                c.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+                    .optional()?,
+            )
+        })
+        .await
+    }
+
+    async fn set_meta(&self, key: &str, value: &str) -> Result<()> {
+        let (key, value) = (key.to_string(), value.to_string());
+        self.write(move |c| {
+            c.execute(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)",
+                params![key, value],
+            )?;
+            Ok(())
+        })
+        .await
     }
 
     async fn epoch(&self) -> Result<String> {

@@ -17,7 +17,7 @@ use serde_json::json;
 
 use super::{Web, error_page, render};
 use crate::AppState;
-use crate::store::{Campaign, ReportOrder, ReportReceipt, WeeklyDue};
+use crate::store::{Campaign, LockFor, ReportOrder, ReportReceipt, WeeklyDue};
 
 /// Weeks the grid shows by default, and at most.
 pub const WEEKS: u32 = 8;
@@ -454,29 +454,62 @@ async fn changed(
     ) {}
 }
 
-/// Calls `url` with a JSON body for every incident the server receives from now on.
+/// Calls `url` with a JSON body for every incident the server receives from now on, in
+/// the order received. With several replicas on one database only the one holding the
+/// webhook lock sends; the others wait for it. Where the sender has got to is kept in the
+/// database (`meta`), so a replica taking over — or this one after a restart — goes on
+/// from the last incident sent, not from its own start: each incident is sent once, or
+/// (a sender dying between the call and recording it) at worst twice, never skipped.
 pub async fn run_webhook(state: AppState, url: String) {
-    let mut last = state
-        .storage
-        .reports(None, "incident_report", 0, 1, ReportOrder::NewestFirst)
-        .await
-        .ok()
-        .and_then(|l| l.first().map(|r| r.first_seq))
-        .unwrap_or(0);
-    // Subscribed before the first look, as the incident stream is.
-    let mut notices = state.storage.subscribe_changes();
     loop {
-        let list = match state
-            .storage
-            .reports(None, "incident_report", last, 50, ReportOrder::OldestFirst)
-            .await
-        {
-            Ok(list) => list,
+        let lead = match state.storage.lock(LockFor::IncidentWebhook).await {
+            Ok(l) => l,
             Err(e) => {
-                tracing::warn!("incident webhook: {e}");
-                Vec::new()
+                tracing::warn!("incident webhook: cannot take the sender's lock: {e}");
+                tokio::time::sleep(WEBHOOK_FIRST_RETRY).await;
+                continue;
             }
         };
+        if let Err(e) = send_incidents(&state, &url, &lead).await {
+            tracing::warn!("incident webhook: {e}; starting again");
+            tokio::time::sleep(WEBHOOK_FIRST_RETRY).await;
+        }
+    }
+}
+
+/// Where the webhook's sender has got to: the feed position of the last incident sent.
+const WEBHOOK_CURSOR: &str = "incident_webhook_cursor";
+
+/// Sends incidents while `lead` holds the sender's lock; returns when it no longer does.
+async fn send_incidents(
+    state: &AppState,
+    url: &str,
+    lead: &crate::store::HeldLock,
+) -> Result<(), crate::store::StoreError> {
+    let storage = state.storage.as_ref();
+    // Subscribed before the first look, as the incident stream is.
+    let mut notices = storage.subscribe_changes();
+    let mut last = match storage.meta(WEBHOOK_CURSOR).await? {
+        Some(v) => v.parse().unwrap_or(0),
+        // The first sender ever starts at the newest incident: what came before the
+        // webhook was set up is not news.
+        None => {
+            let newest = storage
+                .reports(None, "incident_report", 0, 1, ReportOrder::NewestFirst)
+                .await?
+                .first()
+                .map(|r| r.first_seq)
+                .unwrap_or(0);
+            storage
+                .set_meta(WEBHOOK_CURSOR, &newest.to_string())
+                .await?;
+            newest
+        }
+    };
+    while lead.held() {
+        let list = storage
+            .reports(None, "incident_report", last, 50, ReportOrder::OldestFirst)
+            .await?;
         if list.is_empty() {
             changed(&mut notices, None).await;
             continue;
@@ -484,12 +517,17 @@ pub async fn run_webhook(state: AppState, url: String) {
         // Oldest first, one at a time, each retried before the next: the receiver gets
         // them in the order the server received them.
         for r in &list {
+            if !lead.held() {
+                return Ok(());
+            }
             let tz = state.tz(r.institution.parse().ok()).await;
             let body = incident_json(r, tz).to_string();
-            call_webhook(&url, &r.id, body).await;
+            call_webhook(url, &r.id, body).await;
             last = last.max(r.first_seq);
+            storage.set_meta(WEBHOOK_CURSOR, &last.to_string()).await?;
         }
     }
+    Ok(())
 }
 
 /// How often the webhook is tried for one incident, and the wait before the first retry
