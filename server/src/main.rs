@@ -470,6 +470,7 @@ async fn serve(
     }
     drop(seeding);
     if let Some(url) = webhook {
+        saferound_server::web::reports::webhook_cursor(&state).await?;
         tokio::spawn(saferound_server::web::reports::run_webhook(
             state.clone(),
             url,

@@ -102,6 +102,19 @@ fn forge(d: &Device, id: DocId, kind: EventKind, edit: Edit) {
 /// Forges the event on `d`, syncs, and checks the server refused it with `code`, the
 /// phone quarantined it and went back to the server's copy, and the ledger is unchanged.
 fn refused(server: &Server, d: &Device, id: DocId, kind: EventKind, edit: Edit, code: &str) {
+    refused_because(server, d, id, kind, edit, code, "");
+}
+
+/// As `refused`, and the server's reason says `reason`.
+fn refused_because(
+    server: &Server,
+    d: &Device,
+    id: DocId,
+    kind: EventKind,
+    edit: Edit,
+    code: &str,
+    reason: &str,
+) {
     let before = rows(server, id);
     let events_before = d.hazard(id).expect("hazard").events.len();
     forge(d, id, kind, edit);
@@ -115,6 +128,7 @@ fn refused(server: &Server, d: &Device, id: DocId, kind: EventKind, edit: Edit, 
     let q = d.store().quarantined().expect("quarantine");
     assert_eq!(q.len(), quarantined_before + 1);
     assert_eq!(q[0].code, code, "{kind:?}: {}", q[0].reason);
+    assert!(q[0].reason.contains(reason), "{kind:?}: {}", q[0].reason);
     assert_eq!(rows(server, id), before, "{kind:?} changed the ledger");
     assert_eq!(
         d.hazard(id).expect("hazard").events.len(),
@@ -146,6 +160,8 @@ fn every_transition_by_every_role_from_synced_phones() {
     let owner = enroll(&server, tmp.path(), "owner", "owner", DEMO_PASSWORD);
     let office = enroll(&server, tmp.path(), "office", "office", DEMO_PASSWORD);
     let admin = enroll(&server, tmp.path(), "admin", "demo-admin", DEMO_PASSWORD);
+    // An inspector's phone that will not sync again until it tries a forgery.
+    let rogue = enroll(&server, tmp.path(), "rogue", "inspector2", DEMO_PASSWORD);
     let all = [&inspector, &inspector2, &owner, &office, &admin];
     let sync_all = || {
         for d in all {
@@ -199,31 +215,78 @@ fn every_transition_by_every_role_from_synced_phones() {
         );
     }
     // Not legal where its author put it: verified before any rectification, by the office.
-    refused(
+    refused_because(
         &server,
         &office,
         id,
         EventKind::Verified,
         Edit::None,
         "schema_violation",
+        "cannot be recorded on a hazard that is reported",
     );
     // Supervision is for major hazards only, even for the office.
-    refused(
+    refused_because(
         &server,
         &office,
         id,
         EventKind::ListedForSupervision,
         Edit::Plan(PlanPart::Supervision),
         "schema_violation",
+        "only major hazards",
     );
     // An event slipped in before the recorded history.
-    refused(
+    refused_because(
         &server,
         &office,
         id,
         EventKind::Regraded,
         Edit::Prepend,
         "schema_violation",
+        "new events go after the events already recorded",
+    );
+    // A second history for the same hazard: a phone that never had it writes a document
+    // of its own under the hazard's id (a change without dependencies), whose event list
+    // could otherwise win over the real one's.
+    let before = rows(&server, id);
+    rogue
+        .store()
+        .write(rogue.actor(), Timestamp(chrono::Utc::now()), |tx| {
+            tx.create(id, |d| {
+                hazard::create(
+                    d,
+                    &hazard::NewHazard {
+                        id,
+                        institution: rogue.identity().institution,
+                        campaign: None,
+                        inspection: None,
+                        site: doc::SiteRef {
+                            id: site,
+                            name: "第一教学楼".into(),
+                            kind: saferound_core::model::SiteKind::TeachingBuilding,
+                        },
+                        category: HazardCategory::FireSafety,
+                        risk: RiskGrade::Low,
+                        location: String::new(),
+                        description: "另起炉灶".into(),
+                        photos: vec![],
+                    },
+                    &rogue.identity().user,
+                    Timestamp(chrono::Utc::now()),
+                )
+            })
+        })
+        .unwrap();
+    let r = sync(&rogue);
+    assert!(
+        r.rejected.iter().any(|(doc, _)| *doc == id.to_string()),
+        "{r:?}"
+    );
+    let q = rogue.store().quarantined().unwrap();
+    assert!(q[0].reason.contains("created once"), "{}", q[0].reason);
+    assert_eq!(
+        rows(&server, id),
+        before,
+        "the second history changed nothing"
     );
     // The owner may not regrade; the reporting inspectors may until it is assigned.
     not_allowed(owner.regrade(id, RiskGrade::Low, "x"));

@@ -29,35 +29,32 @@ fn final_path(state: &AppState, hash: &str) -> PathBuf {
 }
 
 fn partial_path(state: &AppState, institution: &str, hash: &str) -> PathBuf {
-    state
-        .blobs
-        .join("partial")
-        .join(format!("{institution}-{hash}"))
+    partial_dir(state).join(format!("{institution}-{hash}"))
 }
 
-/// Keeps a whole photo, already checked, under its hash: written beside the store, made
-/// durable, then renamed into place, so a reader never sees part of it. A photo already
-/// kept (same hash, same bytes) is left as it is.
-pub async fn write_whole(state: &AppState, hash: &str, bytes: Vec<u8>) -> std::io::Result<()> {
+/// Where photos wait while they arrive (a phone's resumable uploads, a dashboard form's
+/// photos): beside the store, on the same file system, so moving one into place is a
+/// rename.
+pub fn partial_dir(state: &AppState) -> PathBuf {
+    state.blobs.join("partial")
+}
+
+/// Moves a photo that arrived whole and was checked (hash, image type) from `partial` to
+/// its place under its hash; a photo already there (same hash, same bytes) is kept and
+/// `partial` removed. Blocking file work: call it off the async threads.
+pub fn move_into_place(
+    state: &AppState,
+    partial: &std::path::Path,
+    hash: &str,
+) -> std::io::Result<()> {
     let fin = final_path(state, hash);
-    let tmp = state
-        .blobs
-        .join("partial")
-        .join(format!("web-{hash}-{}", uuid::Uuid::now_v7()));
-    tokio::task::spawn_blocking(move || {
-        if fin.exists() {
-            return Ok(());
-        }
-        for dir in [tmp.parent(), fin.parent()].into_iter().flatten() {
-            std::fs::create_dir_all(dir)?;
-        }
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(&bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, &fin)
-    })
-    .await
-    .map_err(std::io::Error::other)?
+    if fin.exists() {
+        return std::fs::remove_file(partial);
+    }
+    if let Some(dir) = fin.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::rename(partial, &fin)
 }
 
 /// Where an upload's body goes and how long the whole photo is, from `Upload-Offset`
@@ -136,8 +133,7 @@ pub async fn put(
     }
     let (offset, total) = upload_range(&headers, body.len())?;
     let partial = partial_path(&state, &inst, &hash);
-    let fin = final_path(&state, &hash);
-    let hash2 = hash.clone();
+    let (hash2, state2) = (hash.clone(), state.clone());
     // File work is blocking: off the async threads.
     let outcome =
         tokio::task::spawn_blocking(move || -> Result<(u64, Option<&'static str>), ApiError> {
@@ -176,10 +172,7 @@ pub async fn put(
                     return Err(ApiError::BadRequest(e.to_string()));
                 }
             };
-            if let Some(dir) = fin.parent() {
-                std::fs::create_dir_all(dir).map_err(io)?;
-            }
-            std::fs::rename(&partial, &fin).map_err(io)?;
+            move_into_place(&state2, &partial, &hash2).map_err(io)?;
             Ok((now, Some(ct)))
         })
         .await
@@ -215,5 +208,18 @@ pub async fn get(
     let bytes = tokio::fs::read(final_path(&state, &hash))
         .await
         .map_err(|_| ApiError::NotFound)?;
-    Ok(([(axum::http::header::CONTENT_TYPE, ct)], bytes).into_response())
+    use axum::http::header;
+    Ok((
+        [
+            (header::CONTENT_TYPE, ct),
+            // Judged from the first bytes only: nothing may sniff another type.
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_string()),
+            (
+                header::CONTENT_SECURITY_POLICY,
+                "sandbox; default-src 'none'".to_string(),
+            ),
+        ],
+        bytes,
+    )
+        .into_response())
 }

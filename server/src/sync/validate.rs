@@ -86,6 +86,14 @@ pub fn check(
             let heads = after.get_heads();
             let current = read_hazard(after)?;
             for c in new {
+                // A change without dependencies starts a document. The server has this
+                // hazard already, so such a change would start a second history beside
+                // it — whose event list could win over the real one's — not edit it.
+                if before.is_some() && c.deps().is_empty() {
+                    return Err(schema(
+                        "a hazard is created once; this change starts another history",
+                    ));
+                }
                 let seen = if c.deps().is_empty() {
                     None
                 } else {

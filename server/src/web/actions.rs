@@ -198,7 +198,7 @@ pub async fn apply(
     user: &User,
     id: DocId,
     action: HazardAction,
-    photos: Vec<Vec<u8>>,
+    photos: Vec<super::upload::ArrivedPhoto>,
 ) -> Result<(), ActionError> {
     if !photos.is_empty()
         && !matches!(
@@ -421,7 +421,7 @@ pub async fn report(
     state: &AppState,
     user: &User,
     mut r: NewReport,
-    photos: Vec<Vec<u8>>,
+    photos: Vec<super::upload::ArrivedPhoto>,
 ) -> Result<DocId, ActionError> {
     if !Action::ReportHazard.allowed(&user.roles, Named::default()) {
         return Err(ActionError::Forbidden(format!(

@@ -99,7 +99,6 @@ fn field(f: &HashMap<String, String>, k: &str, max: usize) -> Result<String, Str
     Ok(v.to_string())
 }
 
-/// `POST /admin/{user|department|site|revoke|deactivate|activate}`
 /// The roles ticked on a user form (`role_<code>` fields): at least one, and never the
 /// provincial reviewer's, which only the server's operator gives.
 fn roles_of(f: &HashMap<String, String>) -> Result<Vec<Role>, String> {
@@ -114,7 +113,7 @@ fn roles_of(f: &HashMap<String, String>) -> Result<Vec<Role>, String> {
     Ok(roles)
 }
 
-/// The department chosen on a user form, if any: one of the institution's.
+/// The department chosen on a form, if any: one of the institution's.
 async fn department_of(
     s: &dyn crate::store::Storage,
     inst: saferound_core::ids::InstitutionId,
@@ -145,6 +144,8 @@ async fn department_of(
     Ok(Some(id))
 }
 
+/// `POST /admin/{department|site|user|roles|timezone|revoke|deactivate|activate}`: an
+/// administrator's change to their institution, audited.
 pub async fn post(
     State(state): State<AppState>,
     web: Web,
@@ -179,19 +180,9 @@ pub async fn post(
                 Ok(format!("department {} {}", d.id, d.name))
             }
             "site" => {
-                let department: DepartmentId = field(&f, "department", 64)
-                    .map_err(bad)?
-                    .parse()
-                    .map_err(|_| bad("department: not an id".into()))?;
-                if !s
-                    .departments(inst)
-                    .await
-                    .map_err(internal)?
-                    .iter()
-                    .any(|d| d.id == department)
-                {
-                    return Err(bad("department: not in this institution".into()));
-                }
+                let department = department_of(s, inst, &f)
+                    .await?
+                    .ok_or_else(|| bad("department: required".into()))?;
                 let site = Site {
                     id: SiteId::new(),
                     institution: inst,

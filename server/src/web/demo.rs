@@ -105,7 +105,10 @@ pub async fn seed(state: &AppState) -> Result<usize, String> {
     let owner = user("owner").await?;
     let today = state.today_in(state.tz(Some(demo::institution())).await);
     let inst = demo::institution();
-    let before_photo = upload::keep_photos(state, inst, vec![BEFORE_PHOTO.to_vec()])
+    let before = upload::arrived_from_bytes(state, BEFORE_PHOTO)
+        .await
+        .map_err(|e| e.to_string())?;
+    let before_photo = upload::keep_photos(state, inst, vec![before])
         .await
         .map_err(|e| e.to_string())?;
     let mut n = 0;
@@ -154,7 +157,11 @@ pub async fn seed(state: &AppState) -> Result<usize, String> {
                 HazardAction::Rectify {
                     note: "已更换/整改完成".into(),
                 },
-                vec![AFTER_PHOTO.to_vec()],
+                vec![
+                    upload::arrived_from_bytes(state, AFTER_PHOTO)
+                        .await
+                        .map_err(|e| e.to_string())?,
+                ],
             )
             .await
             .map_err(|e| e.to_string())?;

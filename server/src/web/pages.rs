@@ -734,11 +734,15 @@ pub(crate) fn action_error(state: &AppState, lang: Lang, e: ActionError) -> Resp
 /// `POST /hazards/{id}/act`: one action, through the hazard document.
 pub async fn act(
     State(state): State<AppState>,
-    web: Web,
     Path(id): Path<String>,
     input: FormInput,
 ) -> Response {
-    let f = &input.fields;
+    let FormInput {
+        web,
+        fields,
+        photos,
+    } = input;
+    let f = &fields;
     if let Some(refused) = csrf_refusal(&state, &web, f) {
         return refused;
     }
@@ -750,7 +754,7 @@ pub async fn act(
         Err(e) => return action_error(&state, web.lang, e),
     };
     let what = f.get("action").cloned().unwrap_or_default();
-    match actions::apply(&state, &web.user, doc_id, action, input.photos).await {
+    match actions::apply(&state, &web.user, doc_id, action, photos).await {
         Ok(()) => {
             tracing::info!(user = %web.user.id, hazard = %doc_id, action = %what, "dashboard action");
             Redirect::to(&format!("/hazards/{doc_id}?msg=ok")).into_response()
@@ -760,8 +764,13 @@ pub async fn act(
 }
 
 /// `POST /hazards/new`: the office reports a hazard 上报 from the dashboard.
-pub async fn new_hazard(State(state): State<AppState>, web: Web, input: FormInput) -> Response {
-    let f = &input.fields;
+pub async fn new_hazard(State(state): State<AppState>, input: FormInput) -> Response {
+    let FormInput {
+        web,
+        fields,
+        photos,
+    } = input;
+    let f = &fields;
     if let Some(refused) = csrf_refusal(&state, &web, f) {
         return refused;
     }
@@ -785,7 +794,7 @@ pub async fn new_hazard(State(state): State<AppState>, web: Web, input: FormInpu
         Ok(r) => r,
         Err(e) => return action_error(&state, web.lang, e),
     };
-    match actions::report(&state, &web.user, r, input.photos).await {
+    match actions::report(&state, &web.user, r, photos).await {
         Ok(id) => Redirect::to(&format!("/hazards/{id}?msg=ok")).into_response(),
         Err(e) => action_error(&state, web.lang, e),
     }
@@ -857,6 +866,13 @@ pub async fn photo(
             [
                 (header::CONTENT_TYPE, content_type),
                 (header::CACHE_CONTROL, "private, max-age=86400".to_string()),
+                // The type was judged from the first bytes only: browsers must not
+                // sniff another, and a photo is never a page that runs anything.
+                (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_string()),
+                (
+                    header::CONTENT_SECURITY_POLICY,
+                    "sandbox; default-src 'none'".to_string(),
+                ),
             ],
             bytes,
         )

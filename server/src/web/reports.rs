@@ -480,6 +480,28 @@ pub async fn run_webhook(state: AppState, url: String) {
 /// Where the webhook's sender has got to: the feed position of the last incident sent.
 const WEBHOOK_CURSOR: &str = "incident_webhook_cursor";
 
+/// Where the webhook's sender is, set up on first use at the newest incident (what came
+/// before the webhook was configured is not news). `main` calls it before the server
+/// takes requests, so no incident slips in between.
+pub async fn webhook_cursor(state: &AppState) -> Result<i64, crate::store::StoreError> {
+    let storage = state.storage.as_ref();
+    if let Some(v) = storage.meta(WEBHOOK_CURSOR).await? {
+        return v.parse().map_err(|_| {
+            crate::store::StoreError::Conflict(format!("{WEBHOOK_CURSOR} is not a number: {v}"))
+        });
+    }
+    let newest = storage
+        .reports(None, "incident_report", 0, 1, ReportOrder::NewestFirst)
+        .await?
+        .first()
+        .map(|r| r.first_seq)
+        .unwrap_or(0);
+    storage
+        .set_meta(WEBHOOK_CURSOR, &newest.to_string())
+        .await?;
+    Ok(newest)
+}
+
 /// Sends incidents while `lead` holds the sender's lock; returns when it no longer does.
 async fn send_incidents(
     state: &AppState,
@@ -489,23 +511,12 @@ async fn send_incidents(
     let storage = state.storage.as_ref();
     // Subscribed before the first look, as the incident stream is.
     let mut notices = storage.subscribe_changes();
-    let mut last = match storage.meta(WEBHOOK_CURSOR).await? {
-        Some(v) => v.parse().unwrap_or(0),
-        // The first sender ever starts at the newest incident: what came before the
-        // webhook was set up is not news.
-        None => {
-            let newest = storage
-                .reports(None, "incident_report", 0, 1, ReportOrder::NewestFirst)
-                .await?
-                .first()
-                .map(|r| r.first_seq)
-                .unwrap_or(0);
-            storage
-                .set_meta(WEBHOOK_CURSOR, &newest.to_string())
-                .await?;
-            newest
-        }
-    };
+    let mut last = webhook_cursor(state).await?;
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_global(Some(WEBHOOK_TIMEOUT))
+        .build()
+        .into();
+    let mut receiver_down = false;
     while lead.held() {
         let list = storage
             .reports(None, "incident_report", last, 50, ReportOrder::OldestFirst)
@@ -522,7 +533,8 @@ async fn send_incidents(
             }
             let tz = state.tz(r.institution.parse().ok()).await;
             let body = incident_json(r, tz).to_string();
-            call_webhook(url, &r.id, body).await;
+            let attempts = if receiver_down { 1 } else { WEBHOOK_ATTEMPTS };
+            receiver_down = !call_webhook(&agent, url, &r.id, body, attempts).await;
             last = last.max(r.first_seq);
             storage.set_meta(WEBHOOK_CURSOR, &last.to_string()).await?;
         }
@@ -531,24 +543,29 @@ async fn send_incidents(
 }
 
 /// How often the webhook is tried for one incident, and the wait before the first retry
-/// (doubling after each): about a minute in all, then the incident is logged as not
-/// delivered and the next one goes; the dashboard has it either way.
+/// (doubling after each: 2, 4, 8, 16, 32 s). With each try allowed `WEBHOOK_TIMEOUT`, a
+/// receiver that does not answer at all costs one incident about two minutes; then it is
+/// logged as not delivered. While the receiver is down (the last incident was given up),
+/// each next incident is tried once, so a backlog does not wait two minutes apiece; the
+/// first success ends that. The dashboard has every incident either way.
 const WEBHOOK_ATTEMPTS: u32 = 6;
 const WEBHOOK_FIRST_RETRY: Duration = Duration::from_secs(2);
 /// One call may take this long (connect, send, answer) before it counts as failed.
 const WEBHOOK_TIMEOUT: Duration = Duration::from_secs(10);
 
-async fn call_webhook(url: &str, incident: &str, body: String) {
+/// Calls the webhook for one incident; whether it was delivered.
+async fn call_webhook(
+    agent: &ureq::Agent,
+    url: &str,
+    incident: &str,
+    body: String,
+    attempts: u32,
+) -> bool {
     let mut wait = WEBHOOK_FIRST_RETRY;
-    for attempt in 1..=WEBHOOK_ATTEMPTS {
-        let (u, b) = (url.to_string(), body.clone());
+    for attempt in 1..=attempts {
+        let (a, u, b) = (agent.clone(), url.to_string(), body.clone());
         let sent = tokio::task::spawn_blocking(move || {
-            let agent: ureq::Agent = ureq::Agent::config_builder()
-                .timeout_global(Some(WEBHOOK_TIMEOUT))
-                .build()
-                .into();
-            agent
-                .post(&u)
+            a.post(&u)
                 .header("Content-Type", "application/json")
                 .send(b.as_bytes())
                 .map(|_| ())
@@ -559,17 +576,18 @@ async fn call_webhook(url: &str, incident: &str, body: String) {
         match sent {
             Ok(()) => {
                 tracing::info!(incident, attempt, "webhook called");
-                return;
+                return true;
             }
-            Err(e) if attempt < WEBHOOK_ATTEMPTS => {
+            Err(e) if attempt < attempts => {
                 tracing::warn!(incident, attempt, "webhook failed: {e}; trying again");
                 tokio::time::sleep(wait).await;
                 wait *= 2;
             }
             Err(e) => tracing::error!(
                 incident,
-                "webhook failed {WEBHOOK_ATTEMPTS} times, giving up on this incident: {e}"
+                "webhook failed {attempts} time(s), giving up on this incident: {e}"
             ),
         }
     }
+    false
 }
