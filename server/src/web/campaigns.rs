@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use axum::Form;
 use axum::extract::{Path, Query, State};
-use axum::http::{StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::{Datelike, FixedOffset, NaiveDate};
 use saferound_core::ids::{CampaignId, InstitutionId, Timestamp};
@@ -780,9 +780,9 @@ pub async fn export(
     Path((id, file)): Path<(String, String)>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    let xlsx = match file.as_str() {
-        "summary.csv" => false,
-        "summary.xlsx" => true,
+    let file = match file.as_str() {
+        "summary.csv" => super::pages::TableFile::Csv,
+        "summary.xlsx" => super::pages::TableFile::Xlsx,
         _ => return StatusCode::NOT_FOUND.into_response(),
     };
     let Summary {
@@ -796,54 +796,20 @@ pub async fn export(
         Err(r) => return r,
     };
     let (header, cells) = summary_table(&rows, &total, web.lang);
-    let name = format!("campaign-summary-{}-{today}", c.starts.year());
-    let (bytes, content_type, ext) = if xlsx {
-        let sheet = if web.lang == Lang::En {
-            "Campaign summary"
-        } else {
-            "工作总结"
-        };
-        let built = tokio::task::spawn_blocking(move || {
-            let h: Vec<&str> = header.iter().map(String::as_str).collect();
-            crate::export::xlsx(sheet, &h, &cells)
-        })
-        .await;
-        match built {
-            Ok(Ok(b)) => (
-                b,
-                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                "xlsx",
-            ),
-            Ok(Err(e)) => return internal(&state, &web, e),
-            Err(e) => return internal(&state, &web, e),
-        }
-    } else {
-        let h: Vec<&str> = header.iter().map(String::as_str).collect();
-        (
-            crate::export::csv(&h, &cells),
-            "text/csv; charset=utf-8",
-            "csv",
-        )
-    };
     super::audit_action(
         &state,
         &web,
-        &format!("export_campaign_{ext}"),
+        &format!("export_campaign_{}", file.ext()),
         &c.id.to_string(),
     )
     .await;
-    (
-        [
-            (header::CONTENT_TYPE, content_type.to_string()),
-            (
-                header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"{name}.{ext}\""),
-            ),
-            (header::CACHE_CONTROL, "no-store".to_string()),
-        ],
-        bytes,
-    )
-        .into_response()
+    let sheet = if web.lang == Lang::En {
+        "Campaign summary"
+    } else {
+        "工作总结"
+    };
+    let name = format!("campaign-summary-{}-{today}", c.starts.year());
+    super::pages::table_download(&state, &web, file, &name, sheet, header, cells).await
 }
 
 #[cfg(test)]

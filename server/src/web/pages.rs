@@ -995,8 +995,60 @@ pub(crate) fn download(content_type: &str, name: &str, bytes: Vec<u8>) -> Respon
         .into_response()
 }
 
-fn export_name(state: &AppState, ext: &str) -> String {
-    format!("ledger-{}.{ext}", state.today_in(super::default_tz()))
+/// How a table goes out: CSV (with the UTF-8 byte-order mark Excel needs) or a workbook.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TableFile {
+    Csv,
+    Xlsx,
+}
+
+impl TableFile {
+    pub(crate) fn ext(self) -> &'static str {
+        match self {
+            TableFile::Csv => "csv",
+            TableFile::Xlsx => "xlsx",
+        }
+    }
+}
+
+/// A table as a download named `name`.csv or `name`.xlsx (one sheet, `sheet`), the
+/// workbook built off the async threads. The one way every export leaves the server.
+pub(crate) async fn table_download(
+    state: &AppState,
+    web: &Web,
+    file: TableFile,
+    name: &str,
+    sheet: &'static str,
+    header: Vec<String>,
+    rows: Vec<Vec<String>>,
+) -> Response {
+    let file_name = format!("{name}.{}", file.ext());
+    match file {
+        TableFile::Csv => {
+            let h: Vec<&str> = header.iter().map(String::as_str).collect();
+            download(
+                "text/csv; charset=utf-8",
+                &file_name,
+                export::csv(&h, &rows),
+            )
+        }
+        TableFile::Xlsx => {
+            let built = tokio::task::spawn_blocking(move || {
+                let h: Vec<&str> = header.iter().map(String::as_str).collect();
+                export::xlsx(sheet, &h, &rows)
+            })
+            .await;
+            match built {
+                Ok(Ok(bytes)) => download(
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                    &file_name,
+                    bytes,
+                ),
+                Ok(Err(e)) => super::internal(state, web, e),
+                Err(e) => super::internal(state, web, e),
+            }
+        }
+    }
 }
 
 pub async fn export_csv(
@@ -1004,19 +1056,7 @@ pub async fn export_csv(
     web: Web,
     Query(f): Query<Filter>,
 ) -> Response {
-    let rows = match export_rows(&state, &web, &f).await {
-        Ok(r) => r,
-        Err(r) => return r,
-    };
-    super::audit_action(
-        &state,
-        &web,
-        "export_csv",
-        &format!("{} rows; {}", rows.len(), f.qs()),
-    )
-    .await;
-    let body = export::csv(export::columns(web.lang), &rows);
-    download("text/csv; charset=utf-8", &export_name(&state, "csv"), body)
+    export_ledger(state, web, f, TableFile::Csv).await
 }
 
 pub async fn export_xlsx(
@@ -1024,41 +1064,31 @@ pub async fn export_xlsx(
     web: Web,
     Query(f): Query<Filter>,
 ) -> Response {
+    export_ledger(state, web, f, TableFile::Xlsx).await
+}
+
+/// The ledger, as the filter shows it, in the customary columns.
+async fn export_ledger(state: AppState, web: Web, f: Filter, file: TableFile) -> Response {
     let rows = match export_rows(&state, &web, &f).await {
         Ok(r) => r,
         Err(r) => return r,
     };
-    let n = rows.len();
-    let lang = web.lang;
-    let sheet = if lang == Lang::En {
+    super::audit_action(
+        &state,
+        &web,
+        &format!("export_{}", file.ext()),
+        &format!("{} rows; {}", rows.len(), f.qs()),
+    )
+    .await;
+    let sheet = if web.lang == Lang::En {
         "Hazard ledger"
     } else {
         "隐患台账"
     };
-    let built =
-        tokio::task::spawn_blocking(move || export::xlsx(sheet, export::columns(lang), &rows))
-            .await;
-    match built {
-        Ok(Ok(bytes)) => {
-            super::audit_action(
-                &state,
-                &web,
-                "export_xlsx",
-                &format!("{n} rows; {}", f.qs()),
-            )
-            .await;
-            download(
-                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                &export_name(&state, "xlsx"),
-                bytes,
-            )
-        }
-        Ok(Err(e)) => error_page(&state, web.lang, StatusCode::INTERNAL_SERVER_ERROR, &e),
-        Err(e) => error_page(
-            &state,
-            web.lang,
-            StatusCode::INTERNAL_SERVER_ERROR,
-            &e.to_string(),
-        ),
-    }
+    let header = export::columns(web.lang)
+        .iter()
+        .map(|c| c.to_string())
+        .collect();
+    let name = format!("ledger-{}", state.today_in(super::default_tz()));
+    table_download(&state, &web, file, &name, sheet, header, rows).await
 }

@@ -294,33 +294,29 @@ async fn weekly_export(
             line
         })
         .collect();
-    let name = format!("weekly-{end}");
-    if xlsx {
-        let sheet = if en { "Weekly reports" } else { "周报" };
-        let built = tokio::task::spawn_blocking(move || {
-            let h: Vec<&str> = header.iter().map(String::as_str).collect();
-            crate::export::xlsx(sheet, &h, &rows)
-        })
-        .await;
-        let bytes = match built {
-            Ok(Ok(b)) => b,
-            Ok(Err(e)) => return super::internal(&state, &web, e),
-            Err(e) => return super::internal(&state, &web, e),
-        };
-        super::audit_action(&state, &web, "export_weekly_xlsx", &end.to_string()).await;
-        return super::pages::download(
-            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-            &format!("{name}.xlsx"),
-            bytes,
-        );
-    }
-    let h: Vec<&str> = header.iter().map(String::as_str).collect();
-    super::audit_action(&state, &web, "export_weekly_csv", &end.to_string()).await;
-    super::pages::download(
-        "text/csv; charset=utf-8",
-        &format!("{name}.csv"),
-        crate::export::csv(&h, &rows),
+    let file = if xlsx {
+        super::pages::TableFile::Xlsx
+    } else {
+        super::pages::TableFile::Csv
+    };
+    super::audit_action(
+        &state,
+        &web,
+        &format!("export_weekly_{}", file.ext()),
+        &end.to_string(),
     )
+    .await;
+    let sheet = if en { "Weekly reports" } else { "周报" };
+    super::pages::table_download(
+        &state,
+        &web,
+        file,
+        &format!("weekly-{end}"),
+        sheet,
+        header,
+        rows,
+    )
+    .await
 }
 
 fn incident_json(r: &ReportReceipt, tz: FixedOffset) -> serde_json::Value {
