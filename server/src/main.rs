@@ -468,9 +468,13 @@ async fn serve(
             println!("Loaded {n} demo hazards; the dashboard is at /login (login office).");
         }
     }
+    if webhook.is_some() {
+        // Under the same lock: replicas starting together agree on where the webhook
+        // starts, and no incident falls between one's start and the other's.
+        saferound_server::web::reports::webhook_cursor(&state).await?;
+    }
     drop(seeding);
     if let Some(url) = webhook {
-        saferound_server::web::reports::webhook_cursor(&state).await?;
         tokio::spawn(saferound_server::web::reports::run_webhook(
             state.clone(),
             url,

@@ -119,6 +119,7 @@ storage_tests!(
     ledger_dump_is_equal_after_rebuild,
     commits_are_announced_to_subscribers,
     institution_weekly_report_figures_and_filings,
+    positions_only_move_forward,
 );
 
 // ---------------------------------------------------------------------------------------
@@ -368,6 +369,24 @@ async fn next_named_notice(
 /// A commit is announced to subscribers (PostgreSQL: through NOTIFY and this process's
 /// listening connection) with its institution; a stale commit changes nothing and is
 /// not announced.
+/// The server's own positions (the webhook's cursor): unset, then only ever further, so a
+/// process that lost its turn cannot put one back.
+async fn positions_only_move_forward(s: Arc<dyn Storage>) {
+    let s = s.as_ref();
+    assert_eq!(s.position("test_cursor").await.unwrap(), None);
+    s.advance_position("test_cursor", 5).await.unwrap();
+    assert_eq!(s.position("test_cursor").await.unwrap(), Some(5));
+    s.advance_position("test_cursor", 3).await.unwrap();
+    assert_eq!(
+        s.position("test_cursor").await.unwrap(),
+        Some(5),
+        "never back"
+    );
+    s.advance_position("test_cursor", 12).await.unwrap();
+    assert_eq!(s.position("test_cursor").await.unwrap(), Some(12));
+    assert_eq!(s.position("other").await.unwrap(), None);
+}
+
 async fn commits_are_announced_to_subscribers(s: Arc<dyn Storage>) {
     let s = s.as_ref();
     let mut rx = s.subscribe_changes();

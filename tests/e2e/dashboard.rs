@@ -1078,10 +1078,11 @@ fn photos_before_and_after_from_the_dashboard_reach_the_phones() {
         csrf: "0".repeat(64),
         ..owner.clone_session()
     };
+    // (A photo that is no image: a 400 would mean it was read before the token.)
     let p = forged.post_multipart(
         &format!("/hazards/{id}/act"),
         &[("action", "rectify"), ("note", "已更换")],
-        &[&stray],
+        &[b"GIF89a not one of ours"],
     );
     assert_eq!(p.status, 403);
     let good = jpeg(7, 2_000);
@@ -1097,6 +1098,13 @@ fn photos_before_and_after_from_the_dashboard_reach_the_phones() {
         "nothing of a refused form is kept"
     );
     assert_eq!(hazard_dump(&server, &id), dump, "refusals change nothing");
+    let leftovers: Vec<_> = std::fs::read_dir(tmp.path().join("blobs").join("partial"))
+        .map(|d| d.filter_map(Result::ok).map(|e| e.file_name()).collect())
+        .unwrap_or_default();
+    assert!(
+        leftovers.is_empty(),
+        "refused photos leave no files: {leftovers:?}"
+    );
     assert_eq!(
         office
             .get(&format!("/photos/{}", sha256_hex(&stray)))

@@ -562,9 +562,12 @@ pub trait Storage: Send + Sync + 'static {
     /// Waits until this process holds the lock `which` among the processes sharing the
     /// database (see `LockFor`), and holds it until the returned guard is dropped.
     async fn lock(&self, which: LockFor) -> Result<HeldLock>;
-    /// A value of the database's own bookkeeping (`meta`), e.g. the webhook's cursor.
-    async fn meta(&self, key: &str) -> Result<Option<String>>;
-    async fn set_meta(&self, key: &str, value: &str) -> Result<()>;
+    /// A position the database keeps for the server's own bookkeeping (in `meta`), e.g.
+    /// the webhook's cursor.
+    async fn position(&self, key: &str) -> Result<Option<i64>>;
+    /// Moves the position `key` to `value` if that is further (or sets it, if unset): a
+    /// process that lost its turn cannot move it back.
+    async fn advance_position(&self, key: &str, value: i64) -> Result<()>;
     /// An id of this database's history: changes when the data is restored from a backup.
     async fn epoch(&self) -> Result<String>;
     /// Whether this database was ever restored from a backup: changes it lost may come

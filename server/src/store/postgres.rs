@@ -704,7 +704,16 @@ impl Storage for PostgresStorage {
             LockFor::Startup => STARTUP_LOCK,
             LockFor::IncidentWebhook => WEBHOOK_LOCK,
         };
-        let (client, connection) = self.config.connect(NoTls).await?;
+        // Keepalives, so a holder whose host vanished (no FIN ever comes) loses the lock
+        // within a minute or so, not after the system's two-hour default; and the holder
+        // notices a silently cut connection (`held`) as soon.
+        let mut config = self.config.clone();
+        config
+            .keepalives(true)
+            .keepalives_idle(std::time::Duration::from_secs(20))
+            .keepalives_interval(std::time::Duration::from_secs(10))
+            .keepalives_retries(3);
+        let (client, connection) = config.connect(NoTls).await?;
         let driver = tokio::spawn(async move {
             if let Err(e) = connection.await {
                 tracing::debug!("lock connection: {e}");
@@ -719,22 +728,27 @@ impl Storage for PostgresStorage {
         })))
     }
 
-    async fn meta(&self, key: &str) -> Result<Option<String>> {
+    async fn position(&self, key: &str) -> Result<Option<i64>> {
         let row = self
             .client()
             .await?
             .query_opt("SELECT value FROM meta WHERE key = $1", &[&key])
             .await?;
-        Ok(row.map(|r| col(&r, 0)).transpose()?)
+        let Some(row) = row else { return Ok(None) };
+        let v: String = col(&row, 0)?;
+        v.parse()
+            .map(Some)
+            .map_err(|_| StoreError::Conflict(format!("{key} is not a number: {v}")))
     }
 
-    async fn set_meta(&self, key: &str, value: &str) -> Result<()> {
+    async fn advance_position(&self, key: &str, value: i64) -> Result<()> {
         self.client()
             .await?
             .execute(
                 "INSERT INTO meta (key, value) VALUES ($1, $2)
-                 ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
-                &[&key, &value],
+                 ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value
+                 WHERE meta.value::bigint < EXCLUDED.value::bigint",
+                &[&key, &value.to_string()],
             )
             .await?;
         Ok(())

@@ -393,23 +393,31 @@ impl Storage for SqliteStorage {
         Ok(HeldLock::none())
     }
 
-    async fn meta(&self, key: &str) -> Result<Option<String>> {
+    async fn position(&self, key: &str) -> Result<Option<i64>> {
         let key = key.to_string();
         self.read(move |c| {
-            Ok(
-                c.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
-                    .optional()?,
-            )
+            let v: Option<String> = c
+                .query_row("SELECT value FROM meta WHERE key = ?1", [&key], |r| {
+                    r.get(0)
+                })
+                .optional()?;
+            v.map(|v| {
+                v.parse()
+                    .map_err(|_| StoreError::Conflict(format!("{key} is not a number: {v}")))
+            })
+            .transpose()
         })
         .await
     }
 
-    async fn set_meta(&self, key: &str, value: &str) -> Result<()> {
-        let (key, value) = (key.to_string(), value.to_string());
+    async fn advance_position(&self, key: &str, value: i64) -> Result<()> {
+        let key = key.to_string();
         self.write(move |c| {
             c.execute(
-                "INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)",
-                params![key, value],
+                "INSERT INTO meta (key, value) VALUES (?1, ?2)
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value
+                 WHERE CAST(meta.value AS INTEGER) < CAST(excluded.value AS INTEGER)",
+                params![key, value.to_string()],
             )?;
             Ok(())
         })

@@ -85,11 +85,12 @@ pub fn check(
         DocKind::Hazard => {
             let heads = after.get_heads();
             let current = read_hazard(after)?;
+            // A change without dependencies starts a document: one per hazard. Another
+            // (the server has the hazard already, or two in one push) would start a
+            // second history beside it, whose event list could win over the real one's.
+            let roots = new.iter().filter(|c| c.deps().is_empty()).count();
             for c in new {
-                // A change without dependencies starts a document. The server has this
-                // hazard already, so such a change would start a second history beside
-                // it — whose event list could win over the real one's — not edit it.
-                if before.is_some() && c.deps().is_empty() {
+                if c.deps().is_empty() && (before.is_some() || roots > 1) {
                     return Err(schema(
                         "a hazard is created once; this change starts another history",
                     ));

@@ -481,10 +481,8 @@ const WEBHOOK_CURSOR: &str = "incident_webhook_cursor";
 /// takes requests, so no incident slips in between.
 pub async fn webhook_cursor(state: &AppState) -> Result<i64, crate::store::StoreError> {
     let storage = state.storage.as_ref();
-    if let Some(v) = storage.meta(WEBHOOK_CURSOR).await? {
-        return v.parse().map_err(|_| {
-            crate::store::StoreError::Conflict(format!("{WEBHOOK_CURSOR} is not a number: {v}"))
-        });
+    if let Some(at) = storage.position(WEBHOOK_CURSOR).await? {
+        return Ok(at);
     }
     let newest = storage
         .reports(None, "incident_report", 0, 1, ReportOrder::NewestFirst)
@@ -492,10 +490,9 @@ pub async fn webhook_cursor(state: &AppState) -> Result<i64, crate::store::Store
         .first()
         .map(|r| r.first_seq)
         .unwrap_or(0);
-    storage
-        .set_meta(WEBHOOK_CURSOR, &newest.to_string())
-        .await?;
-    Ok(newest)
+    storage.advance_position(WEBHOOK_CURSOR, newest).await?;
+    // Read back: had another process set it meanwhile, its value stands.
+    Ok(storage.position(WEBHOOK_CURSOR).await?.unwrap_or(newest))
 }
 
 /// Sends incidents while `lead` holds the sender's lock; returns when it no longer does.
@@ -532,7 +529,9 @@ async fn send_incidents(
             let attempts = if receiver_down { 1 } else { WEBHOOK_ATTEMPTS };
             receiver_down = !call_webhook(&agent, url, &r.id, body, attempts).await;
             last = last.max(r.first_seq);
-            storage.set_meta(WEBHOOK_CURSOR, &last.to_string()).await?;
+            // The position only moves forward: had this process lost its turn during
+            // the call, the new sender's position is not put back.
+            storage.advance_position(WEBHOOK_CURSOR, last).await?;
         }
     }
     Ok(())

@@ -104,6 +104,10 @@ impl FromRequest<AppState> for FormInput {
         let mut photos = Vec::new();
         while let Some(mut field) = m.next_field().await.map_err(bad)? {
             let name = field.name().unwrap_or("").to_string();
+            text_bytes += name.len();
+            if text_bytes > MAX_FORM_BYTES {
+                return Err(refuse(StatusCode::PAYLOAD_TOO_LARGE, "form too large"));
+            }
             if name != PHOTO_FIELD {
                 let mut value = Vec::new();
                 while let Some(chunk) = field.chunk().await.map_err(bad)? {
@@ -123,13 +127,8 @@ impl FromRequest<AppState> for FormInput {
             if let Some(refused) = super::csrf_refusal(state, &web, &fields) {
                 return Err(refused);
             }
-            if let Some(photo) = receive_photo(state, &mut field).await? {
-                if photos.len() == MAX_PHOTOS_PER_ACTION {
-                    return Err(refuse(
-                        StatusCode::PAYLOAD_TOO_LARGE,
-                        format!("at most {MAX_PHOTOS_PER_ACTION} photos at a time"),
-                    ));
-                }
+            let room = photos.len() < MAX_PHOTOS_PER_ACTION;
+            if let Some(photo) = receive_photo(state, &mut field, room).await? {
                 photos.push(photo);
             }
         }
@@ -143,10 +142,11 @@ impl FromRequest<AppState> for FormInput {
 
 /// Streams one file part to a file beside the blob store, hashing it and checking its
 /// first bytes are an image; `None` for a file input left empty (browsers still send the
-/// part, with no bytes).
+/// part, with no bytes). Without `room` for another photo, its first byte is a refusal.
 async fn receive_photo(
     state: &AppState,
     field: &mut axum::extract::multipart::Field<'_>,
+    room: bool,
 ) -> Result<Option<ArrivedPhoto>, Response> {
     let internal = |e: std::io::Error| {
         refuse(
@@ -173,6 +173,12 @@ async fn receive_photo(
         .await
         .map_err(|e| refuse(e.status(), e.body_text()))?
     {
+        if !room && !chunk.is_empty() {
+            return Err(refuse(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("at most {MAX_PHOTOS_PER_ACTION} photos at a time"),
+            ));
+        }
         photo.size += chunk.len() as u64;
         if photo.size > DEFAULT_MAX_PHOTO_BYTES as u64 {
             return Err(refuse(
@@ -200,7 +206,17 @@ async fn receive_photo(
         photo.content_type =
             sniff_image(&head).map_err(|e| refuse(StatusCode::BAD_REQUEST, e.to_string()))?;
     }
+    // tokio writes in the background: flush reports a failed last write, which sync_all
+    // would not; and the file must hold every byte hashed before it is kept by that hash.
+    file.flush().await.map_err(internal)?;
     file.sync_all().await.map_err(internal)?;
+    let written = file.metadata().await.map_err(internal)?.len();
+    if written != photo.size {
+        return Err(internal(std::io::Error::other(format!(
+            "{written} of {} bytes written",
+            photo.size
+        ))));
+    }
     photo.hash = hex::encode(sha.finalize())
         .parse()
         .map_err(|_| refuse(StatusCode::INTERNAL_SERVER_ERROR, "photo hash"))?;
