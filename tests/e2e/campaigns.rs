@@ -136,16 +136,9 @@ fn campaigns_summary_exports_and_weekly_deadlines() {
 
     // The same table as .xlsx, read back.
     {
-        use calamine::{Reader, Xlsx};
         let (status, bytes) = office.get_bytes(&format!("/export/campaigns/{id}/summary.xlsx"));
         assert_eq!(status, 200);
-        let mut wb: Xlsx<_> =
-            calamine::open_workbook_from_rs(std::io::Cursor::new(bytes)).expect("xlsx");
-        let sheet = wb.worksheet_range("工作总结").expect("sheet");
-        let rows: Vec<Vec<String>> = sheet
-            .rows()
-            .map(|r| r.iter().map(|c| c.to_string()).collect())
-            .collect();
+        let rows = crate::dashboard::xlsx_rows(bytes, "工作总结");
         assert_eq!(rows, lines);
     }
     assert_eq!(

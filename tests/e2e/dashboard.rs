@@ -187,6 +187,18 @@ fn jpeg(seed: u32, len: usize) -> Vec<u8> {
     p
 }
 
+/// The cells of one sheet of an .xlsx file, as text, row by row.
+pub(crate) fn xlsx_rows(bytes: Vec<u8>, sheet: &str) -> Vec<Vec<String>> {
+    use calamine::{Reader, Xlsx};
+    let mut wb: Xlsx<_> =
+        calamine::open_workbook_from_rs(std::io::Cursor::new(bytes)).expect("an .xlsx file");
+    wb.worksheet_range(sheet)
+        .unwrap_or_else(|e| panic!("sheet {sheet}: {e}"))
+        .rows()
+        .map(|r| r.iter().map(|c| c.to_string()).collect())
+        .collect()
+}
+
 fn sha256_hex(bytes: &[u8]) -> String {
     saferound_core::ids::BlobHash::of(bytes).to_string()
 }
@@ -660,7 +672,6 @@ fn every_action_by_every_role_from_the_dashboard_and_the_phone() {
 
 #[test]
 fn exports_match_the_ledger_and_filters() {
-    use calamine::{Reader, Xlsx};
     let tmp = tempfile::tempdir().unwrap();
     let server = Server::start_with(tmp.path(), &["--demo", "--demo-hazards"]);
     let office = Web::login(&server, "office");
@@ -671,13 +682,7 @@ fn exports_match_the_ledger_and_filters() {
 
     let (status, bytes) = office.get_bytes("/export/ledger.xlsx");
     assert_eq!(status, 200);
-    let mut wb: Xlsx<_> =
-        calamine::open_workbook_from_rs(std::io::Cursor::new(bytes)).expect("xlsx");
-    let sheet = wb.worksheet_range("隐患台账").expect("sheet 隐患台账");
-    let rows: Vec<Vec<String>> = sheet
-        .rows()
-        .map(|r| r.iter().map(|c| c.to_string()).collect())
-        .collect();
+    let rows = xlsx_rows(bytes, "隐患台账");
     assert_eq!(rows[0][..3], ["序号", "排查时间", "排查人员"]);
     assert_eq!(rows[0][14], "销号时间");
     assert_eq!(rows.len() - 1, ledger.len());
@@ -713,9 +718,11 @@ fn exports_match_the_ledger_and_filters() {
     // The filtered Excel export holds the same hazards as the filtered CSV.
     let (status, bytes) = office.get_bytes("/export/ledger.xlsx?risk=major");
     assert_eq!(status, 200);
-    let mut wb: Xlsx<_> = calamine::open_workbook_from_rs(std::io::Cursor::new(bytes)).unwrap();
-    let sheet = wb.worksheet_range("隐患台账").unwrap();
-    let mut xlsx_ids: Vec<String> = sheet.rows().skip(1).map(|r| r[15].to_string()).collect();
+    let mut xlsx_ids: Vec<String> = xlsx_rows(bytes, "隐患台账")
+        .into_iter()
+        .skip(1)
+        .map(|r| r[15].clone())
+        .collect();
     let mut api_ids: Vec<String> = majors
         .iter()
         .map(|h| h["id"].as_str().unwrap().to_string())
@@ -869,19 +876,11 @@ fn weekly_grid_judges_server_receipt_time() {
     let csv = String::from_utf8(csv).unwrap();
     assert!(csv.contains("漏报"));
     // The Excel export holds the same grid, cell for cell.
-    use calamine::{Reader, Xlsx};
     let (status, bytes) = office.get_bytes(&format!("/export/weekly.xlsx?end={end}&weeks=5"));
     assert_eq!(status, 200);
-    let mut wb: Xlsx<_> = calamine::open_workbook_from_rs(std::io::Cursor::new(bytes)).unwrap();
-    let sheet = wb.worksheet_range("周报").expect("sheet 周报");
-    let from_xlsx: Vec<String> = sheet
-        .rows()
-        .map(|r| {
-            r.iter()
-                .map(|c| c.to_string())
-                .collect::<Vec<_>>()
-                .join(",")
-        })
+    let from_xlsx: Vec<String> = xlsx_rows(bytes, "周报")
+        .iter()
+        .map(|r| r.join(","))
         .collect();
     let from_csv: Vec<String> = csv
         .trim_start_matches('\u{feff}')

@@ -743,9 +743,6 @@ pub async fn act(
         photos,
     } = input;
     let f = &fields;
-    if let Some(refused) = csrf_refusal(&state, &web, f) {
-        return refused;
-    }
     let Ok(doc_id) = id.parse::<DocId>() else {
         return error_page(&state, web.lang, StatusCode::NOT_FOUND, "not found");
     };
@@ -771,9 +768,6 @@ pub async fn new_hazard(State(state): State<AppState>, input: FormInput) -> Resp
         photos,
     } = input;
     let f = &fields;
-    if let Some(refused) = csrf_refusal(&state, &web, f) {
-        return refused;
-    }
     let parsed = (|| -> Result<actions::NewReport, ActionError> {
         Ok(actions::NewReport {
             site: form_text(f, "site")

@@ -56,7 +56,7 @@ impl Drop for ArrivedPhoto {
     }
 }
 
-/// A dashboard form: who sent it, its text fields, its photos.
+/// A dashboard form, its CSRF token checked: who sent it, its text fields, its photos.
 pub struct FormInput {
     pub web: Web,
     pub fields: HashMap<String, String>,
@@ -88,6 +88,9 @@ impl FromRequest<AppState> for FormInput {
             let Form(fields) = Form::<HashMap<String, String>>::from_request(req, state)
                 .await
                 .map_err(IntoResponse::into_response)?;
+            if let Some(refused) = super::csrf_refusal(state, &web, &fields) {
+                return Err(refused);
+            }
             return Ok(FormInput {
                 web,
                 fields,
@@ -131,6 +134,10 @@ impl FromRequest<AppState> for FormInput {
             if let Some(photo) = receive_photo(state, &mut field, room).await? {
                 photos.push(photo);
             }
+        }
+        // A form without photos has its token checked here, with the rest in hand.
+        if let Some(refused) = super::csrf_refusal(state, &web, &fields) {
+            return Err(refused);
         }
         Ok(FormInput {
             web,
