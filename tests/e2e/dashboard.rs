@@ -665,9 +665,7 @@ fn every_action_by_every_role_from_the_dashboard_and_the_phone() {
     assert!(p.body.contains("手机交办"));
     assert_eq!(status_of(&office, &id), "in_rectification");
     // And the ledger equals one rebuilt from the documents alone.
-    let live = server.dump_ledger();
-    server.admin(&["rebuild-ledger"]);
-    assert_eq!(server.dump_ledger(), live);
+    server.assert_ledger_equals_a_rebuild();
 }
 
 #[test]
@@ -1155,9 +1153,7 @@ fn photos_before_and_after_from_the_dashboard_reach_the_phones() {
         &format!("/api/v1/blobs/{}", sha256_hex(&after1)),
     );
     assert_eq!((s, bytes), (200, after1.clone()));
-    let live = server.dump_ledger();
-    server.admin(&["rebuild-ledger"]);
-    assert_eq!(server.dump_ledger(), live);
+    server.assert_ledger_equals_a_rebuild();
 }
 
 #[test]
@@ -1420,6 +1416,41 @@ pub(crate) fn webhook_receiver() -> (String, std::sync::mpsc::Receiver<String>) 
     (url, rx)
 }
 
+/// Files `n` incidents on `d` (titled `tag` and a number); their ids, in order.
+pub(crate) fn file_incidents(d: &saferound_core::Device, n: usize, tag: &str) -> Vec<String> {
+    (0..n)
+        .map(|k| {
+            d.file_incident(&NewIncidentInput {
+                occurred_at: None,
+                site: Some(demo::site("1号学生公寓")),
+                location: format!("{k}号房"),
+                category: HazardCategory::FireSafety,
+                severity: RiskGrade::General,
+                title: format!("{tag}{k}"),
+                description: "楼道烟雾报警".into(),
+                actions_taken: "已排查".into(),
+            })
+            .unwrap()
+            .to_string()
+        })
+        .collect()
+}
+
+/// Bodies from the webhook receiver until `n` have come (60 s at most); their incident
+/// ids, in the order they came.
+pub(crate) fn webhook_ids(rx: &std::sync::mpsc::Receiver<String>, n: usize) -> Vec<String> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    (0..n)
+        .map(|i| {
+            let body = rx
+                .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+                .unwrap_or_else(|_| panic!("only {i} of {n} incidents reached the webhook"));
+            let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+            v["id"].as_str().unwrap().to_string()
+        })
+        .collect()
+}
+
 #[test]
 fn every_incident_reaches_the_webhook_once_in_order_even_after_a_failure() {
     let (hook, rx) = webhook_receiver();
@@ -1427,35 +1458,9 @@ fn every_incident_reaches_the_webhook_once_in_order_even_after_a_failure() {
     let server = Server::start_with(tmp.path(), &["--demo", "--incident-webhook", &hook]);
     let phone = enroll(&server, tmp.path(), "insp", "inspector", DEMO_PASSWORD);
     // More incidents in one sync than the server reads in one page.
-    let mut filed = Vec::new();
-    for k in 0..60 {
-        filed.push(
-            phone
-                .file_incident(&NewIncidentInput {
-                    occurred_at: None,
-                    site: Some(demo::site("1号学生公寓")),
-                    location: format!("{k}号房"),
-                    category: HazardCategory::FireSafety,
-                    severity: RiskGrade::General,
-                    title: format!("事件{k}"),
-                    description: "违规使用大功率电器".into(),
-                    actions_taken: "已没收".into(),
-                })
-                .unwrap()
-                .to_string(),
-        );
-    }
+    let filed = file_incidents(&phone, 60, "事件");
     sync(&phone);
-    let mut got = Vec::new();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while got.len() < filed.len() {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let body = rx
-            .recv_timeout(left)
-            .unwrap_or_else(|_| panic!("only {} of 60 incidents reached the webhook", got.len()));
-        let v: serde_json::Value = serde_json::from_str(&body).unwrap();
-        got.push(v["id"].as_str().unwrap().to_string());
-    }
+    let got = webhook_ids(&rx, filed.len());
     // The first call failed and was made again; none is skipped or sent twice, and they
     // come in the order the server received them (the push's order).
     assert_eq!(got, filed);

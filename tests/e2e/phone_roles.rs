@@ -433,7 +433,5 @@ fn every_transition_by_every_role_from_synced_phones() {
     for d in all {
         assert_eq!(d.hazard(id).unwrap().events.len(), kinds.len());
     }
-    let live = server.dump_ledger();
-    server.admin(&["rebuild-ledger"]);
-    assert_eq!(server.dump_ledger(), live);
+    server.assert_ledger_equals_a_rebuild();
 }

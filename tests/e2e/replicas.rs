@@ -292,9 +292,7 @@ fn devices_switching_replicas_converge_and_concurrent_edits_survive() {
     assert_eq!(la, lb, "the same ledger from either replica");
     let expected: BTreeSet<String> = hazards.iter().map(|h| h.to_string()).collect();
     assert_eq!(hazard_ids(&la), expected, "every hazard once");
-    let dump = a.dump_ledger();
-    a.admin(&["rebuild-ledger"]);
-    assert_eq!(a.dump_ledger(), dump, "the ledger equals one rebuilt");
+    a.assert_ledger_equals_a_rebuild();
 
     // A dashboard on B hears of an incident synced through A at once: notified, not
     // polled (its fallback poll comes 5 s after it last looked, when it connected).
@@ -470,9 +468,7 @@ fn a_replica_killed_mid_sync_loses_nothing() {
         regrades_before + regrades.load(Ordering::Relaxed),
         "every regrade of the shared hazard"
     );
-    let dump = b.dump_ledger();
-    b.admin(&["rebuild-ledger"]);
-    assert_eq!(b.dump_ledger(), dump, "the ledger equals one rebuilt");
+    b.assert_ledger_equals_a_rebuild();
 
     // A replacement for A on the same database serves the same ledger.
     a.restart();
@@ -483,38 +479,9 @@ fn a_replica_killed_mid_sync_loses_nothing() {
 
 /// Files `n` incidents on `d` and syncs them through `server`; their ids, in order.
 fn incidents_via(d: &Device, server: &Server, n: usize, tag: &str) -> Vec<String> {
-    let ids = (0..n)
-        .map(|k| {
-            d.file_incident(&NewIncidentInput {
-                occurred_at: None,
-                site: Some(demo::site("1号学生公寓")),
-                location: format!("{k}号房"),
-                category: HazardCategory::FireSafety,
-                severity: RiskGrade::General,
-                title: format!("{tag}{k}"),
-                description: "楼道烟雾报警".into(),
-                actions_taken: "已排查".into(),
-            })
-            .unwrap()
-            .to_string()
-        })
-        .collect();
+    let ids = crate::dashboard::file_incidents(d, n, tag);
     sync_via(d, server);
     ids
-}
-
-/// Bodies from the receiver until `n` have come (60 s at most); their incident ids.
-fn received(rx: &std::sync::mpsc::Receiver<String>, n: usize) -> Vec<String> {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    (0..n)
-        .map(|i| {
-            let body = rx
-                .recv_timeout(deadline.saturating_duration_since(Instant::now()))
-                .unwrap_or_else(|_| panic!("only {i} of {n} incidents reached the webhook"));
-            let v: serde_json::Value = serde_json::from_str(&body).unwrap();
-            v["id"].as_str().unwrap().to_string()
-        })
-        .collect()
 }
 
 #[test]
@@ -533,13 +500,13 @@ fn one_replica_calls_the_webhook_and_another_takes_over_when_it_dies() {
     // Incidents synced through either replica go out once each, in order.
     let mut filed = incidents_via(&phone, &a, 3, "A");
     filed.extend(incidents_via(&phone, &b, 3, "B"));
-    assert_eq!(received(&rx, filed.len()), filed);
+    assert_eq!(crate::dashboard::webhook_ids(&rx, filed.len()), filed);
     std::thread::sleep(Duration::from_secs(1));
     assert!(rx.try_recv().is_err(), "no replica sent one twice");
     // The sender dies; B takes over from where A got to: nothing skipped, nothing twice.
     a.kill();
     let more = incidents_via(&phone, &b, 4, "C");
-    assert_eq!(received(&rx, more.len()), more);
+    assert_eq!(crate::dashboard::webhook_ids(&rx, more.len()), more);
     std::thread::sleep(Duration::from_secs(1));
     assert!(
         rx.try_recv().is_err(),

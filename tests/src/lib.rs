@@ -222,6 +222,14 @@ impl Server {
     pub fn dump_ledger(&self) -> String {
         self.admin(&["dump-ledger"])
     }
+
+    /// Asserts the ledger is a projection of the documents: rebuilt from them alone, it
+    /// is the same, row for row.
+    pub fn assert_ledger_equals_a_rebuild(&self) {
+        let live = self.dump_ledger();
+        self.admin(&["rebuild-ledger"]);
+        assert_eq!(self.dump_ledger(), live, "the ledger equals one rebuilt");
+    }
 }
 
 /// Runs `saferound-server <args>` against the database `db` and photo directory `blobs`,
