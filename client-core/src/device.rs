@@ -27,6 +27,7 @@ use crate::model::lifecycle::{self, EventKind, HazardStatus};
 use crate::model::role::Named;
 use crate::model::templates::{self, Template};
 use crate::model::{Action, HazardCategory, RiskGrade, Role};
+use crate::policy;
 use crate::store::{DeviceRow, ListFilter, Store, Summary, blobs::DEFAULT_MAX_PHOTO_BYTES};
 
 /// Who is using this installation.
@@ -264,6 +265,28 @@ impl Device {
         }
     }
 
+    /// What the write policy judges this device's edits with, read before the write
+    /// transaction starts (the store allows one at a time). `photos`: the photos the
+    /// call checked are in the store, the only ones its edit may newly reference.
+    fn judge(&self, photos: &[BlobHash]) -> Result<Judge> {
+        let dir = self.cached_directory()?;
+        let me = self.identity.user.user_id;
+        let department = match dir.as_ref().as_ref().and_then(|d| d.person(me)) {
+            Some(p) => p.department,
+            None => self.identity.department,
+        };
+        Ok(Judge {
+            roles: self.roles()?,
+            dir,
+            user: me,
+            department,
+            actor: self.actor.to_hex_string(),
+            institution: self.identity.institution,
+            now: self.now(),
+            photos: photos.to_vec(),
+        })
+    }
+
     fn write<T>(&self, f: impl FnOnce(&mut crate::store::Tx<'_>) -> Result<T>) -> Result<T> {
         self.store.write(&self.actor, self.now(), f)
     }
@@ -487,10 +510,13 @@ impl Device {
             },
         };
         let now = self.now();
+        let j = self.judge(&[])?;
         self.write(|tx| {
             tx.create(new.id, |d| {
-                record_author(d, self.me())?;
-                inspection::create(d, &new, self.me(), now)
+                j.edit(d, |d| {
+                    record_author(d, self.me())?;
+                    inspection::create(d, &new, self.me(), now)
+                })
             })
         })?;
         Ok(new.id)
@@ -540,46 +566,50 @@ impl Device {
             .transpose()?;
         let now = self.now();
         let all = self.all_templates()?;
+        let j = self.judge(photos)?;
         self.write(|tx| {
             Self::check_photos(tx, photos)?;
             tx.edit(inspection_id, |d| {
-                let t = Self::template_of(d, &all)?;
-                if t.item(item).is_none() {
-                    return Err(Error::invalid(
-                        "item",
-                        format!("{item} is not on checklist {}@{}", t.id, t.version),
-                    ));
-                }
-                if inspection::is_submitted(d)? && reason.is_none() {
-                    return Err(Error::State(
-                        "the inspection was submitted; changing an answer needs a reason".into(),
-                    ));
-                }
-                record_author(d, self.me())?;
-                inspection::add_inspector(d, self.me())?;
-                inspection::put_answer(
-                    d,
-                    item,
-                    &Answer {
-                        result,
-                        note,
-                        photos: photos.to_vec(),
-                        by: self.me().clone(),
-                        at: now,
-                    },
-                )?;
-                if let Some(reason) = reason {
-                    inspection::add_amendment(
+                j.edit(d, |d| {
+                    let t = Self::template_of(d, &all)?;
+                    if t.item(item).is_none() {
+                        return Err(Error::invalid(
+                            "item",
+                            format!("{item} is not on checklist {}@{}", t.id, t.version),
+                        ));
+                    }
+                    if inspection::is_submitted(d)? && reason.is_none() {
+                        return Err(Error::State(
+                            "the inspection was submitted; changing an answer needs a reason"
+                                .into(),
+                        ));
+                    }
+                    record_author(d, self.me())?;
+                    inspection::add_inspector(d, self.me())?;
+                    inspection::put_answer(
                         d,
-                        &Amendment {
+                        item,
+                        &Answer {
+                            result,
+                            note,
+                            photos: photos.to_vec(),
                             by: self.me().clone(),
                             at: now,
-                            reason,
-                            item: item.to_string(),
                         },
                     )?;
-                }
-                Ok(())
+                    if let Some(reason) = reason {
+                        inspection::add_amendment(
+                            d,
+                            &Amendment {
+                                by: self.me().clone(),
+                                at: now,
+                                reason,
+                                item: item.to_string(),
+                            },
+                        )?;
+                    }
+                    Ok(())
+                })
             })
         })
     }
@@ -589,14 +619,18 @@ impl Device {
     pub fn set_inspection_notes(&self, inspection_id: DocId, notes: &str) -> Result<()> {
         self.require(Action::Inspect, Named::default())?;
         let notes = short_text("notes", notes, false, limits::LONG_TEXT)?;
+        let j = self.judge(&[])?;
         self.write(|tx| {
             tx.edit(inspection_id, |d| {
                 crate::doc::expect_kind(d, DocKind::Inspection)?;
                 if inspection::is_submitted(d)? {
                     return Err(Error::State("the inspection was submitted".into()));
                 }
-                record_author(d, self.me())?;
-                inspection::set_notes(d, &notes)
+                j.edit(d, |d| {
+                    record_author(d, self.me())?;
+                    inspection::add_inspector(d, self.me())?;
+                    inspection::set_notes(d, &notes)
+                })
             })
         })
     }
@@ -609,6 +643,7 @@ impl Device {
         let now = self.now();
         let id = DocId::new();
         let all = self.all_templates()?;
+        let j = self.judge(&f.photos)?;
         self.write(|tx| {
             Self::check_photos(tx, &f.photos)?;
             let d = tx
@@ -649,12 +684,17 @@ impl Device {
                 photos: f.photos.clone(),
             };
             tx.create(id, |d| {
-                record_author(d, self.me())?;
-                hazard::create(d, &new, self.me(), now)
+                j.edit(d, |d| {
+                    record_author(d, self.me())?;
+                    hazard::create(d, &new, self.me(), now)
+                })
             })?;
             tx.edit(inspection_id, |d| {
-                record_author(d, self.me())?;
-                inspection::add_finding(d, id)
+                j.edit(d, |d| {
+                    record_author(d, self.me())?;
+                    inspection::add_inspector(d, self.me())?;
+                    inspection::add_finding(d, id)
+                })
             })
         })?;
         Ok(id)
@@ -694,11 +734,14 @@ impl Device {
             photos: f.photos.clone(),
         };
         let now = self.now();
+        let j = self.judge(&new.photos)?;
         self.write(|tx| {
             Self::check_photos(tx, &new.photos)?;
             tx.create(new.id, |d| {
-                record_author(d, self.me())?;
-                hazard::create(d, &new, self.me(), now)
+                j.edit(d, |d| {
+                    record_author(d, self.me())?;
+                    hazard::create(d, &new, self.me(), now)
+                })
             })
         })?;
         Ok(new.id)
@@ -708,6 +751,7 @@ impl Device {
     pub fn submit_inspection(&self, inspection_id: DocId) -> Result<()> {
         self.require(Action::Inspect, Named::default())?;
         let now = self.now();
+        let j = self.judge(&[])?;
         self.write(|tx| {
             tx.edit(inspection_id, |d| {
                 let i = inspection::read_with(d, false)?;
@@ -720,8 +764,11 @@ impl Device {
                 if i.answers.is_empty() {
                     return Err(Error::invalid("answers", "no item answered yet"));
                 }
-                record_author(d, self.me())?;
-                inspection::submit(d, self.me(), now)
+                j.edit(d, |d| {
+                    record_author(d, self.me())?;
+                    inspection::add_inspector(d, self.me())?;
+                    inspection::submit(d, self.me(), now)
+                })
             })
         })
     }
@@ -840,18 +887,14 @@ impl Device {
     ) -> Result<()> {
         let note = short_text("note", note, false, limits::NOTE)?;
         let now = self.now();
-        let roles = self.roles()?;
+        let j = self.judge(photos)?;
+        let roles = &j.roles;
         self.write(|tx| {
             Self::check_photos(tx, photos)?;
             let d = tx.load(id)?.ok_or_else(|| Error::not_found("hazard", id))?;
             let h = hazard::read_with(&d, false)?;
-            let me = self.identity.user.user_id;
-            let named = Named {
-                responsible: h.plan.responsible.as_ref().is_some_and(|p| p.user_id == me),
-                reinspector: h.plan.reinspector.as_ref().is_some_and(|p| p.user_id == me),
-                unassigned: !hazard::ever_assigned(&h),
-            };
-            if !action.allowed(&roles, named) {
+            let named = policy::named(&h, self.identity.user.user_id);
+            if !action.allowed(roles, named) {
                 return Err(Error::NotAllowed {
                     action: format!("{action:?}"),
                     who: action.who().to_string(),
@@ -865,19 +908,22 @@ impl Device {
                 )));
             }
             tx.edit(id, |d| {
-                record_author(d, self.me())?;
-                let mut event = Event {
-                    id: DocId::new(),
-                    kind,
-                    by: self.me().clone(),
-                    at: now,
-                    note,
-                    photos: photos.to_vec(),
-                    risk: None,
-                    plan: None,
-                };
-                edit(d, &h, &mut event)?;
-                hazard::append_event(d, &event)
+                j.edit(d, |d| {
+                    record_author(d, self.me())?;
+                    let mut event = Event {
+                        id: DocId::new(),
+                        kind,
+                        by: self.me().clone(),
+                        at: now,
+                        note,
+                        photos: photos.to_vec(),
+                        risk: None,
+                        plan: None,
+                        corrections: Vec::new(),
+                    };
+                    edit(d, &h, &mut event)?;
+                    hazard::append_event(d, &event)
+                })
             })
         })
     }
@@ -1033,9 +1079,63 @@ impl Device {
             EventKind::Regraded,
             note,
             &[],
-            |d, _, e| {
+            |d, h, e| {
                 hazard::set_risk(d, risk)?;
                 e.risk = Some(risk);
+                e.corrections = hazard::corrections(h, &hazard::read_with(d, false)?, &["risk"]);
+                Ok(())
+            },
+        )
+    }
+
+    /// Corrects the report 上报 (site, category, location, description, photos): its
+    /// reporter until the hazard is assigned, the safety office at any time. The event
+    /// keeps each changed field's old and new value.
+    pub fn correct_hazard(&self, id: DocId, c: &HazardCorrection, note: &str) -> Result<()> {
+        let site = match c.site {
+            Some(s) => {
+                let site = self
+                    .sites()?
+                    .into_iter()
+                    .find(|x| x.id == s)
+                    .ok_or_else(|| Error::not_found("site", s))?;
+                Some(SiteRef {
+                    id: site.id,
+                    name: site.name,
+                    kind: site.kind,
+                })
+            }
+            None => None,
+        };
+        let corrected = hazard::Corrected {
+            site,
+            category: c.category,
+            location: c
+                .location
+                .as_deref()
+                .map(|l| short_text("location", l, false, limits::NAME))
+                .transpose()?,
+            description: c
+                .description
+                .as_deref()
+                .map(|t| short_text("description", t, true, limits::LONG_TEXT))
+                .transpose()?,
+            photos: c.photos.clone(),
+        };
+        let photos = c.photos.clone().unwrap_or_default();
+        self.hazard_event(
+            id,
+            Action::Correct,
+            EventKind::Corrected,
+            note,
+            &photos,
+            |d, h, e| {
+                hazard::correct(d, h, &corrected)?;
+                let after = hazard::read_with(d, false)?;
+                e.corrections = hazard::corrections(h, &after, hazard::CORRECTABLE);
+                if e.corrections.is_empty() {
+                    return Err(Error::invalid("correction", "changes nothing"));
+                }
                 Ok(())
             },
         )
@@ -1053,15 +1153,14 @@ impl Device {
     ) -> Result<DocId> {
         self.require(Action::FileWeeklyReport, Named::default())?;
         let content = short_text("content", content, !all_clear, limits::LONG_TEXT)?;
+        let j = self.judge(&[])?;
         let department = department
-            .or(self.identity.department)
+            .or(j.department)
             .ok_or_else(|| Error::invalid("department", "is required (the user has none)"))?;
-        if Some(department) != self.identity.department
-            && !self.roles()?.contains(&Role::SafetyOffice)
-        {
+        if Some(department) != j.department {
             return Err(Error::NotAllowed {
                 action: "FileWeeklyReport".into(),
-                who: "the department's own people, safety office".into(),
+                who: "the department's own people".into(),
             });
         }
         let dir = self.directory()?;
@@ -1084,18 +1183,20 @@ impl Device {
                 id,
                 || weekly::genesis(inst, department, week),
                 |d| {
-                    record_author(d, self.me())?;
-                    weekly::file(
-                        d,
-                        &weekly::Filed {
-                            campaign: None,
-                            department_name: &department_name,
-                            all_clear,
-                            content: &content,
-                        },
-                        self.me(),
-                        now,
-                    )
+                    j.edit(d, |d| {
+                        record_author(d, self.me())?;
+                        weekly::file(
+                            d,
+                            &weekly::Filed {
+                                campaign: None,
+                                department_name: &department_name,
+                                all_clear,
+                                content: &content,
+                            },
+                            self.me(),
+                            now,
+                        )
+                    })
                 },
             )
         })?;
@@ -1145,10 +1246,13 @@ impl Device {
         if new.occurred_at > now {
             return Err(Error::invalid("occurred_at", "is in the future"));
         }
+        let j = self.judge(&[])?;
         self.write(|tx| {
             tx.create(new.id, |d| {
-                record_author(d, self.me())?;
-                incident::create(d, &new, self.me(), now)
+                j.edit(d, |d| {
+                    record_author(d, self.me())?;
+                    incident::create(d, &new, self.me(), now)
+                })
             })
         })?;
         Ok(new.id)
@@ -1203,6 +1307,65 @@ impl Device {
             .load(id)?
             .ok_or_else(|| Error::not_found("document", id))?;
         Ok(crate::doc::json::to_json(&d))
+    }
+}
+
+/// A correction of a hazard's report; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct HazardCorrection {
+    pub site: Option<SiteId>,
+    pub category: Option<HazardCategory>,
+    pub location: Option<String>,
+    pub description: Option<String>,
+    pub photos: Option<Vec<BlobHash>>,
+}
+
+/// The write policy's view of this device's user, for judging its edits.
+struct Judge {
+    roles: Vec<Role>,
+    dir: Arc<Option<Directory>>,
+    user: UserId,
+    department: Option<DepartmentId>,
+    actor: String,
+    institution: InstitutionId,
+    now: Timestamp,
+    photos: Vec<BlobHash>,
+}
+
+impl Judge {
+    /// Runs `edit` on the record in `d`, then judges the result by the write policy
+    /// (`policy::judge`, the server's own judgement) before the write commits: a refused
+    /// edit writes nothing.
+    fn edit<T>(
+        &self,
+        d: &mut AutoCommit,
+        edit: impl FnOnce(&mut AutoCommit) -> Result<T>,
+    ) -> Result<T> {
+        let before = match crate::doc::header(d) {
+            Ok(_) => Some(policy::Version::read(d)?),
+            Err(_) => None,
+        };
+        let out = edit(d)?;
+        let after = policy::Version::read(d)?;
+        let author = policy::Author {
+            user: self.user,
+            roles: &self.roles,
+            department: self.department,
+            actor: self.actor.clone(),
+        };
+        let ctx = policy::Context {
+            institution: self.institution,
+            directory: self.dir.as_ref().as_ref(),
+            received: self.now,
+        };
+        let verdict = policy::judge(before.as_ref(), &after, &author, &ctx)?;
+        if let Some(p) = verdict.new_photos.iter().find(|p| !self.photos.contains(p)) {
+            return Err(Error::invalid(
+                "photos",
+                format!("unknown photo {p}; add it first"),
+            ));
+        }
+        Ok(out)
     }
 }
 

@@ -13,6 +13,7 @@ pub mod doc;
 pub mod error;
 pub mod ids;
 pub mod model;
+pub mod policy;
 pub mod store;
 pub mod sync;
 

@@ -146,6 +146,8 @@ mirror_enum!(
         ListedForSupervision,
         /// 调整风险等级 risk grade changed.
         Regraded,
+        /// 更正 the report corrected (old and new values kept).
+        Corrected,
     }
 );
 

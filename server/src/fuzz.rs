@@ -48,8 +48,12 @@ fn device(actor: Vec<u8>) -> DeviceAuth {
 /// Runs the server's per-document path (bounds, framing, parse, actor, trial merge,
 /// validation, ledger derivation) and checks an acceptance is really a valid document.
 fn merge(device: &DeviceAuth, push: &PushDoc, stored: Option<&StoredDoc>) {
-    match sync::merge_one(device, push, stored, &Default::default()) {
-        Outcome::Commit(c, _) => {
+    let judging = sync::validate::Judging {
+        directory: None,
+        received: saferound_core::ids::Timestamp(chrono::Utc::now()),
+    };
+    match sync::merge_one(device, push, stored, &Default::default(), &judging) {
+        Outcome::Commit(c, _, _) => {
             // What would be committed: the stored bytes plus the new change chunks
             // must load again (the server's next load of this document).
             let mut bytes = stored.map(|s| s.bytes.clone()).unwrap_or_default();

@@ -74,10 +74,10 @@ fn devices_and_ledger_converge_whatever_order_they_sync_in() {
             assert_eq!(sync(d).pushed_docs, 0);
         }
 
-        // Offline: the two inspectors grade it differently, the office assigns it with a
-        // deadline, and the owner (once assigned) reports the rectification.
+        // Offline: the reporter and the office grade it differently, the office assigns
+        // it with a deadline, and the owner (once assigned) reports the rectification.
         a.regrade(h, RiskGrade::Significant, "废液量大").unwrap();
-        b.regrade(h, RiskGrade::Low, "量很少").unwrap();
+        office.regrade(h, RiskGrade::Low, "量很少").unwrap();
         office
             .assign(
                 h,

@@ -420,7 +420,8 @@ fn every_action_by_every_role_from_the_dashboard_and_the_phone() {
         ("reinspector", &inspector_id),
     ];
 
-    // reported: inspectors may still regrade; only the office assigns.
+    // reported: only its reporter (here the office) or the office regrades; only the
+    // office assigns.
     refused(
         &server,
         &owner,
@@ -435,8 +436,15 @@ fn every_action_by_every_role_from_the_dashboard_and_the_phone() {
         &[("action", "regrade"), ("risk", "major"), ("note", "x")],
         403,
     );
-    allowed(
+    refused(
+        &server,
         &inspector,
+        &id,
+        &[("action", "regrade"), ("risk", "major"), ("note", "x")],
+        403,
+    );
+    allowed(
+        &office,
         &id,
         &[
             ("action", "regrade"),
@@ -1327,7 +1335,7 @@ fn conflicting_grades_show_on_the_hazard_page_until_the_office_settles_them() {
     let tmp = tempfile::tempdir().unwrap();
     let server = Server::start_with(tmp.path(), &["--demo"]);
     let a = enroll(&server, tmp.path(), "a", "inspector", DEMO_PASSWORD);
-    let b = enroll(&server, tmp.path(), "b", "inspector2", DEMO_PASSWORD);
+    let b = enroll(&server, tmp.path(), "b", "office", DEMO_PASSWORD);
     let id = a
         .report_hazard(
             demo::site("第一教学楼"),
@@ -1342,7 +1350,7 @@ fn conflicting_grades_show_on_the_hazard_page_until_the_office_settles_them() {
         .unwrap();
     sync(&a);
     sync(&b);
-    // Both inspectors correct the grade offline, differently.
+    // The reporter and the office correct the grade offline, differently.
     a.regrade(id, RiskGrade::Significant, "有掉落风险").unwrap();
     b.regrade(id, RiskGrade::Low, "只有一块").unwrap();
     sync(&a);

@@ -61,6 +61,7 @@ fn forge(d: &Device, id: DocId, kind: EventKind, edit: Edit) {
                     photos: vec![],
                     risk: None,
                     plan: None,
+                    corrections: Vec::new(),
                 };
                 match edit {
                     Edit::None => {}
@@ -288,7 +289,8 @@ fn every_transition_by_every_role_from_synced_phones() {
         before,
         "the second history changed nothing"
     );
-    // The owner may not regrade; the reporting inspectors may until it is assigned.
+    // The owner and a colleague of the reporter may not regrade; its reporter may until
+    // it is assigned.
     not_allowed(owner.regrade(id, RiskGrade::Low, "x"));
     refused(
         &server,
@@ -298,7 +300,16 @@ fn every_transition_by_every_role_from_synced_phones() {
         Edit::Risk(RiskGrade::Low),
         "forbidden",
     );
-    inspector2
+    not_allowed(inspector2.regrade(id, RiskGrade::Low, "x"));
+    refused(
+        &server,
+        &inspector2,
+        id,
+        EventKind::Regraded,
+        Edit::Risk(RiskGrade::Low),
+        "forbidden",
+    );
+    inspector
         .regrade(id, RiskGrade::Significant, "纸箱很多")
         .unwrap();
     sync_all();

@@ -91,6 +91,19 @@ pub struct Event {
     #[serde(default)]
     #[autosurgeon(missing = "Default::default")]
     pub plan: Option<Plan>,
+    /// What a `corrected` (or `regraded`) event changed: each field's old and new value.
+    #[serde(default)]
+    #[autosurgeon(missing = "Default::default")]
+    pub corrections: Vec<Correction>,
+}
+
+/// One field a correction changed, its values as canonical JSON text (so a site or a
+/// photo list is kept whole, and the policy can compare them with the document's).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, Hydrate, Reconcile)]
+pub struct Correction {
+    pub field: String,
+    pub old: String,
+    pub new: String,
 }
 
 /// The stored shape, as autosurgeon reads it; `Hazard` is what callers get.
@@ -178,6 +191,7 @@ pub fn create(doc: &mut AutoCommit, new: &NewHazard, by: &PersonRef, at: Timesta
             photos: new.photos.clone(),
             risk: Some(new.risk),
             plan: None,
+            corrections: Vec::new(),
         },
     )
 }
@@ -349,6 +363,61 @@ pub fn update_plan(doc: &mut AutoCommit, new: &Plan, part: PlanPart) -> Result<(
 /// Whether the hazard was ever assigned: from then on only the office regrades it.
 pub fn ever_assigned(h: &Hazard) -> bool {
     h.events.iter().any(|e| e.kind == EventKind::Assigned)
+}
+
+/// The fields of the report 上报 that a correction may change (`Action::Correct`).
+pub const CORRECTABLE: &[&str] = &["site", "category", "location", "description", "photos"];
+
+/// New values for the correctable fields; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct Corrected {
+    pub site: Option<SiteRef>,
+    pub category: Option<HazardCategory>,
+    pub location: Option<String>,
+    pub description: Option<String>,
+    pub photos: Option<Vec<BlobHash>>,
+}
+
+/// Writes a correction's new values (only those that differ).
+pub fn correct(doc: &mut AutoCommit, h: &Hazard, c: &Corrected) -> Result<()> {
+    if let Some(site) = c.site.as_ref().filter(|s| **s != h.site) {
+        doc.put_object(ROOT, "site", ObjType::Map)?;
+        autosurgeon::reconcile_prop(doc, ROOT, "site", site)?;
+    }
+    if let Some(cat) = c.category.filter(|x| *x != h.category) {
+        doc.put(ROOT, "category", cat.code())?;
+    }
+    if let Some(l) = c.location.as_ref().filter(|l| **l != h.location) {
+        doc.put(ROOT, "location", l.as_str())?;
+    }
+    if let Some(t) = c.description.as_ref().filter(|t| **t != h.description) {
+        set_description(doc, t)?;
+    }
+    if let Some(p) = c.photos.as_ref().filter(|p| **p != h.photos) {
+        autosurgeon::reconcile_prop(doc, ROOT, "photos", p)?;
+    }
+    Ok(())
+}
+
+/// What changed between two versions of a hazard in `fields`, each field's old and new
+/// value as canonical JSON text: what a `corrected` event records.
+pub fn corrections(before: &Hazard, after: &Hazard, fields: &[&str]) -> Vec<Correction> {
+    let (b, a) = (
+        serde_json::to_value(before).unwrap_or_default(),
+        serde_json::to_value(after).unwrap_or_default(),
+    );
+    let text = |v: Option<&serde_json::Value>| {
+        serde_json::to_string(v.unwrap_or(&serde_json::Value::Null)).unwrap_or_default()
+    };
+    fields
+        .iter()
+        .filter(|f| b.get(**f) != a.get(**f))
+        .map(|f| Correction {
+            field: f.to_string(),
+            old: text(b.get(*f)),
+            new: text(a.get(*f)),
+        })
+        .collect()
 }
 
 /// Sets the risk grade, settling any conflict on it.

@@ -295,3 +295,65 @@ mod tests {
         assert!(short_text("f", "a\u{0}b", false, 5).is_err());
     }
 }
+
+/// Every `authors` entry: actor (hex) → the person that actor wrote as. The write policy
+/// accepts a new entry only when it names the change's own actor and author.
+pub fn authors(doc: &AutoCommit) -> std::collections::BTreeMap<String, PersonRef> {
+    let Ok(Some((automerge::Value::Object(ObjType::Map), obj))) = doc.get(ROOT, "authors") else {
+        return Default::default();
+    };
+    doc.keys(&obj)
+        .filter_map(|k| {
+            let p: PersonRef = autosurgeon::hydrate_prop(doc, &obj, k.as_str()).ok()?;
+            Some((k, p))
+        })
+        .collect()
+}
+
+/// A record of any kind people write (not the directory), as read for validation and
+/// for the ledger: its merged state, with or without the scan for concurrent values.
+#[derive(Debug, Clone)]
+pub enum Record {
+    Hazard(Box<hazard::Hazard>),
+    Inspection(Box<inspection::Inspection>),
+    Weekly(Box<weekly::WeeklyReport>),
+    Incident(Box<incident::IncidentReport>),
+}
+
+impl Record {
+    /// Reads a document of any kind but the directory (`None`: it has no record).
+    pub fn of(d: &AutoCommit, kind: DocKind, conflicts: bool) -> Result<Option<Record>> {
+        Ok(Some(match kind {
+            DocKind::Hazard => Record::Hazard(Box::new(hazard::read_with(d, conflicts)?)),
+            DocKind::Inspection => {
+                Record::Inspection(Box::new(inspection::read_with(d, conflicts)?))
+            }
+            DocKind::WeeklyReport => Record::Weekly(Box::new(weekly::read_with(d, conflicts)?)),
+            DocKind::IncidentReport => {
+                Record::Incident(Box::new(incident::read_with(d, conflicts)?))
+            }
+            DocKind::Directory => return Ok(None),
+        }))
+    }
+
+    /// The kind of document this was read from.
+    pub fn kind(&self) -> DocKind {
+        match self {
+            Record::Hazard(_) => DocKind::Hazard,
+            Record::Inspection(_) => DocKind::Inspection,
+            Record::Weekly(_) => DocKind::WeeklyReport,
+            Record::Incident(_) => DocKind::IncidentReport,
+        }
+    }
+
+    /// The record's fields as JSON, the form the write policy's table names them in.
+    pub fn to_json(&self) -> serde_json::Value {
+        match self {
+            Record::Hazard(r) => serde_json::to_value(r),
+            Record::Inspection(r) => serde_json::to_value(r),
+            Record::Weekly(r) => serde_json::to_value(r),
+            Record::Incident(r) => serde_json::to_value(r),
+        }
+        .unwrap_or_default()
+    }
+}

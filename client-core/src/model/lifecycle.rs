@@ -33,6 +33,9 @@ code_enum!(
         Reopened = "reopened", "回头看重新打开", "Reopened";
         ListedForSupervision = "listed_for_supervision", "挂牌督办", "Listed for supervision";
         Regraded = "regraded", "调整风险等级", "Risk grade changed";
+        /// A correction of the report (description, location, category, site, photos),
+        /// holding the old and the new value of each field it changed.
+        Corrected = "corrected", "更正", "Corrected";
     }
 );
 
@@ -63,6 +66,8 @@ pub fn transition(status: Option<HazardStatus>, event: EventKind) -> Option<Haza
         }
         (S::Closed, E::Reopened) => Some(S::Reported),
         (s, E::ListedForSupervision | E::Regraded) if s.is_open() => Some(s),
+        // A correction of what was reported changes no status, whatever the status.
+        (s, E::Corrected) => Some(s),
         _ => None,
     }
 }

@@ -22,6 +22,8 @@ pub enum Action {
     ReportHazard,
     /// Change the risk grade after the hazard was reported.
     Regrade,
+    /// Correct the report: description, location, category, site, photos.
+    Correct,
     /// 交办: set measure, responsible person, funds, deadline, contingency, re-inspector.
     Assign,
     /// 整改完成: report the rectification done.
@@ -40,16 +42,19 @@ pub enum Action {
     FileIncident,
 }
 
-/// What some actions depend on besides roles: whether the acting user is named in the
-/// hazard's assignment, and whether the hazard is still only reported.
+/// What some actions depend on besides roles: whether the acting user reported the
+/// hazard or is named in its assignment, and whether the hazard is still only reported.
+/// Computed in one place, `policy::named`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Named {
+    /// The user reported the hazard 上报.
+    pub reporter: bool,
     /// The user is the responsible person 责任人 in the assignment.
     pub responsible: bool,
     /// The user is the re-inspector 复查人 in the assignment.
     pub reinspector: bool,
-    /// The hazard is reported and not yet assigned: its grade is still part of the
-    /// inspectors' report 上报, which inspectors may correct.
+    /// The hazard is reported and not yet assigned: its grade and its description are
+    /// still the reporter's report 上报, which the reporter may correct.
     pub unassigned: bool,
 }
 
@@ -62,7 +67,7 @@ impl Action {
             Action::Inspect | Action::ReportHazard | Action::Reopen => {
                 office || has(Role::Inspector)
             }
-            Action::Regrade => office || (named.unassigned && has(Role::Inspector)),
+            Action::Regrade | Action::Correct => office || (named.unassigned && named.reporter),
             Action::Assign | Action::Defer => office,
             Action::ReportRectification => office || named.responsible,
             Action::Verify => office || named.reinspector,
@@ -77,7 +82,9 @@ impl Action {
     pub fn who(self) -> &'static str {
         match self {
             Action::Inspect | Action::ReportHazard | Action::Reopen => "inspector, safety office",
-            Action::Regrade => "safety office; inspectors until the hazard is assigned",
+            Action::Regrade | Action::Correct => {
+                "safety office; its reporter until the hazard is assigned"
+            }
             Action::Assign | Action::Defer => "safety office",
             Action::ReportRectification => {
                 "the responsible person named in the assignment, safety office"
@@ -96,6 +103,7 @@ mod tests {
     use super::*;
 
     const NOBODY: Named = Named {
+        reporter: false,
         responsible: false,
         reinspector: false,
         unassigned: false,
@@ -134,14 +142,26 @@ mod tests {
     }
 
     #[test]
-    fn inspectors_may_correct_the_grade_only_before_assignment() {
-        let fresh = Named {
+    fn only_the_reporter_corrects_the_report_and_only_before_assignment() {
+        let mine = Named {
+            reporter: true,
             unassigned: true,
             ..NOBODY
         };
-        assert!(Action::Regrade.allowed(&[Role::Inspector], fresh));
-        assert!(!Action::Regrade.allowed(&[Role::Inspector], NOBODY));
-        assert!(!Action::Regrade.allowed(&[Role::ResponsiblePerson], fresh));
+        let colleague = Named {
+            unassigned: true,
+            ..NOBODY
+        };
+        let assigned = Named {
+            reporter: true,
+            ..NOBODY
+        };
+        for a in [Action::Regrade, Action::Correct] {
+            assert!(a.allowed(&[Role::Inspector], mine));
+            assert!(!a.allowed(&[Role::Inspector], colleague));
+            assert!(!a.allowed(&[Role::Inspector], assigned));
+            assert!(a.allowed(&[Role::SafetyOffice], assigned));
+        }
     }
 
     #[test]

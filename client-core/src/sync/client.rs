@@ -448,6 +448,8 @@ pub fn sync_cancellable(
         .filter(|id| *id != crate::doc::directory::id_for(device.identity().institution))
         .collect();
     let total = pending.len();
+    // Photos first: the server refuses a record naming a photo it does not have yet.
+    upload_photos(device, server, token, &mut report, cancel)?;
     let mut queue = pending.into_iter().peekable();
     let mut first = true;
     loop {
@@ -532,7 +534,6 @@ pub fn sync_cancellable(
             break;
         }
     }
-    upload_photos(device, server, token, &mut report, cancel)?;
     progress(&Progress {
         phase: Phase::Done,
         docs_done: total,

@@ -374,7 +374,7 @@ fn concurrent_grades_resolve_to_the_higher_and_deadlines_to_the_earlier_and_both
     let tmp = tempfile::tempdir().unwrap();
     let clock = FixedClock::new(at("2026-12-28T01:00:00Z"));
     let a = device(tmp.path(), "inspector", &clock);
-    let b = device(tmp.path(), "inspector2", &clock);
+    let b = device(tmp.path(), "office", &clock);
     let i = a
         .start_inspection(demo::site("食品检测实验室"), None, None)
         .unwrap();
@@ -390,7 +390,7 @@ fn concurrent_grades_resolve_to_the_higher_and_deadlines_to_the_earlier_and_both
         )
         .unwrap();
     send(&a, &b, h);
-    // Offline, each inspector grades it differently.
+    // Offline, the reporter and the safety office grade it differently.
     // The higher grade goes to the writer that Automerge's own pick (last writer by
     // operation order) would not choose, so only the domain rule makes it stand.
     a.regrade(h, RiskGrade::Significant, "废液量较大").unwrap();
@@ -423,7 +423,7 @@ fn concurrent_grades_resolve_to_the_higher_and_deadlines_to_the_earlier_and_both
             .map(|p| p.name.as_str())
             .collect();
         assert!(
-            names.contains(&"王磊") && names.contains(&"刘洋"),
+            names.contains(&"王磊") && names.contains(&"陈静"),
             "{names:?}"
         );
     }
@@ -756,7 +756,7 @@ fn received_changes_are_indexed_with_their_conflicts_and_stored_as_they_came() {
     let tmp = tempfile::tempdir().unwrap();
     let clock = FixedClock::new(at("2026-12-28T01:00:00Z"));
     let a = device(tmp.path(), "inspector", &clock);
-    let b = device(tmp.path(), "inspector2", &clock);
+    let b = device(tmp.path(), "office", &clock);
     let i = a.start_inspection(dorm(), None, None).unwrap();
     let h = a
         .add_finding(
@@ -801,7 +801,7 @@ fn received_changes_are_indexed_with_their_conflicts_and_stored_as_they_came() {
     assert_eq!(b.hazard(h).unwrap().risk, RiskGrade::Major);
     assert_eq!(conflicts(&b), 1);
     // Stored as received: the file opens and every document loads the same.
-    let path = tmp.path().join("inspector2.db");
+    let path = tmp.path().join("office.db");
     let (want_h, want_i) = (b.show(h).unwrap(), b.show(i).unwrap());
     drop(b);
     let b = Device::open(&path, std::sync::Arc::new(clock.clone())).unwrap();

@@ -76,6 +76,7 @@ fn apply(d: &mut AutoCommit, op: &Op, who: u8, n: usize) {
                 photos: vec![],
                 risk: None,
                 plan: None,
+                corrections: Vec::new(),
             },
         )
         .unwrap(),

@@ -150,7 +150,13 @@ pub async fn sync(
         ));
     }
     let n = req.docs.len();
-    let resp = crate::sync::handle(state.storage.as_ref(), &device, req).await?;
+    let resp = crate::sync::handle(
+        state.storage.as_ref(),
+        &device,
+        req,
+        saferound_core::ids::Timestamp(state.now()),
+    )
+    .await?;
     let m = &state.metrics;
     let answer = wire::encode(&resp);
     Metrics::add(&m.sync_requests, 1);

@@ -120,45 +120,8 @@ fn conflict_rows(c: &[doc::conflicts::Conflict]) -> Vec<ConflictRow> {
     rows
 }
 
-/// A document as read for validation (its merged state, without the conflict scan), so
-/// the ledger need not read it again.
-pub enum Read {
-    Hazard(Box<doc::hazard::Hazard>),
-    Inspection(Box<doc::inspection::Inspection>),
-    Weekly(Box<doc::weekly::WeeklyReport>),
-    Incident(Box<doc::incident::IncidentReport>),
-}
-
-impl Read {
-    /// Reads a document of any kind but the directory (which has no ledger rows).
-    pub fn of(
-        d: &AutoCommit,
-        kind: DocKind,
-        conflicts: bool,
-    ) -> saferound_core::Result<Option<Read>> {
-        Ok(Some(match kind {
-            DocKind::Hazard => Read::Hazard(Box::new(doc::hazard::read_with(d, conflicts)?)),
-            DocKind::Inspection => {
-                Read::Inspection(Box::new(doc::inspection::read_with(d, conflicts)?))
-            }
-            DocKind::WeeklyReport => Read::Weekly(Box::new(doc::weekly::read_with(d, conflicts)?)),
-            DocKind::IncidentReport => {
-                Read::Incident(Box::new(doc::incident::read_with(d, conflicts)?))
-            }
-            DocKind::Directory => return Ok(None),
-        }))
-    }
-
-    /// The kind of document this was read from.
-    pub fn kind(&self) -> DocKind {
-        match self {
-            Read::Hazard(_) => DocKind::Hazard,
-            Read::Inspection(_) => DocKind::Inspection,
-            Read::Weekly(_) => DocKind::WeeklyReport,
-            Read::Incident(_) => DocKind::IncidentReport,
-        }
-    }
-}
+/// A document as read for validation, so the ledger need not read it again.
+pub use saferound_core::doc::Record as Read;
 
 /// Derives the ledger rows of a document. `read`: the document as already read at its
 /// current heads without the conflict scan; used unless it had concurrent edits.

@@ -69,7 +69,11 @@ fn deepest_new_object(before: Option<&AutoCommit>, new: &[Change]) -> Result<usi
 }
 
 pub(crate) enum Outcome {
-    Commit(Box<DocCommit>, Vec<Vec<u8>>),
+    Commit(
+        Box<DocCommit>,
+        Vec<Vec<u8>>,
+        saferound_core::policy::Verdict,
+    ),
     Unchanged(Vec<u8>, Vec<Vec<u8>>),
     Rejected(Rejection),
 }
@@ -80,6 +84,8 @@ fn reject(
     reason: impl Into<String>,
     stored: Option<&StoredDoc>,
 ) -> Outcome {
+    let reason = reason.into();
+    tracing::info!(document = %id, ?code, %reason, "pushed changes refused");
     let server_doc = stored
         .and_then(|s| saferound_core::store::load_stored(&s.bytes).ok())
         .map(|mut d| d.save())
@@ -148,6 +154,7 @@ pub(crate) fn merge_one(
     push: &PushDoc,
     stored: Option<&StoredDoc>,
     relay: &RelayActors,
+    judging: &validate::Judging,
 ) -> Outcome {
     let id = DocId(push.id);
     if push.changes.len() > wire::MAX_CHANGES_PER_DOC {
@@ -264,6 +271,7 @@ pub(crate) fn merge_one(
         None => AutoCommit::new(),
     };
     let mut read = None;
+    let mut verdict = saferound_core::policy::Verdict::default();
     if !new.is_empty() {
         let applied = guarded(|| after.apply_changes(new.clone()));
         match applied {
@@ -311,10 +319,15 @@ pub(crate) fn merge_one(
             &mut after,
             &new,
             &device.user,
+            &device.actor,
             device.institution,
             id,
+            judging,
         ) {
-            Ok(r) => read = Some(r),
+            Ok((r, v)) => {
+                read = Some(r);
+                verdict = v;
+            }
             Err((code, reason)) => return reject(id, code, reason, stored),
         }
     }
@@ -367,7 +380,7 @@ pub(crate) fn merge_one(
         bytes: stored_bytes + new_bytes,
         ledger,
     };
-    Outcome::Commit(Box::new(commit), lacking)
+    Outcome::Commit(Box::new(commit), lacking, verdict)
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -383,6 +396,7 @@ pub async fn handle(
     storage: &dyn Storage,
     device: &DeviceAuth,
     req: SyncRequest,
+    received: saferound_core::ids::Timestamp,
 ) -> Result<SyncResponse, SyncError> {
     if req.docs.len() > wire::MAX_DOCS_PER_REQUEST {
         return Err(SyncError::TooManyDocuments(wire::MAX_DOCS_PER_REQUEST));
@@ -409,6 +423,15 @@ pub async fn handle(
         RelayActors::new()
     };
     let relay = std::sync::Arc::new(relay);
+    let judging = validate::Judging {
+        directory: if todo.is_empty() {
+            None
+        } else {
+            directory(storage, device.institution).await?
+        },
+        received,
+    };
+    let mut flags: Vec<(DocId, saferound_core::policy::Flag)> = Vec::new();
     for attempt in 0..5 {
         if todo.is_empty() {
             break;
@@ -421,13 +444,15 @@ pub async fn handle(
             let stored = storage
                 .load_documents(device.institution, part.to_vec())
                 .await?;
-            let merging = merge_part(device, &pushes, part.to_vec(), stored, &relay);
+            let merging = merge_part(device, &pushes, part.to_vec(), stored, &relay, &judging);
             let committing = commit_part(storage, std::mem::take(&mut previous));
             let (outcomes, committed) = tokio::join!(merging, committing);
             stale.extend(committed?.finish(&mut acks, &mut updates));
             for (id, o) in outcomes? {
+                let o = known_photos(storage, device, id, o).await?;
                 match o {
-                    Outcome::Commit(c, lacking) => {
+                    Outcome::Commit(c, lacking, verdict) => {
+                        flags.extend(verdict.flags.into_iter().map(|f| (id, f)));
                         previous
                             .acks
                             .push((id, c.new_heads.clone(), c.kind.clone(), lacking));
@@ -463,6 +488,22 @@ pub async fn handle(
             reason: "the document is busy; sync again".into(),
             server_doc: Vec::new(),
         });
+    }
+    // What the office should see about accepted changes: a phone's clock ahead.
+    let committed: HashSet<uuid::Uuid> = acks.iter().map(|a| a.id).collect();
+    flags.dedup();
+    for (id, flag) in flags.iter().filter(|(id, _)| committed.contains(&id.0)) {
+        let u = &device.user;
+        let detail = format!("{id}: {flag} (device {})", device.device_id);
+        storage
+            .audit(
+                Some(device.institution),
+                Some(u),
+                &u.login,
+                "clock_ahead",
+                &detail,
+            )
+            .await?;
     }
     // Everything else of the institution that changed since the device's cursor.
     let budget = req.max_update_bytes.clamp(64 * 1024, MAX_UPDATE_BYTES) as usize;
@@ -544,10 +585,12 @@ async fn merge_part(
     ids: Vec<DocId>,
     stored: HashMap<DocId, StoredDoc>,
     relay: &std::sync::Arc<RelayActors>,
+    judging: &validate::Judging,
 ) -> Result<Vec<(DocId, Outcome)>, SyncError> {
     let dev = device.clone();
     let pushes = pushes.clone();
     let relay = relay.clone();
+    let judging = judging.clone();
     tokio::task::spawn_blocking(move || {
         let workers = std::thread::available_parallelism()
             .map(|n| n.get())
@@ -560,8 +603,8 @@ async fn merge_part(
         std::thread::scope(|s| {
             let handles: Vec<_> = (0..threads)
                 .map(|_| {
-                    let (dev, stored, pushes, ids, next, relay) =
-                        (&dev, &stored, &pushes, &ids, &next, &relay);
+                    let (dev, stored, pushes, ids, next, relay, judging) =
+                        (&dev, &stored, &pushes, &ids, &next, &relay, &judging);
                     s.spawn(move || {
                         let mut out = Vec::new();
                         loop {
@@ -570,16 +613,17 @@ async fn merge_part(
                             let Some(p) = pushes.get(id) else { continue };
                             // A panic inside Automerge on one document refuses that
                             // document, not the request (nor silently drops it).
-                            let outcome = guarded(|| merge_one(dev, p, stored.get(id), relay))
-                                .unwrap_or_else(|_| {
-                                    tracing::error!(document = %id, "merging panicked");
-                                    reject(
-                                        *id,
-                                        RejectCode::InvalidChange,
-                                        "the server could not process this document",
-                                        stored.get(id),
-                                    )
-                                });
+                            let outcome =
+                                guarded(|| merge_one(dev, p, stored.get(id), relay, judging))
+                                    .unwrap_or_else(|_| {
+                                        tracing::error!(document = %id, "merging panicked");
+                                        reject(
+                                            *id,
+                                            RejectCode::InvalidChange,
+                                            "the server could not process this document",
+                                            stored.get(id),
+                                        )
+                                    });
                             out.push((i, *id, outcome));
                         }
                         out
@@ -599,6 +643,76 @@ async fn merge_part(
     })
     .await
     .map_err(|e| SyncError::Store(StoreError::Task(e.to_string())))
+}
+
+/// A merged document whose changes name photos the institution does not have is not
+/// committed: the device has not uploaded them yet (it uploads before it pushes), so it
+/// is told to sync again, as for any other missing dependency; nothing is quarantined.
+async fn known_photos(
+    storage: &dyn Storage,
+    device: &DeviceAuth,
+    id: DocId,
+    o: Outcome,
+) -> Result<Outcome, SyncError> {
+    let Outcome::Commit(_, _, verdict) = &o else {
+        return Ok(o);
+    };
+    for p in &verdict.new_photos {
+        if storage
+            .blob(device.institution, &p.to_string())
+            .await?
+            .is_none()
+        {
+            return Ok(Outcome::Rejected(Rejection {
+                id: id.0,
+                code: RejectCode::MissingDependencies,
+                reason: format!(
+                    "photo {p} has not been uploaded to the server; upload it, then sync again"
+                ),
+                server_doc: Vec::new(),
+            }));
+        }
+    }
+    Ok(o)
+}
+
+/// The institution's directory, parsed once per version of it (every sync judges
+/// references against it).
+pub(crate) async fn directory(
+    storage: &dyn Storage,
+    institution: saferound_core::ids::InstitutionId,
+) -> Result<Option<std::sync::Arc<doc::directory::Directory>>, SyncError> {
+    type Cache = HashMap<
+        saferound_core::ids::InstitutionId,
+        (Vec<u8>, std::sync::Arc<doc::directory::Directory>),
+    >;
+    static CACHE: std::sync::Mutex<Option<Cache>> = std::sync::Mutex::new(None);
+    let id = doc::directory::id_for(institution);
+    let Some(stored) = storage
+        .load_documents(institution, vec![id])
+        .await?
+        .remove(&id)
+    else {
+        return Ok(None);
+    };
+    {
+        let cache = CACHE.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((heads, dir)) = cache.as_ref().and_then(|c| c.get(&institution)) {
+            if *heads == stored.heads {
+                return Ok(Some(dir.clone()));
+            }
+        }
+    }
+    let d = saferound_core::store::load_stored(&stored.bytes).map_err(StoreError::Corrupt)?;
+    let dir = std::sync::Arc::new(
+        doc::directory::read(&d).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+    );
+    CACHE
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .get_or_insert_with(HashMap::new)
+        .insert(institution, (stored.heads.clone(), dir.clone()));
+    Ok(Some(dir))
 }
 
 fn push_update(

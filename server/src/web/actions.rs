@@ -15,8 +15,8 @@ use saferound_core::doc::hazard::{self, Event, NewHazard, Plan, PlanPart};
 use saferound_core::doc::{self, PersonRef, SiteRef, limits, short_text};
 use saferound_core::ids::{BlobHash, DocId, InstitutionId, LocalDate, Timestamp, UserId};
 use saferound_core::model::lifecycle::{self, EventKind};
-use saferound_core::model::role::Named;
 use saferound_core::model::{Action, HazardCategory, RiskGrade};
+use saferound_core::policy;
 use saferound_core::sync::wire::{self, PushDoc, RejectCode, SyncRequest};
 
 use crate::AppState;
@@ -175,7 +175,7 @@ async fn push(
         }],
         max_update_bytes: 0,
     };
-    let resp = crate::sync::handle(state.storage.as_ref(), device, req)
+    let resp = crate::sync::handle(state.storage.as_ref(), device, req, Timestamp(state.now()))
         .await
         .map_err(|e| ActionError::Internal(e.to_string()))?;
     if let Some(r) = resp.rejections.into_iter().next() {
@@ -316,19 +316,8 @@ pub async fn apply(
             .map_err(|e| ActionError::Internal(e.to_string()))?
             .with_actor(ActorId::from(device.actor.as_slice()));
         let h = hazard::read_with(&d, false)?;
-        let named = Named {
-            responsible: h
-                .plan
-                .responsible
-                .as_ref()
-                .is_some_and(|p| p.user_id == user.id),
-            reinspector: h
-                .plan
-                .reinspector
-                .as_ref()
-                .is_some_and(|p| p.user_id == user.id),
-            unassigned: !hazard::ever_assigned(&h),
-        };
+        let seen = policy::Version::read(&d).map_err(|e| ActionError::Invalid(e.to_string()))?;
+        let named = policy::named(&h, user.id);
         let act = action.action();
         if !act.allowed(&user.roles, named) {
             return Err(ActionError::Forbidden(format!(
@@ -365,6 +354,7 @@ pub async fn apply(
             photos: photo_hashes.clone(),
             risk: None,
             plan: None,
+            corrections: Vec::new(),
         };
         if let Some((p, part)) = &plan_edit {
             let merged = match part {
@@ -390,8 +380,10 @@ pub async fn apply(
         if let HazardAction::Regrade { risk, .. } = &action {
             hazard::set_risk(&mut d, *risk)?;
             event.risk = Some(*risk);
+            event.corrections = hazard::corrections(&h, &hazard::read_with(&d, false)?, &["risk"]);
         }
         hazard::append_event(&mut d, &event)?;
+        judge(state, user, &device, institution, Some(&seen), &d).await?;
         d.commit();
         match push(state, &device, id, &mut d, &before).await? {
             None => return Ok(()),
@@ -401,6 +393,38 @@ pub async fn apply(
     Err(ActionError::State(
         "the hazard keeps changing; try again".into(),
     ))
+}
+
+/// Judges the edit in `d` (from `seen`) by the write policy, as the server will judge
+/// it again when it is pushed: a refused action is answered before anything is written.
+async fn judge(
+    state: &AppState,
+    user: &User,
+    device: &DeviceAuth,
+    institution: InstitutionId,
+    seen: Option<&policy::Version>,
+    d: &AutoCommit,
+) -> Result<(), ActionError> {
+    let made = policy::Version::read(d).map_err(|e| ActionError::Invalid(e.to_string()))?;
+    let directory = crate::sync::directory(state.storage.as_ref(), institution)
+        .await
+        .map_err(|e| ActionError::Internal(e.to_string()))?;
+    let author = policy::Author {
+        user: user.id,
+        roles: &user.roles,
+        department: user.department,
+        actor: hex::encode(&device.actor),
+    };
+    let ctx = policy::Context {
+        institution,
+        directory: directory.as_deref(),
+        received: Timestamp(state.now()),
+    };
+    match policy::judge(seen, &made, &author, &ctx) {
+        Ok(_) => Ok(()),
+        Err(r) if r.forbidden => Err(ActionError::Forbidden(r.to_string())),
+        Err(r) => Err(ActionError::Invalid(r.to_string())),
+    }
 }
 
 /// What the office reports from the dashboard (上报).
@@ -423,12 +447,8 @@ pub async fn report(
     mut r: NewReport,
     photos: Vec<super::upload::ArrivedPhoto>,
 ) -> Result<DocId, ActionError> {
-    if !Action::ReportHazard.allowed(&user.roles, Named::default()) {
-        return Err(ActionError::Forbidden(format!(
-            "ReportHazard is for {}",
-            Action::ReportHazard.who()
-        )));
-    }
+    policy::may(Action::ReportHazard, &user.roles, Default::default())
+        .map_err(|e| ActionError::Forbidden(e.to_string()))?;
     let institution = user
         .institution
         .ok_or_else(|| ActionError::Forbidden("reports belong to an institution".into()))?;
@@ -464,6 +484,7 @@ pub async fn report(
     let me = person(user);
     doc::record_author(&mut d, &me)?;
     hazard::create(&mut d, &new, &me, Timestamp(state.now()))?;
+    judge(state, user, &device, institution, None, &d).await?;
     d.commit();
     match push(state, &device, new.id, &mut d, &[]).await? {
         None => Ok(new.id),

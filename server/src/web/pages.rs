@@ -493,12 +493,14 @@ pub async fn ledger(State(state): State<AppState>, web: Web, Query(f): Query<Fil
 
 /// The actions `web` may take on this hazard now, by the same rules the documents check.
 fn available(web: &Web, h: &crate::store::HazardDetail) -> Vec<&'static str> {
-    let me = web.user.id.to_string();
-    let named = Named {
-        responsible: h.hazard.responsible.as_deref() == Some(me.as_str()),
-        reinspector: h.hazard.reinspector.as_deref() == Some(me.as_str()),
-        unassigned: !h.events.iter().any(|e| e.kind == "assigned"),
-    };
+    let user = |s: &Option<String>| s.as_deref().and_then(|s| s.parse().ok());
+    let named = saferound_core::policy::named_from(
+        h.hazard.reported_by.parse().ok(),
+        user(&h.hazard.responsible),
+        user(&h.hazard.reinspector),
+        h.events.iter().any(|e| e.kind == "assigned"),
+        web.user.id,
+    );
     let status = h
         .hazard
         .status
