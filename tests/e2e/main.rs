@@ -14,3 +14,4 @@ mod phone_roles;
 mod province;
 mod replicas;
 mod upgrade;
+mod write_policy;

@@ -430,7 +430,9 @@ fn concurrent_grades_resolve_to_the_higher_and_deadlines_to_the_earlier_and_both
     assert_eq!(heads(&a, h), heads(&b, h));
 
     // Two safety-office devices set different deadlines offline: the earlier stands.
-    let o1 = device(tmp.path(), "office", &clock);
+    let second = tmp.path().join("second");
+    std::fs::create_dir(&second).unwrap();
+    let o1 = device(&second, "office", &clock);
     send(&a, &o1, h);
     let assignment = |day: &str| Assignment {
         measure: "张贴标识".into(),
