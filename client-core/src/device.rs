@@ -391,6 +391,20 @@ impl Device {
             .unwrap_or_default())
     }
 
+    /// A site of the directory, as a record names it.
+    fn site_ref(&self, id: SiteId) -> Result<SiteRef> {
+        let site = self
+            .sites()?
+            .into_iter()
+            .find(|s| s.id == id)
+            .ok_or_else(|| Error::not_found("site", id))?;
+        Ok(SiteRef {
+            id: site.id,
+            name: site.name,
+            kind: site.kind,
+        })
+    }
+
     fn person(&self, dir: &Option<Directory>, id: UserId, field: &str) -> Result<PersonRef> {
         if id == self.identity.user.user_id {
             return Ok(self.me().clone());
@@ -478,11 +492,7 @@ impl Device {
         campaign: Option<CampaignId>,
     ) -> Result<DocId> {
         self.require(Action::Inspect, Named::default())?;
-        let site = self
-            .sites()?
-            .into_iter()
-            .find(|s| s.id == site)
-            .ok_or_else(|| Error::not_found("site", site))?;
+        let site = self.site_ref(site)?;
         let latest = self.templates()?;
         let t = match template {
             Some(id) => latest
@@ -499,11 +509,7 @@ impl Device {
             id: DocId::new(),
             institution: self.identity.institution,
             campaign: self.campaign_or_current(campaign)?,
-            site: SiteRef {
-                id: site.id,
-                name: site.name.clone(),
-                kind: site.kind,
-            },
+            site,
             template: TemplateRef {
                 id: t.id.clone(),
                 version: t.version,
@@ -708,21 +714,12 @@ impl Device {
         f: &NewFinding,
     ) -> Result<DocId> {
         self.require(Action::ReportHazard, Named::default())?;
-        let site = self
-            .sites()?
-            .into_iter()
-            .find(|s| s.id == site)
-            .ok_or_else(|| Error::not_found("site", site))?;
         let new = NewHazard {
             id: DocId::new(),
             institution: self.identity.institution,
             campaign: self.campaign_or_current(campaign)?,
             inspection: None,
-            site: SiteRef {
-                id: site.id,
-                name: site.name,
-                kind: site.kind,
-            },
+            site: self.site_ref(site)?,
             category: f
                 .category
                 .ok_or_else(|| Error::invalid("category", "is required"))?,
@@ -1092,23 +1089,8 @@ impl Device {
     /// reporter until the hazard is assigned, the safety office at any time. The event
     /// keeps each changed field's old and new value.
     pub fn correct_hazard(&self, id: DocId, c: &HazardCorrection, note: &str) -> Result<()> {
-        let site = match c.site {
-            Some(s) => {
-                let site = self
-                    .sites()?
-                    .into_iter()
-                    .find(|x| x.id == s)
-                    .ok_or_else(|| Error::not_found("site", s))?;
-                Some(SiteRef {
-                    id: site.id,
-                    name: site.name,
-                    kind: site.kind,
-                })
-            }
-            None => None,
-        };
         let corrected = hazard::Corrected {
-            site,
+            site: c.site.map(|s| self.site_ref(s)).transpose()?,
             category: c.category,
             location: c
                 .location
@@ -1214,21 +1196,7 @@ impl Device {
     /// Reports an incident at once.
     pub fn file_incident(&self, i: &NewIncidentInput) -> Result<DocId> {
         self.require(Action::FileIncident, Named::default())?;
-        let site = match i.site {
-            Some(s) => {
-                let site = self
-                    .sites()?
-                    .into_iter()
-                    .find(|x| x.id == s)
-                    .ok_or_else(|| Error::not_found("site", s))?;
-                Some(SiteRef {
-                    id: site.id,
-                    name: site.name,
-                    kind: site.kind,
-                })
-            }
-            None => None,
-        };
+        let site = i.site.map(|s| self.site_ref(s)).transpose()?;
         let now = self.now();
         let new = NewIncident {
             id: DocId::new(),

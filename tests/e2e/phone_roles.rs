@@ -16,17 +16,6 @@ use saferound_core::model::{HazardCategory, RiskGrade};
 use saferound_core::{Device, Error};
 use saferound_tests::{DEMO_PASSWORD, Server, enroll, get_json, sync};
 
-/// The hazard's rows in the server's canonical ledger dump.
-fn rows(server: &Server, id: DocId) -> String {
-    let id = id.to_string();
-    server
-        .dump_ledger()
-        .lines()
-        .filter(|l| l.contains(&id))
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
 /// The hazard's status on the server, through the phone API.
 fn server_status(server: &Server, d: &Device, id: DocId) -> String {
     let (s, v) = get_json(server, d, &format!("/api/v1/hazards/{id}"));
@@ -116,7 +105,7 @@ fn refused_because(
     code: &str,
     reason: &str,
 ) {
-    let before = rows(server, id);
+    let before = server.ledger_rows(id);
     let events_before = d.hazard(id).expect("hazard").events.len();
     forge(d, id, kind, edit);
     let quarantined_before = d.store().quarantined().expect("quarantine").len();
@@ -130,7 +119,11 @@ fn refused_because(
     assert_eq!(q.len(), quarantined_before + 1);
     assert_eq!(q[0].code, code, "{kind:?}: {}", q[0].reason);
     assert!(q[0].reason.contains(reason), "{kind:?}: {}", q[0].reason);
-    assert_eq!(rows(server, id), before, "{kind:?} changed the ledger");
+    assert_eq!(
+        server.ledger_rows(id),
+        before,
+        "{kind:?} changed the ledger"
+    );
     assert_eq!(
         d.hazard(id).expect("hazard").events.len(),
         events_before,
@@ -248,7 +241,7 @@ fn every_transition_by_every_role_from_synced_phones() {
     // A second history for the same hazard: a phone that never had it writes a document
     // of its own under the hazard's id (a change without dependencies), whose event list
     // could otherwise win over the real one's.
-    let before = rows(&server, id);
+    let before = server.ledger_rows(id);
     rogue
         .store()
         .write(rogue.actor(), Timestamp(chrono::Utc::now()), |tx| {
@@ -285,7 +278,7 @@ fn every_transition_by_every_role_from_synced_phones() {
     let q = rogue.store().quarantined().unwrap();
     assert!(q[0].reason.contains("created once"), "{}", q[0].reason);
     assert_eq!(
-        rows(&server, id),
+        server.ledger_rows(id),
         before,
         "the second history changed nothing"
     );

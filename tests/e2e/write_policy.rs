@@ -24,17 +24,6 @@ fn finding(text: &str) -> NewFinding {
     }
 }
 
-/// The document's rows in the server's canonical ledger dump.
-fn rows(server: &Server, id: DocId) -> String {
-    let id = id.to_string();
-    server
-        .dump_ledger()
-        .lines()
-        .filter(|l| l.contains(&id))
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
 /// Writes `edit` into document `id` on `d`, past the core's policy: what a tampered app
 /// pushes.
 fn forge(d: &Device, id: DocId, edit: impl FnOnce(&mut automerge::AutoCommit)) {
@@ -52,7 +41,7 @@ fn forge(d: &Device, id: DocId, edit: impl FnOnce(&mut automerge::AutoCommit)) {
 /// Syncs `d` and checks the server refused `id` with `code` (and a reason naming
 /// `field`), the phone quarantined it, and the ledger rows did not change.
 fn refused(server: &Server, d: &Device, id: DocId, code: &str, field: &str) {
-    let before = rows(server, id);
+    let before = server.ledger_rows(id);
     let quarantined = d.store().quarantined().expect("quarantine").len();
     let report = sync(d);
     assert!(
@@ -64,7 +53,7 @@ fn refused(server: &Server, d: &Device, id: DocId, code: &str, field: &str) {
     assert_eq!(q.len(), quarantined + 1);
     assert_eq!(q[0].code, code, "{}", q[0].reason);
     assert!(q[0].reason.contains(field), "{}", q[0].reason);
-    assert_eq!(rows(server, id), before, "the ledger is unchanged");
+    assert_eq!(server.ledger_rows(id), before, "the ledger is unchanged");
 }
 
 #[test]
@@ -121,7 +110,7 @@ fn a_tampered_phone_is_refused_field_by_field_and_honest_edits_land() {
             .collect::<Vec<_>>(),
         ["location", "description"]
     );
-    assert!(rows(&server, id).contains("外墙瓷砖松动，已拉警戒线"));
+    assert!(server.ledger_rows(id).contains("外墙瓷砖松动，已拉警戒线"));
     sync(&colleague);
     colleague
         .store()

@@ -223,6 +223,16 @@ impl Server {
         self.admin(&["dump-ledger"])
     }
 
+    /// The rows of one document in the canonical ledger dump.
+    pub fn ledger_rows(&self, id: saferound_core::ids::DocId) -> String {
+        let id = id.to_string();
+        self.dump_ledger()
+            .lines()
+            .filter(|l| l.contains(&id))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
     /// Asserts the ledger is a projection of the documents: rebuilt from them alone, it
     /// is the same, row for row.
     pub fn assert_ledger_equals_a_rebuild(&self) {

@@ -846,6 +846,13 @@ mod tests_support {
     use crate::ids::{DepartmentId, DocId, InstitutionId, SiteId, Timestamp, UserId};
     use crate::model::{HazardCategory, RiskGrade, SiteKind};
 
+    fn json(d: &automerge::AutoCommit, kind: DocKind) -> (DocKind, serde_json::Value) {
+        let r = doc::Record::of(d, kind, false)
+            .expect("read")
+            .expect("a record");
+        (kind, r.to_json())
+    }
+
     /// One record of each kind, as JSON.
     pub fn samples() -> Vec<(DocKind, serde_json::Value)> {
         let inst = InstitutionId::new();
@@ -874,13 +881,7 @@ mod tests_support {
             photos: vec![],
         };
         doc::hazard::create(&mut d, &h, &me, at).expect("hazard");
-        out.push((
-            DocKind::Hazard,
-            doc::Record::of(&d, DocKind::Hazard, false)
-                .expect("read")
-                .expect("record")
-                .to_json(),
-        ));
+        out.push(json(&d, DocKind::Hazard));
         let mut d = automerge::AutoCommit::new();
         let i = doc::inspection::NewInspection {
             id: DocId::new(),
@@ -893,22 +894,10 @@ mod tests_support {
             },
         };
         doc::inspection::create(&mut d, &i, &me, at).expect("inspection");
-        out.push((
-            DocKind::Inspection,
-            doc::Record::of(&d, DocKind::Inspection, false)
-                .expect("read")
-                .expect("record")
-                .to_json(),
-        ));
+        out.push(json(&d, DocKind::Inspection));
         let d = doc::weekly::genesis(inst, DepartmentId::new(), "2026-W48".parse().expect("week"))
             .expect("weekly");
-        out.push((
-            DocKind::WeeklyReport,
-            doc::Record::of(&d, DocKind::WeeklyReport, false)
-                .expect("read")
-                .expect("record")
-                .to_json(),
-        ));
+        out.push(json(&d, DocKind::WeeklyReport));
         let mut d = automerge::AutoCommit::new();
         let x = doc::incident::NewIncident {
             id: DocId::new(),
@@ -924,13 +913,7 @@ mod tests_support {
             actions_taken: String::new(),
         };
         doc::incident::create(&mut d, &x, &me, at).expect("incident");
-        out.push((
-            DocKind::IncidentReport,
-            doc::Record::of(&d, DocKind::IncidentReport, false)
-                .expect("read")
-                .expect("record")
-                .to_json(),
-        ));
+        out.push(json(&d, DocKind::IncidentReport));
         out
     }
 }

@@ -116,10 +116,12 @@ pub fn check(
         };
         let made = if heads == [*last] {
             // The run ends at the whole document's latest state: no need to rebuild it.
-            if current.is_none() {
-                current = Some(read(after)?);
-            }
-            current.clone().expect("read just above")
+            let c = match current.take() {
+                Some(c) => c,
+                None => read(after)?,
+            };
+            current = Some(c.clone());
+            c
         } else {
             read(&after.fork_at(&[*last]).map_err(|e| schema(e.to_string()))?)?
         };
