@@ -203,15 +203,17 @@ fn devices_switching_replicas_converge_and_concurrent_edits_survive() {
     assert_eq!((r_owner.pushed_docs, r_owner.received_docs), (0, 0));
 
     // The same hazard edited at once through both replicas, five rounds: three devices
-    // regrade it offline, then all sync together (a barrier), two through A and one
-    // through B (and the other way the next round). Every regrade is an event; none may
-    // be lost to the compare-and-swap across processes.
+    // (its reporter's and two of the safety office's, who may regrade it) regrade it
+    // offline, then all sync together (a barrier), two through A and one through B (and
+    // the other way the next round). Every regrade is an event; none may be lost to the
+    // compare-and-swap across processes.
     let h = *hazards.last().unwrap();
-    for d in devices {
+    let office2 = enroll(&b, tmp.path(), "office2", "office", DEMO_PASSWORD);
+    for d in devices.iter().chain([&&office2]) {
         sync_via(d, &a);
     }
     let events_before = events(&a, &office, h).len();
-    let editors = [&insp, &insp2, &office];
+    let editors = [&insp, &office2, &office];
     let grades = [RiskGrade::Low, RiskGrade::General, RiskGrade::Significant];
     let rounds = 5;
     let per_round = 2;

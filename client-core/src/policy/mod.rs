@@ -297,6 +297,14 @@ pub fn judge(
                 "an inspection is changed by the inspectors on it",
             ));
         }
+        if let Some(Record::Inspection(b)) = before.map(|b| &b.record) {
+            if b.submitted.is_some() && a.inspectors.len() > b.inspectors.len() {
+                return Err(Refusal::forbidden(
+                    "inspectors",
+                    "inspectors join an inspection before it is submitted",
+                ));
+            }
+        }
     }
     // Who wrote as whom: an entry names the change's own actor and author, and stays.
     let empty = BTreeMap::new();

@@ -5,6 +5,9 @@
 
 pub mod validate;
 
+#[cfg(test)]
+mod policy_props;
+
 use std::collections::{HashMap, HashSet};
 use std::panic::AssertUnwindSafe;
 
