@@ -42,6 +42,8 @@ pub struct AppState {
     pub clock: Arc<dyn saferound_core::Clock>,
     /// The web dashboard: templates, failed-login counters, incident webhook.
     pub web: Arc<web::WebState>,
+    /// How browsers reach the server (`--public-url`, TLS): cookies, HSTS, origin checks.
+    pub origin: Arc<http::guard::Origin>,
 }
 
 impl AppState {
@@ -55,7 +57,14 @@ impl AppState {
             blobs,
             clock: Arc::new(saferound_core::SystemClock),
             web: Arc::new(web::WebState::new()),
+            origin: Default::default(),
         }
+    }
+
+    /// The same state, reached by browsers as `origin` says.
+    pub fn with_origin(mut self, origin: http::guard::Origin) -> Self {
+        self.origin = Arc::new(origin);
+        self
     }
 
     /// The same state, with `/metrics` open to scrapers that show `token`.

@@ -52,6 +52,12 @@ struct Cli {
     /// The PEM private key for --tls-cert.
     #[arg(long, env = "SAFEROUND_TLS_KEY", requires = "tls_cert")]
     tls_key: Option<PathBuf>,
+    /// The address browsers use, e.g. https://safety.example.edu.cn behind a reverse
+    /// proxy: a form posted from any other origin is refused, and with https the session
+    /// cookie is Secure and HSTS is sent. Without it, a browser's request must come from
+    /// the host it was sent to.
+    #[arg(long, env = "SAFEROUND_PUBLIC_URL")]
+    public_url: Option<String>,
     /// Load the demo institution (departments, sites, people; password saferound-demo).
     #[arg(long, env = "SAFEROUND_DEMO")]
     demo: bool,
@@ -228,6 +234,10 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
     if metrics_token.is_some_and(|t| t.len() < 16) {
         return Err("--metrics-token must be at least 16 characters".into());
     }
+    let origin = saferound_server::http::guard::Origin::new(
+        cli.public_url.as_deref(),
+        cli.tls_cert.is_some(),
+    )?;
     let pg_url = cli.db.to_str().filter(|d| postgres::is_url(d));
     // Before anything opens (and so creates) the database.
     if let (Some(Command::Restore { .. }), Some(_)) = (&cli.command, pg_url) {
@@ -274,7 +284,7 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         }
         None => Arc::new(SqliteStorage::open(&cli.db)?),
     };
-    let mut state = AppState::new(storage.clone(), cli.blobs.clone());
+    let mut state = AppState::new(storage.clone(), cli.blobs.clone()).with_origin(origin);
     if let Some(token) = metrics_token {
         state = state.with_metrics_token(token);
     }

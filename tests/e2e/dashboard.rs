@@ -37,18 +37,34 @@ pub(crate) fn agent() -> ureq::Agent {
         .into()
 }
 
-fn page(mut r: ureq::http::Response<ureq::Body>) -> Page {
-    let headers = r
-        .headers()
-        .iter()
-        .map(|(k, v)| (k.as_str().to_string(), v.to_str().unwrap_or("").to_string()))
-        .collect::<HashMap<_, _>>();
+pub(crate) fn page(mut r: ureq::http::Response<ureq::Body>) -> Page {
+    // A header sent more than once (set-cookie) keeps every value, one per line.
+    let mut headers: HashMap<String, String> = HashMap::new();
+    for (k, v) in r.headers() {
+        let v = v.to_str().unwrap_or("");
+        headers
+            .entry(k.as_str().to_string())
+            .and_modify(|all| {
+                all.push('\n');
+                all.push_str(v);
+            })
+            .or_insert_with(|| v.to_string());
+    }
     Page {
         status: r.status().as_u16(),
         location: headers.get("location").cloned().unwrap_or_default(),
         body: r.body_mut().read_to_string().unwrap_or_default(),
         headers,
     }
+}
+
+/// `name=value` of the cookie `name` a response sets.
+pub(crate) fn cookie_named(p: &Page, name: &str) -> Option<String> {
+    p.headers
+        .get("set-cookie")?
+        .lines()
+        .map(|c| c.split(';').next().unwrap_or("").to_string())
+        .find(|c| c.starts_with(&format!("{name}=")))
 }
 
 fn csrf_of(body: &str) -> Option<String> {
@@ -59,16 +75,24 @@ fn csrf_of(body: &str) -> Option<String> {
 impl Web {
     pub(crate) fn try_login(server: &Server, login: &str, password: &str) -> (Page, Option<Web>) {
         let a = agent();
+        // The login form's CSRF token, in the page and in its cookie.
+        let form = page(
+            a.get(format!("{}/login", server.url))
+                .call()
+                .expect("GET /login"),
+        );
+        let token = csrf_of(&form.body).expect("a csrf token on the login form");
+        let login_cookie = cookie_named(&form, "sr_login").expect("the login cookie");
         let p = page(
             a.post(format!("{}/login", server.url))
-                .send_form([("login", login), ("password", password)])
+                .header("Cookie", &login_cookie)
+                .send_form([("login", login), ("password", password), ("csrf", &token)])
                 .expect("POST /login"),
         );
         if p.status != 303 {
             return (p, None);
         }
-        let set = p.headers.get("set-cookie").cloned().unwrap_or_default();
-        let cookie = set.split(';').next().unwrap_or("").to_string();
+        let cookie = cookie_named(&p, "sr_session").expect("a session cookie");
         let mut w = Web {
             url: server.url.clone(),
             agent: a,

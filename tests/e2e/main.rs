@@ -14,4 +14,5 @@ mod phone_roles;
 mod province;
 mod replicas;
 mod upgrade;
+mod web_guard;
 mod write_policy;

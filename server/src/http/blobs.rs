@@ -216,7 +216,7 @@ pub async fn get(
             (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_string()),
             (
                 header::CONTENT_SECURITY_POLICY,
-                "sandbox; default-src 'none'".to_string(),
+                "sandbox; default-src 'none'; frame-ancestors 'none'".to_string(),
             ),
         ],
         bytes,

@@ -2,6 +2,7 @@
 
 pub mod api;
 pub mod blobs;
+pub mod guard;
 pub mod metrics;
 
 use axum::Router;
@@ -38,6 +39,10 @@ pub fn app(state: AppState) -> Router {
         .route("/api/v1/admin/sites", post(api::create_site))
         .layer(DefaultBodyLimit::max(wire::MAX_REQUEST_BYTES))
         .merge(crate::web::routes())
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            guard::guard,
+        ))
         .with_state(state)
 }
 

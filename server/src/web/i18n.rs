@@ -18,6 +18,11 @@ const TEXT: &[(&str, &str, &str)] = &[
     ("password", "密码", "Password"),
     ("login_failed", "账号或密码错误", "Wrong login or password"),
     (
+        "login_expired",
+        "登录页面已过期，请重新登录",
+        "The login page expired; please sign in again",
+    ),
+    (
         "login_locked",
         "失败次数过多，请稍后再试",
         "Too many failed attempts; try again later",

@@ -178,6 +178,7 @@ pub fn routes() -> Router<AppState> {
         .route("/logout", post(pages::logout))
         .route("/lang/{code}", get(pages::set_lang))
         .route("/static/style.css", get(pages::css))
+        .route("/static/app.js", get(pages::js))
         .route("/ledger", get(pages::ledger))
         .route(
             "/hazards/new",

@@ -44,22 +44,69 @@ pub async fn css() -> impl IntoResponse {
     )
 }
 
-pub fn session_cookie(token: &str, max_age: i64) -> HeaderValue {
+/// The dashboard's few lines of script (the Content-Security-Policy allows no inline
+/// script): print buttons, the incident feed.
+pub async fn js() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "max-age=3600"),
+        ],
+        include_str!("app.js"),
+    )
+}
+
+/// A cookie of the dashboard's: HttpOnly, SameSite=Strict, and Secure when browsers reach
+/// the server over HTTPS.
+fn set_cookie(state: &AppState, name: &str, value: &str, max_age: i64) -> HeaderValue {
+    let secure = if state.origin.https { "; Secure" } else { "" };
     HeaderValue::from_str(&format!(
-        "{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}"
+        "{name}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}"
     ))
     .unwrap_or_else(|_| HeaderValue::from_static("sr_session=; Path=/; Max-Age=0"))
 }
 
+pub fn session_cookie(state: &AppState, token: &str, max_age: i64) -> HeaderValue {
+    set_cookie(state, SESSION_COOKIE, token, max_age)
+}
+
+/// The login form's CSRF token lives in a cookie of its own until there is a session
+/// (double submit): a page on another site can neither read it nor set it, so it cannot
+/// log a browser into an account of its choosing.
+const LOGIN_COOKIE: &str = "sr_login";
+
+/// The login page, with a fresh login CSRF token in the form and in its cookie.
+fn login_form(
+    state: &AppState,
+    lang: super::Lang,
+    status: StatusCode,
+    extra: serde_json::Value,
+) -> Response {
+    let token = crate::accounts::new_secret();
+    let mut ctx = json!({"login_csrf": token});
+    if let (Some(c), Some(e)) = (ctx.as_object_mut(), extra.as_object()) {
+        c.extend(e.clone());
+    }
+    let mut r = render(state, None, lang, "login.html", "/login", ctx);
+    *r.status_mut() = status;
+    r.headers_mut().append(
+        header::SET_COOKIE,
+        set_cookie(state, LOGIN_COOKIE, &token, 3600),
+    );
+    r
+}
+
 pub async fn login_page(State(state): State<AppState>, headers: HeaderMap) -> Response {
     let lang = super::lang_of(&headers);
-    render(&state, None, lang, "login.html", "/login", json!({}))
+    login_form(&state, lang, StatusCode::OK, json!({}))
 }
 
 #[derive(Deserialize)]
 pub struct LoginForm {
     login: String,
     password: String,
+    #[serde(default)]
+    csrf: String,
 }
 
 pub async fn login(
@@ -69,17 +116,20 @@ pub async fn login(
 ) -> Response {
     let lang = super::lang_of(&headers);
     let again = |key: &str, status: StatusCode| {
-        let mut r = render(
+        login_form(
             &state,
-            None,
             lang,
-            "login.html",
-            "/login",
+            status,
             json!({"error": i18n::text(lang, key), "login_value": f.login.chars().take(100).collect::<String>()}),
-        );
-        *r.status_mut() = status;
-        r
+        )
     };
+    let cookie_token = super::cookie(&headers, LOGIN_COOKIE);
+    if f.csrf.is_empty()
+        || !cookie_token
+            .is_some_and(|c| crate::accounts::same_secret(c.as_bytes(), f.csrf.as_bytes()))
+    {
+        return again("login_expired", StatusCode::FORBIDDEN);
+    }
     if f.login.len() > 100 || f.password.len() > 200 {
         return again("login_failed", StatusCode::BAD_REQUEST);
     }
@@ -156,10 +206,12 @@ pub async fn login(
     }
     super::audit(&state, Some(&user), &user.login, "login", "").await;
     let mut r = Redirect::to("/ledger").into_response();
-    r.headers_mut().insert(
+    let h = r.headers_mut();
+    h.append(
         header::SET_COOKIE,
-        session_cookie(&token, SESSION_HOURS * 3600),
+        session_cookie(&state, &token, SESSION_HOURS * 3600),
     );
+    h.append(header::SET_COOKIE, set_cookie(&state, LOGIN_COOKIE, "", 0));
     r
 }
 
@@ -182,20 +234,28 @@ pub async fn logout(
     super::audit_action(&state, &web, "logout", "").await;
     let mut r = Redirect::to("/login").into_response();
     r.headers_mut()
-        .insert(header::SET_COOKIE, session_cookie("", 0));
+        .insert(header::SET_COOKIE, session_cookie(&state, "", 0));
     r
 }
 
 /// `/lang/en` or `/lang/zh`: remembers the language in a cookie and goes back.
 pub async fn set_lang(Path(code): Path<String>, headers: HeaderMap) -> Response {
     let lang = if code == "en" { "en" } else { "zh" };
-    // Back to the page the switch was on, when it is one of ours.
+    // Back to the page the switch was on, when it is one of ours: a Referer naming this
+    // host, and only its path (never `//host` or `/\host`, which browsers take for
+    // another site).
+    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
     let back = headers
         .get(header::REFERER)
         .and_then(|v| v.to_str().ok())
-        .and_then(|r| r.find("://").map(|i| &r[i + 3..]))
-        .and_then(|r| r.find('/').map(|i| r[i..].to_string()))
-        .filter(|p| p.starts_with('/') && !p.starts_with("//") && p.len() < 2000)
+        .and_then(|r| r.split_once("://").map(|(_, rest)| rest))
+        .and_then(|r| {
+            let i = r.find('/')?;
+            (Some(&r[..i]) == host).then(|| r[i..].to_string())
+        })
+        .filter(|p| {
+            p.starts_with('/') && !p.starts_with("//") && !p.contains('\\') && p.len() < 2000
+        })
         .unwrap_or_else(|| "/ledger".into());
     let mut r = Redirect::to(&back).into_response();
     if let Ok(v) = HeaderValue::from_str(&format!(
@@ -867,7 +927,7 @@ pub async fn photo(
                 (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_string()),
                 (
                     header::CONTENT_SECURITY_POLICY,
-                    "sandbox; default-src 'none'".to_string(),
+                    "sandbox; default-src 'none'; frame-ancestors 'none'".to_string(),
                 ),
             ],
             bytes,
