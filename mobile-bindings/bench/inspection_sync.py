@@ -1,7 +1,7 @@
 """Times a full inspection driven from Python through the generated bindings, and its sync
-to a real saferound-server: the figure the README reports for the phone library.
+to a real saferound-server: the phone library's figure in docs/BENCHMARKS.md.
 
-  scripts/bindings.sh target/bindings   # or the release library: see the README
+  scripts/bindings.sh target/bindings   # or the release library: see mobile-bindings/README.md
   SAFEROUND_BINDINGS=target/bindings/python SAFEROUND_SERVER=target/release/saferound-server \\
     python3 mobile-bindings/bench/inspection_sync.py [rounds]
 
