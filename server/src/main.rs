@@ -8,7 +8,7 @@ use clap::{Parser, Subcommand};
 use saferound_server::store::postgres::{self, PostgresStorage};
 use saferound_server::store::sqlite::SqliteStorage;
 use saferound_server::store::{Storage, User};
-use saferound_server::{AppState, DEMO_PASSWORD, accounts, bootstrap_admin, load_demo};
+use saferound_server::{AppState, DEMO_PASSWORD, accounts, bootstrap_admin, http, load_demo};
 
 #[derive(Parser)]
 #[command(
@@ -58,6 +58,17 @@ struct Cli {
     /// the host it was sent to.
     #[arg(long, env = "SAFEROUND_PUBLIC_URL")]
     public_url: Option<String>,
+    /// Open connections at once; one more is answered 503 and closed (each is a file
+    /// descriptor: the server raises its open-file limit to the system's maximum at start).
+    #[arg(long, env = "SAFEROUND_MAX_CONNECTIONS", default_value_t = 1024)]
+    max_connections: usize,
+    /// Seconds a connection may take to send a complete request header (also how long
+    /// an idle keep-alive connection stays open).
+    #[arg(long, env = "SAFEROUND_HEADER_TIMEOUT", default_value_t = 30)]
+    header_timeout: u64,
+    /// Seconds a request's body may take to arrive, from its header.
+    #[arg(long, env = "SAFEROUND_BODY_TIMEOUT", default_value_t = 120)]
+    body_timeout: u64,
     /// Load the demo institution (departments, sites, people; password saferound-demo).
     #[arg(long, env = "SAFEROUND_DEMO")]
     demo: bool,
@@ -301,6 +312,12 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
                 cli.demo_hazards,
                 tls,
                 cli.incident_webhook,
+                http::serve::Limits {
+                    max_connections: cli.max_connections.max(1),
+                    header: std::time::Duration::from_secs(cli.header_timeout.max(1)),
+                    body: std::time::Duration::from_secs(cli.body_timeout.max(1)),
+                    ..Default::default()
+                },
                 state,
             )
             .await
@@ -450,6 +467,7 @@ async fn serve(
     demo_hazards: bool,
     tls: Option<(PathBuf, PathBuf)>,
     webhook: Option<String>,
+    limits: http::serve::Limits,
     state: AppState,
 ) -> Result<(), Box<dyn std::error::Error>> {
     // Replicas on one PostgreSQL database may start together: each seeds under a lock
@@ -491,36 +509,26 @@ async fn serve(
         ));
     }
     let app = saferound_server::http::app(state);
-    if let Some((cert, key)) = tls {
-        let config = axum_server::tls_rustls::RustlsConfig::from_pem_file(&cert, &key)
-            .await
-            .map_err(|e| format!("cannot load the TLS certificate or key: {e}"))?;
-        let listener = std::net::TcpListener::bind(listen)?;
-        listener.set_nonblocking(true)?;
-        let addr = listener.local_addr()?;
-        let handle = axum_server::Handle::new();
-        let h = handle.clone();
-        tokio::spawn(async move {
-            shutdown().await;
-            // Finish in-flight requests, up to half a minute.
-            h.graceful_shutdown(Some(std::time::Duration::from_secs(30)));
-        });
-        println!("listening on https://{addr}");
-        tracing::info!(%addr, "SafeRound server started (HTTPS)");
-        axum_server::from_tcp_rustls(listener, config)?
-            .handle(handle)
-            .serve(app.into_make_service())
-            .await?;
-    } else {
-        let listener = tokio::net::TcpListener::bind(listen).await?;
-        let addr = listener.local_addr()?;
-        // Tests and scripts read this line to find the port when listening on port 0.
-        println!("listening on http://{addr}");
-        tracing::info!(%addr, "SafeRound server started");
-        axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown())
-            .await?;
-    }
+    let acceptor = match tls {
+        Some((cert, key)) => {
+            let config = axum_server::tls_rustls::RustlsConfig::from_pem_file(&cert, &key)
+                .await
+                .map_err(|e| format!("cannot load the TLS certificate or key: {e}"))?;
+            // HTTP/1.1 is what is served: a client must not negotiate h2.
+            let mut c = (*config.get_inner()).clone();
+            c.alpn_protocols = vec![b"http/1.1".to_vec()];
+            Some(tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(c)))
+        }
+        None => None,
+    };
+    let open_files = http::serve::raise_open_file_limit();
+    let listener = tokio::net::TcpListener::bind(listen).await?;
+    let addr = listener.local_addr()?;
+    let scheme = if acceptor.is_some() { "https" } else { "http" };
+    // Tests and scripts read this line to find the port when listening on port 0.
+    println!("listening on {scheme}://{addr}");
+    tracing::info!(%addr, scheme, ?limits, ?open_files, "SafeRound server started");
+    http::serve::serve(listener, app, acceptor, limits, shutdown()).await;
     tracing::info!("stopped");
     Ok(())
 }

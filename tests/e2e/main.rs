@@ -6,6 +6,7 @@ mod convergence;
 mod crash_rounds;
 mod dashboard;
 mod durability;
+mod exhaustion;
 mod faults;
 mod hostile;
 mod isolation;

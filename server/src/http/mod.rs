@@ -4,6 +4,7 @@ pub mod api;
 pub mod blobs;
 pub mod guard;
 pub mod metrics;
+pub mod serve;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, FromRequestParts};
@@ -16,11 +17,21 @@ use saferound_core::sync::wire;
 use crate::AppState;
 use crate::store::{DeviceAuth, StoreError};
 
+/// The body of a login or an enrolment: a login name, a password, a device name.
+pub const SMALL_BODY: usize = 8 * 1024;
+/// The body of an administrative JSON request.
+pub const ADMIN_BODY: usize = 64 * 1024;
+
 pub fn app(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/metrics", get(metrics::serve))
-        .route("/api/v1/devices", post(api::enroll))
+        // Nothing large is read before the caller is known: enrolment carries a login
+        // and a password, the admin API a few fields.
+        .route(
+            "/api/v1/devices",
+            post(api::enroll).layer(DefaultBodyLimit::max(SMALL_BODY)),
+        )
         .route(
             "/api/v1/devices/{id}",
             axum::routing::delete(api::revoke_device),
@@ -34,9 +45,18 @@ pub fn app(state: AppState) -> Router {
         .route("/api/v1/hazards/{id}", get(api::hazard))
         .route("/api/v1/summary", get(api::summary))
         .route("/api/v1/inspections", get(api::inspections))
-        .route("/api/v1/admin/users", post(api::create_user))
-        .route("/api/v1/admin/departments", post(api::create_department))
-        .route("/api/v1/admin/sites", post(api::create_site))
+        .route(
+            "/api/v1/admin/users",
+            post(api::create_user).layer(DefaultBodyLimit::max(ADMIN_BODY)),
+        )
+        .route(
+            "/api/v1/admin/departments",
+            post(api::create_department).layer(DefaultBodyLimit::max(ADMIN_BODY)),
+        )
+        .route(
+            "/api/v1/admin/sites",
+            post(api::create_site).layer(DefaultBodyLimit::max(ADMIN_BODY)),
+        )
         .layer(DefaultBodyLimit::max(wire::MAX_REQUEST_BYTES))
         .merge(crate::web::routes())
         .layer(axum::middleware::from_fn_with_state(

@@ -174,7 +174,12 @@ fn label(state: &minijinja::State, code: Option<String>, kind: String) -> String
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/", get(|| async { Redirect::to("/ledger") }))
-        .route("/login", get(pages::login_page).post(pages::login))
+        .route(
+            "/login",
+            get(pages::login_page)
+                .post(pages::login)
+                .layer(DefaultBodyLimit::max(crate::http::SMALL_BODY)),
+        )
         .route("/logout", post(pages::logout))
         .route("/lang/{code}", get(pages::set_lang))
         .route("/static/style.css", get(pages::css))
