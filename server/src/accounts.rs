@@ -14,6 +14,94 @@ pub fn hash_password(password: &str) -> String {
         .unwrap_or_default()
 }
 
+/// The shortest password accepted anywhere (the dashboard, the admin API, the command
+/// line).
+pub const MIN_PASSWORD_CHARS: usize = 10;
+/// The longest: argon2 hashes whatever it gets, a megabyte of it too.
+pub const MAX_PASSWORD_BYTES: usize = 200;
+
+/// Words that remain when a password's trailing digits and symbols are taken away, which
+/// make it guessable whatever the digits ("password2026!", "Woaini1314").
+const COMMON_STEMS: &[&str] = &[
+    "password",
+    "passw0rd",
+    "p@ssw0rd",
+    "p@ssword",
+    "qwerty",
+    "qwertyuiop",
+    "admin",
+    "administrator",
+    "welcome",
+    "letmein",
+    "iloveyou",
+    "woaini",
+    "woaini1314",
+    "abc",
+    "abcd",
+    "abcdef",
+    "qwe",
+    "qwer",
+    "asdf",
+    "asdfgh",
+    "zxcvbn",
+    "zxcvbnm",
+    "root",
+    "test",
+    "guest",
+    "changeme",
+    "monkey",
+    "dragon",
+    "master",
+    "football",
+    "baseball",
+    "sunshine",
+    "princess",
+    "superman",
+    "saferound",
+    "saferound-demo",
+    "a",
+    "aa",
+    "q",
+    "qq",
+    "wang",
+    "zhang",
+    "li",
+    "liu",
+    "chen",
+    "nihao",
+];
+
+/// Why a password is refused, or `None` for one that may be used: one policy for every
+/// place a password is set. At least ten characters, at most 200 bytes, not the login,
+/// not one of the commonly used passwords (`common_passwords.txt`), not a common word
+/// with digits or symbols after it, not one character repeated.
+pub fn password_problem(password: &str, login: &str) -> Option<String> {
+    if password.chars().count() < MIN_PASSWORD_CHARS {
+        return Some(format!(
+            "password: at least {MIN_PASSWORD_CHARS} characters"
+        ));
+    }
+    if password.len() > MAX_PASSWORD_BYTES {
+        return Some(format!("password: at most {MAX_PASSWORD_BYTES} bytes"));
+    }
+    let lower = password.to_lowercase();
+    let stem = lower.trim_end_matches(|c: char| !c.is_alphabetic());
+    let common = include_str!("common_passwords.txt")
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .any(|l| l.trim() == lower);
+    let one_char = lower.chars().all(|c| Some(c) == lower.chars().next());
+    if common
+        || one_char
+        || stem.is_empty()
+        || COMMON_STEMS.contains(&stem)
+        || lower == login.trim().to_lowercase()
+    {
+        return Some("password: too common or too easy to guess; choose another".into());
+    }
+    None
+}
+
 pub fn verify_password(password: &str, phc: &str) -> bool {
     match PasswordHash::new(phc) {
         Ok(h) => Argon2::default()
@@ -117,6 +205,29 @@ pub fn new_password() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_password_policy_refuses_short_common_and_guessable_passwords() {
+        for bad in [
+            "nine-char",      // 9 characters
+            "1234567890",     // the list
+            "Password2026!",  // a common word, digits after it
+            "WOAINI1314520",  // the same, in capitals
+            "aaaaaaaaaaaa",   // one character
+            "13912345678",    // digits only
+            "saferound-demo", // the demo's shared password
+        ] {
+            assert!(password_problem(bad, "someone").is_some(), "{bad} accepted");
+        }
+        assert!(
+            password_problem("zhanglei-2026", "zhanglei-2026").is_some(),
+            "the login"
+        );
+        assert!(password_problem(&"x".repeat(201), "a").is_some());
+        for good in ["long-enough-pw", "Zq8#kT2m!x", "灭火器每月检查一次吧"] {
+            assert_eq!(password_problem(good, "someone"), None, "{good}");
+        }
+    }
 
     #[test]
     fn passwords_verify_and_wrong_ones_do_not() {

@@ -44,6 +44,9 @@ pub struct AppState {
     pub web: Arc<web::WebState>,
     /// How browsers reach the server (`--public-url`, TLS): cookies, HSTS, origin checks.
     pub origin: Arc<http::guard::Origin>,
+    /// Started with `--demo`: its logins share a published password, which the login
+    /// page warns about.
+    pub demo: bool,
 }
 
 impl AppState {
@@ -58,6 +61,7 @@ impl AppState {
             clock: Arc::new(saferound_core::SystemClock),
             web: Arc::new(web::WebState::new()),
             origin: Default::default(),
+            demo: false,
         }
     }
 

@@ -389,8 +389,8 @@ async fn admin(state: &AppState, a: Admin) -> Result<(), Box<dyn std::error::Err
             roles,
             password,
         } => {
-            if password.len() < 8 {
-                return Err("the password needs at least 8 characters".into());
+            if let Some(p) = accounts::password_problem(&password, &login) {
+                return Err(p.into());
             }
             let id = saferound_core::ids::UserId::new();
             s.create_user(&User {
@@ -443,6 +443,10 @@ async fn admin(state: &AppState, a: Admin) -> Result<(), Box<dyn std::error::Err
             println!("{id}");
         }
         Admin::ResetPassword { login, password } => {
+            if let Some(p) = accounts::password_problem(&password, &login) {
+                return Err(p.into());
+            }
+            // The user's sessions end and their devices are revoked with the old password.
             if !s
                 .set_password(&login, &accounts::hash_password(&password))
                 .await?
@@ -485,6 +489,11 @@ async fn serve(
             "Created the administrator: login 'admin', one-time password '{password}'. Change it after first login."
         );
     }
+    if demo {
+        tracing::warn!(
+            "--demo: the demo logins share the published password '{DEMO_PASSWORD}'; never use --demo in production"
+        );
+    }
     if demo && load_demo(&state).await? {
         println!(
             "Loaded the demo institution; logins inspector, inspector2, owner, office, demo-admin; password '{DEMO_PASSWORD}'."
@@ -508,7 +517,7 @@ async fn serve(
             url,
         ));
     }
-    let app = saferound_server::http::app(state);
+    let app = saferound_server::http::app(AppState { demo, ..state });
     let acceptor = match tls {
         Some((cert, key)) => {
             let config = axum_server::tls_rustls::RustlsConfig::from_pem_file(&cert, &key)

@@ -4,6 +4,7 @@
 mod campaigns;
 mod convergence;
 mod crash_rounds;
+mod credentials;
 mod dashboard;
 mod durability;
 mod exhaustion;

@@ -455,14 +455,11 @@ pub async fn create_user(
             "only administrators manage users".into(),
         ));
     }
-    if req.login.trim().is_empty()
-        || req.login.len() > 100
-        || req.name.trim().is_empty()
-        || req.password.len() < 8
-    {
-        return Err(ApiError::BadRequest(
-            "login and name are required; the password needs 8 characters".into(),
-        ));
+    if req.login.trim().is_empty() || req.login.len() > 100 || req.name.trim().is_empty() {
+        return Err(ApiError::BadRequest("login and name are required".into()));
+    }
+    if let Some(p) = crate::accounts::password_problem(&req.password, &req.login) {
+        return Err(ApiError::BadRequest(p));
     }
     if req.roles.contains(&Role::ProvincialReviewer) {
         return Err(ApiError::Forbidden(

@@ -912,15 +912,28 @@ impl Storage for PostgresStorage {
     }
 
     async fn set_password(&self, login: &str, password_hash: &str) -> Result<bool> {
-        Ok(self
-            .client()
-            .await?
+        let mut c = self.client().await?;
+        let tx = c.transaction().await?;
+        let n = tx
             .execute(
                 "UPDATE users SET password_hash = $2 WHERE login = $1",
                 &[&login, &password_hash],
             )
-            .await?
-            > 0)
+            .await?;
+        // A new password ends every way in the old one opened.
+        tx.execute(
+            "DELETE FROM web_sessions WHERE user_id IN (SELECT id FROM users WHERE login = $1)",
+            &[&login],
+        )
+        .await?;
+        tx.execute(
+            "UPDATE devices SET revoked_at = $2
+             WHERE user_id IN (SELECT id FROM users WHERE login = $1) AND revoked_at IS NULL",
+            &[&login, &now()],
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(n > 0)
     }
 
     async fn user_by_login(&self, login: &str) -> Result<Option<User>> {
@@ -1556,9 +1569,16 @@ impl Storage for PostgresStorage {
             )
             .await?;
         if !active {
+            // Deactivation ends the sessions and revokes the devices; activating the
+            // user again brings neither back.
             tx.execute(
                 "DELETE FROM web_sessions WHERE user_id = $1",
                 &[&id.to_string()],
+            )
+            .await?;
+            tx.execute(
+                "UPDATE devices SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL",
+                &[&id.to_string(), &now()],
             )
             .await?;
         }

@@ -607,10 +607,21 @@ impl Storage for SqliteStorage {
     async fn set_password(&self, login: &str, password_hash: &str) -> Result<bool> {
         let (login, hash) = (login.to_string(), password_hash.to_string());
         self.write(move |c| {
-            Ok(c.execute(
+            let n = c.execute(
                 "UPDATE users SET password_hash = ?2 WHERE login = ?1",
                 params![login, hash],
-            )? > 0)
+            )?;
+            // A new password ends every way in the old one opened.
+            c.execute(
+                "DELETE FROM web_sessions WHERE user_id IN (SELECT id FROM users WHERE login = ?1)",
+                [&login],
+            )?;
+            c.execute(
+                "UPDATE devices SET revoked_at = ?2
+                 WHERE user_id IN (SELECT id FROM users WHERE login = ?1) AND revoked_at IS NULL",
+                params![login, now()],
+            )?;
+            Ok(n > 0)
         })
         .await
     }
@@ -1187,9 +1198,15 @@ impl Storage for SqliteStorage {
                 params![id.to_string(), institution.to_string(), active],
             )?;
             if !active {
+                // Deactivation ends the sessions and revokes the devices; activating the
+                // user again brings neither back.
                 c.execute(
                     "DELETE FROM web_sessions WHERE user_id = ?1",
                     [id.to_string()],
+                )?;
+                c.execute(
+                    "UPDATE devices SET revoked_at = ?2 WHERE user_id = ?1 AND revoked_at IS NULL",
+                    params![id.to_string(), now()],
                 )?;
             }
             Ok(n > 0)

@@ -211,8 +211,8 @@ pub async fn post(
                 let login = field(&f, "login", 100).map_err(bad)?;
                 let name = field(&f, "name", 100).map_err(bad)?;
                 let password = f.get("password").cloned().unwrap_or_default();
-                if password.len() < 8 || password.len() > 200 {
-                    return Err(bad("password: 8 to 200 characters".into()));
+                if let Some(p) = crate::accounts::password_problem(&password, &login) {
+                    return Err(bad(p));
                 }
                 // One checkbox per role: `role_<code>`.
                 let roles = roles_of(&f).map_err(bad)?;

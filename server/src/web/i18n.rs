@@ -18,6 +18,11 @@ const TEXT: &[(&str, &str, &str)] = &[
     ("password", "密码", "Password"),
     ("login_failed", "账号或密码错误", "Wrong login or password"),
     (
+        "demo_warning",
+        "演示模式：演示账号共用公开的密码 saferound-demo，切勿用于正式环境。",
+        "Demo mode: the demo logins share the published password saferound-demo. Never use it in production.",
+    ),
+    (
         "login_expired",
         "登录页面已过期，请重新登录",
         "The login page expired; please sign in again",

@@ -83,7 +83,7 @@ fn login_form(
     extra: serde_json::Value,
 ) -> Response {
     let token = crate::accounts::new_secret();
-    let mut ctx = json!({"login_csrf": token});
+    let mut ctx = json!({"login_csrf": token, "demo": state.demo});
     if let (Some(c), Some(e)) = (ctx.as_object_mut(), extra.as_object()) {
         c.extend(e.clone());
     }

@@ -1,0 +1,149 @@
+//! Credentials: one password policy on the dashboard, the admin API and the command line
+//! (a 9-character password and a commonly used one refused on each); a password reset and
+//! a deactivation end the user's sessions and revoke their devices, and activating the
+//! user again brings neither back.
+
+use std::process::Command;
+
+use saferound_core::Device;
+use saferound_tests::{DEMO_PASSWORD, Server, enroll, server_binary, sync, token};
+
+use crate::dashboard::Web;
+
+const NINE: &str = "nine-char";
+const COMMON: &str = "Password2026!";
+
+/// `saferound-server admin <args>` with `password` in the environment: its exit status
+/// and standard error.
+fn cli(server: &Server, password: &str, args: &[&str]) -> (bool, String) {
+    let out = Command::new(server_binary())
+        .arg("--db")
+        .arg(&server.db)
+        .arg("--blobs")
+        .arg(&server.blobs)
+        .args(["--log", "warn", "admin"])
+        .args(args)
+        .env("SAFEROUND_PASSWORD", password)
+        .output()
+        .expect("run the admin command");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
+}
+
+fn api_create_user(server: &Server, admin: &Device, login: &str, password: &str) -> u16 {
+    let body = serde_json::json!({
+        "login": login, "name": "王二", "password": password, "roles": ["inspector"],
+    });
+    saferound_tests::agent()
+        .post(format!("{}/api/v1/admin/users", server.url))
+        .header("Authorization", format!("Bearer {}", token(admin)))
+        .header("Content-Type", "application/json")
+        .send(body.to_string().as_bytes())
+        .map(|r| r.status().as_u16())
+        .unwrap_or(0)
+}
+
+fn can_sync(d: &Device) -> bool {
+    saferound_core::sync::client::sync(d, &mut |_| {}).is_ok()
+}
+
+#[test]
+fn one_password_policy_everywhere_and_resets_revoke_what_the_old_password_opened() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = Server::start(tmp.path());
+    // --demo warns that its shared password must never reach production.
+    let login_page = saferound_tests::agent()
+        .get(format!("{}/login", server.url))
+        .call()
+        .map(|mut r| r.body_mut().read_to_string().unwrap_or_default())
+        .unwrap_or_default();
+    assert!(login_page.contains("id=\"demo-warning\""), "{login_page}");
+    let admin_web = Web::login(&server, "demo-admin");
+    let admin_phone = enroll(&server, tmp.path(), "a", "demo-admin", DEMO_PASSWORD);
+
+    // The dashboard's user form, the admin API and the command line refuse both.
+    for bad in [NINE, COMMON] {
+        let p = admin_web.post(
+            "/admin/user",
+            &[
+                ("login", "weak"),
+                ("name", "弱"),
+                ("password", bad),
+                ("role_inspector", "on"),
+            ],
+        );
+        assert_eq!(p.status, 400, "dashboard accepted {bad}: {}", p.body);
+        assert_eq!(
+            api_create_user(&server, &admin_phone, "weak", bad),
+            400,
+            "API: {bad}"
+        );
+        let (ok, err) = cli(&server, bad, &["reset-password", "inspector"]);
+        assert!(
+            !ok && err.contains("password"),
+            "CLI reset accepted {bad}: {err}"
+        );
+    }
+    assert_eq!(
+        api_create_user(&server, &admin_phone, "strong", "lab-safety-2026-东楼"),
+        200
+    );
+
+    // A reset from the command line ends the inspector's session and revokes the phone.
+    let inspector_web = Web::login(&server, "inspector");
+    let phone = enroll(&server, tmp.path(), "p", "inspector", DEMO_PASSWORD);
+    assert!(can_sync(&phone));
+    let (ok, err) = cli(
+        &server,
+        "a-new-long-passphrase",
+        &["reset-password", "inspector"],
+    );
+    assert!(ok, "{err}");
+    assert_eq!(
+        inspector_web.get("/ledger").status,
+        303,
+        "the session ended"
+    );
+    assert!(!can_sync(&phone), "the phone's token is revoked");
+    assert!(
+        Web::try_login(&server, "inspector", DEMO_PASSWORD)
+            .1
+            .is_none()
+    );
+    let again = enroll(
+        &server,
+        tmp.path(),
+        "p2",
+        "inspector",
+        "a-new-long-passphrase",
+    );
+    assert!(sync(&again).rejected.is_empty(), "a new enrolment works");
+
+    // Deactivation revokes the devices too; activation brings none of it back.
+    let owner_phone = enroll(&server, tmp.path(), "o", "owner", DEMO_PASSWORD);
+    let owner_web = Web::login(&server, "owner");
+    let owner = saferound_core::demo::user("owner").to_string();
+    assert_eq!(
+        admin_web
+            .post("/admin/deactivate", &[("user", &owner)])
+            .status,
+        303
+    );
+    assert_eq!(owner_web.get("/ledger").status, 303);
+    assert!(!can_sync(&owner_phone));
+    assert_eq!(
+        admin_web
+            .post("/admin/activate", &[("user", &owner)])
+            .status,
+        303
+    );
+    assert_eq!(
+        owner_web.get("/ledger").status,
+        303,
+        "the old session stays ended"
+    );
+    assert!(!can_sync(&owner_phone), "the old device stays revoked");
+    assert!(Web::try_login(&server, "owner", DEMO_PASSWORD).1.is_some());
+}
