@@ -61,16 +61,25 @@ pub async fn enroll(
     let ok = crate::accounts::check_password(password, hash)
         .await
         .map_err(|busy| ApiError::Busy(busy.to_string()))?;
+    // An account that may not enrol a device (a provincial reviewer belongs to no
+    // institution) gets the same 401 as a wrong password: the answer never tells a
+    // guesser that the password was right.
     let user = match user {
-        Some(u) if ok && u.active => u,
-        _ => {
+        Some(u) if ok && u.active && u.institution.is_some() => u,
+        other => {
             Metrics::add(&state.metrics.auth_failures, 1);
+            let why = match &other {
+                Some(u) if ok && u.active => "this account does not enrol devices",
+                _ => "wrong login or password",
+            };
+            let login: String = req.login.chars().take(100).collect();
+            crate::web::audit(&state, other.as_ref(), &login, "enroll_failed", why).await;
             return Err(ApiError::Unauthenticated);
         }
     };
-    let institution = user.institution.ok_or_else(|| {
-        ApiError::Forbidden("provincial reviewers read the ledger; they do not sync devices".into())
-    })?;
+    let Some(institution) = user.institution else {
+        return Err(ApiError::Unauthenticated);
+    };
     let token = crate::accounts::new_secret();
     let device_id = uuid::Uuid::now_v7().to_string();
     state
@@ -85,6 +94,14 @@ pub async fn enroll(
         })
         .await?;
     tracing::info!(device = %device_id, user = %user.id, "device enrolled");
+    crate::web::audit(
+        &state,
+        Some(&user),
+        &user.login,
+        "device_enrolled",
+        &device_id,
+    )
+    .await;
     Metrics::add(&state.metrics.enrollments, 1);
     Ok(Json(EnrollResponse {
         device_id,
