@@ -44,6 +44,8 @@ pub struct AppState {
     pub web: Arc<web::WebState>,
     /// How browsers reach the server (`--public-url`, TLS): cookies, HSTS, origin checks.
     pub origin: Arc<http::guard::Origin>,
+    /// Syncs running at once: one per device, `MAX_SYNCS` in all.
+    pub syncs: Arc<http::admission::Admission>,
     /// Started with `--demo`: its logins share a published password, which the login
     /// page warns about.
     pub demo: bool,
@@ -62,6 +64,7 @@ impl AppState {
             web: Arc::new(web::WebState::new()),
             origin: Default::default(),
             demo: false,
+            syncs: Default::default(),
         }
     }
 

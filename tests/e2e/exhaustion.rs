@@ -40,6 +40,34 @@ fn closed_within(s: &mut TcpStream, limit: Duration) -> (bool, String) {
     (false, String::from_utf8_lossy(&got).into())
 }
 
+/// Whether a chunked response on `s` ends (its last chunk, or the connection closed)
+/// within `limit`.
+fn stream_ends_within(s: &mut TcpStream, limit: Duration) -> bool {
+    s.set_read_timeout(Some(Duration::from_millis(250)))
+        .unwrap();
+    let deadline = Instant::now() + limit;
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    while Instant::now() < deadline {
+        match s.read(&mut buf) {
+            Ok(0) => return true,
+            Ok(n) => {
+                got.extend_from_slice(&buf[..n]);
+                if got.windows(7).any(|w| w == b"\r\n0\r\n\r\n") {
+                    return true;
+                }
+            }
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) => {}
+            Err(_) => return true,
+        }
+    }
+    false
+}
+
 fn healthz(server: &Server) -> Option<u16> {
     let a: ureq::Agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
@@ -160,4 +188,71 @@ fn sigterm_stops_the_server_within_its_drain_limit_despite_stalled_clients() {
     // The drain limit is 10 s; `terminate` kills after 30 s.
     assert!(took < Duration::from_secs(25), "it took {took:?}");
     drop(stalled);
+}
+
+#[test]
+fn one_sync_at_a_time_per_device_and_incident_streams_end_with_their_session() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = Server::start(tmp.path());
+    let phone = enroll(&server, tmp.path(), "p", "inspector", DEMO_PASSWORD);
+
+    // A sync whose body is still arriving holds the device's slot: a second sync of the
+    // same device is told the server is busy (retryable), another device's is not.
+    let mut held = TcpStream::connect(addr(&server)).unwrap();
+    write!(
+        held,
+        "POST /api/v1/sync HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\n\
+         Content-Type: application/cbor\r\nContent-Length: 100000\r\n\r\n",
+        token(&phone)
+    )
+    .unwrap();
+    held.write_all(&[0xa0; 10]).unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    let err = saferound_core::sync::client::sync(&phone, &mut |_| {}).unwrap_err();
+    assert!(err.retryable(), "{err}");
+    assert!(err.to_string().contains("503"), "{err}");
+    let other = enroll(&server, tmp.path(), "o", "office", DEMO_PASSWORD);
+    assert!(saferound_tests::sync(&other).rejected.is_empty());
+    drop(held);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while saferound_core::sync::client::sync(&phone, &mut |_| {}).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "the slot comes back with the connection"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+
+    // Incident streams: a few per session, and each ends when the session does.
+    let office = crate::dashboard::Web::login(&server, "office");
+    let open_stream = || {
+        let mut s = TcpStream::connect(addr(&server)).unwrap();
+        write!(
+            s,
+            "GET /incidents/stream HTTP/1.1\r\nHost: x\r\nCookie: {}\r\n\r\n",
+            office.cookie
+        )
+        .unwrap();
+        s
+    };
+    let status_of = |s: &mut TcpStream| {
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut buf = [0u8; 64];
+        let n = s.read(&mut buf).unwrap_or(0);
+        String::from_utf8_lossy(&buf[..n]).to_string()
+    };
+    let mut streams: Vec<TcpStream> = (0..4).map(|_| open_stream()).collect();
+    for s in &mut streams {
+        assert!(status_of(s).starts_with("HTTP/1.1 200"));
+    }
+    let mut fifth = open_stream();
+    assert!(status_of(&mut fifth).starts_with("HTTP/1.1 429"));
+    let p = office.post("/logout", &[]);
+    assert_eq!(p.status, 303);
+    for s in &mut streams {
+        assert!(
+            stream_ends_within(s, Duration::from_secs(20)),
+            "the stream ends after logout"
+        );
+    }
 }

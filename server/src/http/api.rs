@@ -1,7 +1,6 @@
 //! JSON and sync handlers.
 
 use axum::Json;
-use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, header};
 use axum::response::IntoResponse;
@@ -141,8 +140,25 @@ pub async fn sync(
     State(state): State<AppState>,
     AuthDevice(device): AuthDevice,
     headers: HeaderMap,
-    body: Bytes,
+    body: axum::body::Body,
 ) -> Result<impl IntoResponse, ApiError> {
+    // A slot before the body is read: a device cannot hold many bodies at once.
+    let _slot = state
+        .syncs
+        .admit(&device.device_id)
+        .await
+        .map_err(|e| ApiError::Busy(e.to_string()))?;
+    let body = axum::body::to_bytes(body, wire::MAX_REQUEST_BYTES)
+        .await
+        .map_err(|e| {
+            if std::error::Error::source(&e)
+                .is_some_and(|s| s.is::<http_body_util::LengthLimitError>())
+            {
+                ApiError::TooLarge
+            } else {
+                ApiError::BadRequest(format!("the request body did not arrive: {e}"))
+            }
+        })?;
     // From the whole body received to the answer encoded: the server's own time.
     let started = std::time::Instant::now();
     if let Some(ct) = headers
@@ -156,10 +172,16 @@ pub async fn sync(
             )));
         }
     }
-    let req: SyncRequest = wire::decode(&body, wire::MAX_REQUEST_BYTES).map_err(|e| match e {
-        wire::WireError::TooLarge(_) => ApiError::TooLarge,
-        other => ApiError::BadRequest(other.to_string()),
-    })?;
+    // Decoding a large body is CPU work: off the async threads.
+    let decoding = body.clone();
+    let req: SyncRequest =
+        tokio::task::spawn_blocking(move || wire::decode(&decoding, wire::MAX_REQUEST_BYTES))
+            .await
+            .map_err(|e| ApiError::Internal(e.to_string()))?
+            .map_err(|e| match e {
+                wire::WireError::TooLarge(_) => ApiError::TooLarge,
+                other => ApiError::BadRequest(other.to_string()),
+            })?;
     if req.protocol != wire::PROTOCOL_VERSION {
         return Err(ApiError::UpgradeRequired(
             req.protocol,

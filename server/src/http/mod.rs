@@ -1,5 +1,6 @@
 //! The HTTP surface: routes, authentication, and the one error type every handler uses.
 
+pub mod admission;
 pub mod api;
 pub mod blobs;
 pub mod guard;

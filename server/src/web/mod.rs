@@ -16,7 +16,7 @@ pub mod reports;
 pub mod upload;
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::Router;
@@ -62,6 +62,58 @@ pub struct WebState {
     failures: Mutex<HashMap<String, VecDeque<Instant>>>,
     /// Called with a JSON body for every new incident (`--incident-webhook`).
     pub webhook: Mutex<Option<String>>,
+    /// Open incident streams per session (by the session token's hash).
+    streams: Arc<Mutex<HashMap<[u8; 32], usize>>>,
+}
+
+/// Incident streams one session may hold open at once (a few tabs).
+pub const STREAMS_PER_SESSION: usize = 4;
+
+/// An open incident stream's place in its session's count; dropping it gives it back.
+pub struct StreamSlot {
+    key: [u8; 32],
+    streams: Arc<Mutex<HashMap<[u8; 32], usize>>>,
+}
+
+impl Drop for StreamSlot {
+    fn drop(&mut self) {
+        let mut m = self.streams.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = m.get_mut(&self.key) {
+            *n -= 1;
+            if *n == 0 {
+                m.remove(&self.key);
+            }
+        }
+    }
+}
+
+impl WebState {
+    /// A place for one more incident stream of `web`'s session, if it has fewer than
+    /// `STREAMS_PER_SESSION` open.
+    pub fn stream_slot(&self, web: &Web) -> Option<StreamSlot> {
+        let mut m = self.streams.lock().unwrap_or_else(|p| p.into_inner());
+        let n = m.entry(web.token_hash).or_insert(0);
+        if *n >= STREAMS_PER_SESSION {
+            return None;
+        }
+        *n += 1;
+        Some(StreamSlot {
+            key: web.token_hash,
+            streams: self.streams.clone(),
+        })
+    }
+}
+
+impl Web {
+    /// Whether this session is still valid (not logged out, expired, or ended by a
+    /// password reset or a deactivation).
+    pub async fn still_valid(&self, state: &AppState) -> bool {
+        let now = saferound_core::ids::Timestamp(chrono::Utc::now()).to_string();
+        matches!(
+            state.storage.session(self.token_hash, &now).await,
+            Ok(Some(_))
+        )
+    }
 }
 
 impl Default for WebState {
@@ -109,6 +161,7 @@ impl WebState {
             env,
             failures: Mutex::new(HashMap::new()),
             webhook: Mutex::new(None),
+            streams: Default::default(),
         }
     }
 

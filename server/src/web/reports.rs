@@ -370,7 +370,14 @@ pub async fn incident_stream(
     State(state): State<AppState>,
     web: Web,
     Query(q): Query<HashMap<String, String>>,
-) -> impl IntoResponse {
+) -> Response {
+    let Some(slot) = state.web.stream_slot(&web) else {
+        return (
+            StatusCode::TOO_MANY_REQUESTS,
+            "too many incident streams open for this session",
+        )
+            .into_response();
+    };
     let after: i64 = q.get("after").and_then(|a| a.parse().ok()).unwrap_or(0);
     let scope = web.scope();
     let tz = state.tz(scope).await;
@@ -378,9 +385,14 @@ pub async fn incident_stream(
     // follows it is still heard.
     let notices = state.storage.subscribe_changes();
     let stream = futures_util::stream::unfold(
-        (state, after, notices),
-        move |(state, mut last, mut notices)| async move {
+        (state, after, notices, (slot, web)),
+        move |(state, mut last, mut notices, held)| async move {
             loop {
+                // A session that ended (logout, password reset, deactivation) ends its
+                // stream at the next look.
+                if !held.1.still_valid(&state).await {
+                    return None;
+                }
                 match state
                     .storage
                     .reports(scope, "incident_report", last, 50, ReportOrder::OldestFirst)
@@ -393,7 +405,7 @@ pub async fn incident_stream(
                         let ev = Event::default()
                             .event("incidents")
                             .data(serde_json::Value::Array(items).to_string());
-                        return Some((Ok::<Event, Infallible>(ev), (state, last, notices)));
+                        return Some((Ok::<Event, Infallible>(ev), (state, last, notices, held)));
                     }
                     Ok(_) => {}
                     Err(e) => {
@@ -405,7 +417,9 @@ pub async fn incident_stream(
             }
         },
     );
-    Sse::new(stream).keep_alive(KeepAlive::default())
+    Sse::new(stream)
+        .keep_alive(KeepAlive::default())
+        .into_response()
 }
 
 /// The incident stream looks again at the latest this long after its last look, notice
