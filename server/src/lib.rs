@@ -10,6 +10,7 @@ pub mod export;
 pub mod fuzz;
 pub mod http;
 pub mod ledger;
+pub mod people;
 pub mod store;
 pub mod sync;
 pub mod web;

@@ -33,9 +33,16 @@ fn cli(server: &Server, password: &str, args: &[&str]) -> (bool, String) {
 }
 
 fn api_create_user(server: &Server, admin: &Device, login: &str, password: &str) -> u16 {
-    let body = serde_json::json!({
-        "login": login, "name": "王二", "password": password, "roles": ["inspector"],
-    });
+    api_post_user(
+        server,
+        admin,
+        serde_json::json!({
+            "login": login, "name": "王二", "password": password, "roles": ["inspector"],
+        }),
+    )
+}
+
+fn api_post_user(server: &Server, admin: &Device, body: serde_json::Value) -> u16 {
     saferound_tests::agent()
         .post(format!("{}/api/v1/admin/users", server.url))
         .header("Authorization", format!("Bearer {}", token(admin)))
@@ -90,6 +97,20 @@ fn one_password_policy_everywhere_and_resets_revoke_what_the_old_password_opened
         api_create_user(&server, &admin_phone, "strong", "lab-safety-2026-东楼"),
         200
     );
+    // The admin API refuses what the dashboard's form refuses: no role, a name past 100
+    // characters, a department of another institution.
+    let other_dept = saferound_core::ids::DepartmentId::new().to_string();
+    for body in [
+        serde_json::json!({"login": "r0", "name": "甲", "password": "lab-safety-2026-东楼", "roles": []}),
+        serde_json::json!({"login": "r1", "name": "长".repeat(101), "password": "lab-safety-2026-东楼", "roles": ["inspector"]}),
+        serde_json::json!({"login": "r2", "name": "乙", "password": "lab-safety-2026-东楼", "roles": ["inspector"], "department": other_dept}),
+    ] {
+        assert_eq!(
+            api_post_user(&server, &admin_phone, body.clone()),
+            400,
+            "{body}"
+        );
+    }
 
     // An account that may not enrol a device gets the same 401 for the right password
     // as for a wrong one.

@@ -8,6 +8,7 @@ mod credentials;
 mod dashboard;
 mod durability;
 mod exhaustion;
+mod extreme_dates;
 mod faults;
 mod hostile;
 mod isolation;

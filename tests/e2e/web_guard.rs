@@ -12,6 +12,11 @@ use crate::dashboard::{Web, agent};
 /// Every route the server declares, read from its router source, with each `{param}`
 /// filled in: a route added later is walked without touching this test.
 fn routes() -> Vec<String> {
+    routes_with(|| "x".to_string())
+}
+
+/// The routes with each `{param}` replaced by `fill()`.
+pub(crate) fn routes_with(fill: impl Fn() -> String) -> Vec<String> {
     let mut out = Vec::new();
     for file in ["../server/src/web/mod.rs", "../server/src/http/mod.rs"] {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(file);
@@ -30,7 +35,7 @@ fn routes() -> Vec<String> {
                     '{' => in_param = true,
                     '}' => {
                         in_param = false;
-                        route.push_str("x");
+                        route.push_str(&fill());
                     }
                     _ if in_param => {}
                     c => route.push(c),

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use super::metrics::Metrics;
 use super::{ApiError, AuthDevice};
 use crate::AppState;
-use crate::store::{HazardQuery, NewDevice, User};
+use crate::store::{HazardQuery, NewDevice};
 
 #[derive(Deserialize)]
 pub struct EnrollRequest {
@@ -494,29 +494,21 @@ pub async fn create_user(
             "only administrators manage users".into(),
         ));
     }
-    if req.login.trim().is_empty() || req.login.len() > 100 || req.name.trim().is_empty() {
-        return Err(ApiError::BadRequest("login and name are required".into()));
-    }
-    if let Some(p) = crate::accounts::password_problem(&req.password, &req.login) {
-        return Err(ApiError::BadRequest(p));
-    }
-    if req.roles.contains(&Role::ProvincialReviewer) {
-        return Err(ApiError::Forbidden(
-            "provincial reviewers are created by the server's operator".into(),
-        ));
-    }
-    let user = User {
-        id: UserId::new(),
-        institution: Some(me.institution),
+    // The same checks as the dashboard's user form (`people::user`).
+    let new = crate::people::NewUser {
+        login: &req.login,
+        name: &req.name,
+        password: &req.password,
+        roles: &req.roles,
         department: req.department,
-        login: req.login.trim().to_string(),
-        name: req.name.trim().to_string(),
-        roles: req.roles,
-        password_hash: crate::accounts::hash_password_async(req.password.clone())
-            .await
-            .map_err(|busy| ApiError::Busy(busy.to_string()))?,
-        active: true,
     };
+    let user = crate::people::user(state.storage.as_ref(), me.institution, new)
+        .await
+        .map_err(|e| match e {
+            crate::people::Refused::Invalid(m) => ApiError::BadRequest(m),
+            crate::people::Refused::Busy(m) => ApiError::Busy(m),
+            crate::people::Refused::Store(e) => e.into(),
+        })?;
     state.storage.create_user(&user).await?;
     crate::directory::refresh(&state, me.institution).await?;
     Ok(Json(user))

@@ -14,7 +14,7 @@ use serde_json::json;
 
 use super::{Web, csrf_refusal, error_page, render};
 use crate::AppState;
-use crate::store::{Department, Site, User};
+use crate::store::{Department, Site};
 
 fn admin_institution(web: &Web) -> Option<saferound_core::ids::InstitutionId> {
     if web.is(Role::Administrator) {
@@ -92,25 +92,22 @@ pub async fn page(State(state): State<AppState>, web: Web) -> Response {
 }
 
 fn field(f: &HashMap<String, String>, k: &str, max: usize) -> Result<String, String> {
-    let v = f.get(k).map(|v| v.trim()).unwrap_or("");
-    if v.is_empty() || v.chars().count() > max {
-        return Err(format!("{k}: required, at most {max} characters"));
-    }
-    Ok(v.to_string())
+    crate::people::required(k, f.get(k).map(String::as_str).unwrap_or(""), max)
+        .map_err(|e| e.to_string())
 }
 
 /// The roles ticked on a user form (`role_<code>` fields): at least one, and never the
 /// provincial reviewer's, which only the server's operator gives.
-fn roles_of(f: &HashMap<String, String>) -> Result<Vec<Role>, String> {
-    let roles: Vec<Role> = Role::ALL
+fn ticked_roles(f: &HashMap<String, String>) -> Vec<Role> {
+    Role::ALL
         .iter()
         .filter(|r| f.contains_key(&format!("role_{}", r.code())))
         .copied()
-        .collect();
-    if roles.is_empty() || roles.contains(&Role::ProvincialReviewer) {
-        return Err("roles: at least one; provincial reviewers are created by the operator".into());
-    }
-    Ok(roles)
+        .collect()
+}
+
+fn roles_of(f: &HashMap<String, String>) -> Result<Vec<Role>, String> {
+    crate::people::roles(&ticked_roles(f)).map_err(|e| e.to_string())
 }
 
 /// The department chosen on a form, if any: one of the institution's.
@@ -208,27 +205,23 @@ pub async fn post(
                 Ok(format!("site {} {}", site.id, site.name))
             }
             "user" => {
-                let login = field(&f, "login", 100).map_err(bad)?;
-                let name = field(&f, "name", 100).map_err(bad)?;
-                let password = f.get("password").cloned().unwrap_or_default();
-                if let Some(p) = crate::accounts::password_problem(&password, &login) {
-                    return Err(bad(p));
-                }
-                // One checkbox per role: `role_<code>`.
-                let roles = roles_of(&f).map_err(bad)?;
+                let ticked = ticked_roles(&f);
+                let text = |k: &str| f.get(k).map(String::as_str).unwrap_or("");
                 let department = department_of(s, inst, &f).await?;
-                let u = User {
-                    id: UserId::new(),
-                    institution: Some(inst),
+                let new = crate::people::NewUser {
+                    login: text("login"),
+                    name: text("name"),
+                    password: text("password"),
+                    roles: &ticked,
                     department,
-                    login,
-                    name,
-                    roles,
-                    password_hash: crate::accounts::hash_password_async(password)
-                        .await
-                        .map_err(|busy| (StatusCode::SERVICE_UNAVAILABLE, busy.to_string()))?,
-                    active: true,
                 };
+                let u = crate::people::user(s, inst, new)
+                    .await
+                    .map_err(|e| match e {
+                        crate::people::Refused::Invalid(m) => bad(m),
+                        crate::people::Refused::Busy(m) => (StatusCode::SERVICE_UNAVAILABLE, m),
+                        crate::people::Refused::Store(e) => internal(e),
+                    })?;
                 s.create_user(&u).await.map_err(internal)?;
                 crate::directory::refresh(&state, inst)
                     .await
