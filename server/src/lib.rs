@@ -13,6 +13,7 @@ pub mod ledger;
 pub mod people;
 pub mod store;
 pub mod sync;
+pub mod throttle;
 pub mod web;
 
 use std::sync::Arc;

@@ -120,6 +120,7 @@ storage_tests!(
     commits_are_announced_to_subscribers,
     institution_weekly_report_figures_and_filings,
     positions_only_move_forward,
+    password_attempts_count_in_windows_and_clear,
 );
 
 // ---------------------------------------------------------------------------------------
@@ -369,6 +370,35 @@ async fn next_named_notice(
 /// A commit is announced to subscribers (PostgreSQL: through NOTIFY and this process's
 /// listening connection) with its institution; a stale commit changes nothing and is
 /// not announced.
+/// The password throttle's counts: one more per attempt within a window, a fresh window
+/// (and no delay) once it is over, a delay kept until cleared, expired rows removed.
+async fn password_attempts_count_in_windows_and_clear(s: Arc<dyn Storage>) {
+    let s = s.as_ref();
+    let k = vec!["login:owner".to_string(), "addr:127.0.0.1".to_string()];
+    let first = s.count_attempts(&k, 1_000, 100).await.unwrap();
+    assert_eq!(first[0].attempts, 1);
+    assert_eq!(first[1].window_start, 1_000);
+    let again = s.count_attempts(&k[..1], 1_010, 110).await.unwrap();
+    assert_eq!((again[0].attempts, again[0].window_start), (2, 1_000));
+    s.delay_attempts(&k[0], 2_000).await.unwrap();
+    let seen = s.attempts_of(&k[0]).await.unwrap().unwrap();
+    assert_eq!((seen.attempts, seen.not_before), (2, Some(2_000)));
+    // Past the window: counted afresh, the delay gone.
+    let later = s.count_attempts(&k[..1], 5_000, 4_000).await.unwrap();
+    assert_eq!(
+        (
+            later[0].attempts,
+            later[0].window_start,
+            later[0].not_before
+        ),
+        (1, 5_000, None)
+    );
+    // The address's row, expired, is removed by the next count.
+    assert!(s.attempts_of(&k[1]).await.unwrap().is_none());
+    s.clear_attempts(&k[0]).await.unwrap();
+    assert!(s.attempts_of(&k[0]).await.unwrap().is_none());
+}
+
 /// The server's own positions (the webhook's cursor): unset, then only ever further, so a
 /// process that lost its turn cannot put one back.
 async fn positions_only_move_forward(s: Arc<dyn Storage>) {

@@ -194,3 +194,54 @@ fn one_password_policy_everywhere_and_resets_revoke_what_the_old_password_opened
     assert!(!can_sync(&owner_phone), "the old device stays revoked");
     assert!(Web::try_login(&server, "owner", DEMO_PASSWORD).1.is_some());
 }
+
+/// `POST /api/v1/devices` for `login`: the answer's status.
+fn enrol(server: &Server, login: &str, password: &str) -> u16 {
+    let body = serde_json::json!({
+        "login": login, "password": password, "name": "phone", "actor": "00ff",
+    });
+    saferound_tests::agent()
+        .post(format!("{}/api/v1/devices", server.url))
+        .header("Content-Type", "application/json")
+        .send(body.to_string().as_bytes())
+        .map(|r| r.status().as_u16())
+        .unwrap_or(0)
+}
+
+#[test]
+fn password_guesses_are_counted_before_the_check_in_the_database_on_both_routes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut server = Server::start(tmp.path());
+    // Parallel guesses at enrolment count before any is checked: at most the free five
+    // are checked (401), the others wait (429).
+    let statuses: Vec<u16> = std::thread::scope(|s| {
+        let hs: Vec<_> = (0..8)
+            .map(|_| s.spawn(|| enrol(&server, "owner", "a-wrong-password")))
+            .collect();
+        hs.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let checked = statuses.iter().filter(|s| **s == 401).count();
+    assert!(
+        checked <= 5 && statuses.iter().all(|s| [401, 429].contains(s)),
+        "{statuses:?}"
+    );
+    assert!(statuses.contains(&429), "{statuses:?}");
+    // The right password waits too, also on the dashboard: one throttle per login.
+    assert_eq!(enrol(&server, "owner", DEMO_PASSWORD), 429);
+    let (p, w) = Web::try_login(&server, "owner", DEMO_PASSWORD);
+    assert_eq!(p.status, 429);
+    assert!(w.is_none());
+    // Kept in the database: a restart resets nothing.
+    server.restart();
+    assert_eq!(enrol(&server, "owner", DEMO_PASSWORD), 429);
+    // Other logins are not slowed by it.
+    assert!(Web::try_login(&server, "office", DEMO_PASSWORD).1.is_some());
+    // One address failing on many logins is stopped whatever the logins.
+    let mut refused = 0;
+    for k in 0..110 {
+        if enrol(&server, &format!("nobody{k}"), "a-wrong-password") == 429 {
+            refused += 1;
+        }
+    }
+    assert!(refused >= 5, "{refused} of 110 refused");
+}

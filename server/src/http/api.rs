@@ -39,6 +39,7 @@ pub struct EnrollResponse {
 /// the device's token, shown once and kept only hashed.
 pub async fn enroll(
     State(state): State<AppState>,
+    super::ClientAddr(addr): super::ClientAddr,
     Json(req): Json<EnrollRequest>,
 ) -> Result<Json<EnrollResponse>, ApiError> {
     if req.login.len() > 100 || req.password.len() > 200 || req.name.chars().count() > 100 {
@@ -50,6 +51,18 @@ pub async fn enroll(
         .ok()
         .filter(|a| (1..=32).contains(&a.len()))
         .ok_or_else(|| ApiError::BadRequest("actor must be 1–32 bytes of hex".into()))?;
+    // The same throttle as the dashboard's login, counted before the password is checked.
+    let now = chrono::Utc::now().timestamp();
+    let attempt =
+        match crate::throttle::attempt(state.storage.as_ref(), &req.login, addr, now).await? {
+            Ok(n) => n,
+            Err(t) => {
+                let login: String = req.login.chars().take(100).collect();
+                let detail = format!("retry after {} s", t.retry_after_secs);
+                crate::web::audit(&state, None, &login, "enroll_throttled", &detail).await;
+                return Err(ApiError::Throttled(t.retry_after_secs));
+            }
+        };
     let user = state.storage.user_by_login(&req.login).await?;
     // Verify even for unknown logins, so timing does not reveal which logins exist.
     let hash = user
@@ -66,6 +79,15 @@ pub async fn enroll(
     let user = match user {
         Some(u) if ok && u.active && u.institution.is_some() => u,
         other => {
+            crate::throttle::outcome(
+                state.storage.as_ref(),
+                &req.login,
+                addr,
+                attempt,
+                false,
+                now,
+            )
+            .await?;
             Metrics::add(&state.metrics.auth_failures, 1);
             let why = match &other {
                 Some(u) if ok && u.active => "this account does not enrol devices",
@@ -79,6 +101,7 @@ pub async fn enroll(
     let Some(institution) = user.institution else {
         return Err(ApiError::Unauthenticated);
     };
+    crate::throttle::outcome(state.storage.as_ref(), &req.login, addr, attempt, true, now).await?;
     let token = crate::accounts::new_secret();
     let device_id = uuid::Uuid::now_v7().to_string();
     state

@@ -99,6 +99,9 @@ pub enum ApiError {
     /// Too much of one kind of work at once (password checks): 503, retry shortly.
     #[error("{0}")]
     Busy(String),
+    /// Too many password attempts: 429, retry after this many seconds.
+    #[error("too many password attempts; try again in {0} s")]
+    Throttled(i64),
     #[error("internal error")]
     Internal(String),
 }
@@ -139,6 +142,7 @@ impl IntoResponse for ApiError {
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UpgradeRequired(..) => StatusCode::UPGRADE_REQUIRED,
+            ApiError::Throttled(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::StorageFull | ApiError::Unavailable | ApiError::Busy(_) => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
@@ -156,6 +160,11 @@ impl IntoResponse for ApiError {
             r.headers_mut()
                 .insert(header::RETRY_AFTER, header::HeaderValue::from_static("60"));
         }
+        if let ApiError::Throttled(secs) = &self {
+            if let Ok(v) = header::HeaderValue::from_str(&secs.to_string()) {
+                r.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+        }
         if status == StatusCode::UNAUTHORIZED {
             r.headers_mut().insert(
                 header::WWW_AUTHENTICATE,
@@ -163,6 +172,37 @@ impl IntoResponse for ApiError {
             );
         }
         r
+    }
+}
+
+/// The client's address: the connection's peer, or, when the peer is a reverse proxy on
+/// this machine (loopback), the last address it appended to `X-Forwarded-For`. Absent
+/// when the request did not come through `serve` (in-process tests).
+#[derive(Debug, Clone, Copy)]
+pub struct ClientAddr(pub Option<std::net::IpAddr>);
+
+/// The peer address `serve` puts on every request.
+#[derive(Debug, Clone, Copy)]
+pub struct Peer(pub std::net::SocketAddr);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let Some(Peer(peer)) = parts.extensions.get::<Peer>().copied() else {
+            return Ok(ClientAddr(None));
+        };
+        let forwarded = peer.ip().is_loopback().then(|| {
+            parts
+                .headers
+                .get_all("x-forwarded-for")
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .flat_map(|v| v.split(','))
+                .last()
+                .and_then(|a| a.trim().parse::<std::net::IpAddr>().ok())
+        });
+        Ok(ClientAddr(Some(forwarded.flatten().unwrap_or(peer.ip()))))
     }
 }
 

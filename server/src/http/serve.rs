@@ -95,10 +95,10 @@ pub async fn serve(
         tokio::spawn(async move {
             let _slot = slot;
             match tls {
-                None => connection(stream, app, limits, watcher).await,
+                None => connection(stream, peer, app, limits, watcher).await,
                 Some(acceptor) => {
                     match tokio::time::timeout(limits.handshake, acceptor.accept(stream)).await {
-                        Ok(Ok(s)) => connection(s, app, limits, watcher).await,
+                        Ok(Ok(s)) => connection(s, peer, app, limits, watcher).await,
                         Ok(Err(e)) => tracing::debug!(%peer, "TLS handshake failed: {e}"),
                         Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
                     }
@@ -136,6 +136,7 @@ async fn busy(mut stream: tokio::net::TcpStream) {
 
 async fn connection<S>(
     stream: S,
+    peer: std::net::SocketAddr,
     app: Router,
     limits: Limits,
     watcher: hyper_util::server::graceful::Watcher,
@@ -144,7 +145,8 @@ async fn connection<S>(
 {
     let service = hyper::service::service_fn(move |req: Request<Incoming>| {
         let app = app.clone();
-        let req = req.map(|b| Body::new(Deadline::new(b, limits.body)));
+        let mut req = req.map(|b| Body::new(Deadline::new(b, limits.body)));
+        req.extensions_mut().insert(super::Peer(peer));
         async move { app.oneshot(req).await }
     });
     let mut builder = hyper::server::conn::http1::Builder::new();

@@ -131,6 +131,14 @@ pub struct NewDevice {
 }
 
 /// A device as the sync endpoint sees it: who it is, for whom, and its bound actor.
+/// One throttle key's attempts in its current window.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attempts {
+    pub attempts: i64,
+    pub window_start: i64,
+    pub not_before: Option<i64>,
+}
+
 #[derive(Debug, Clone)]
 pub struct DeviceAuth {
     pub device_id: String,
@@ -681,6 +689,21 @@ pub trait Storage: Send + Sync + 'static {
     ) -> Result<Option<DeviceAuth>>;
     /// Registers `d` as the user's dashboard device in its institution (replacing a revoked one).
     async fn set_web_device(&self, d: &NewDevice) -> Result<()>;
+    /// Counts one password attempt for each key: a key's window starts again when it
+    /// began before `window_from` (then its delay is gone too). Expired rows are removed.
+    /// Every key's state after counting, in the order given.
+    async fn count_attempts(
+        &self,
+        keys: &[String],
+        now: i64,
+        window_from: i64,
+    ) -> Result<Vec<Attempts>>;
+    /// The key's attempts in its window, without counting one.
+    async fn attempts_of(&self, key: &str) -> Result<Option<Attempts>>;
+    /// The key's next attempt waits until `not_before` (Unix seconds).
+    async fn delay_attempts(&self, key: &str, not_before: i64) -> Result<()>;
+    /// Forgets the key's attempts (a login that succeeded).
+    async fn clear_attempts(&self, key: &str) -> Result<()>;
     async fn audit(
         &self,
         institution: Option<InstitutionId>,

@@ -31,6 +31,7 @@ use crate::ledger::{ConflictRow, EventRow, HazardRow, LedgerRows};
 const MIGRATIONS: &[&str] = &[
     include_str!("pg_migrations/001_initial.sql"),
     include_str!("pg_migrations/002_province.sql"),
+    include_str!("pg_migrations/003_throttle.sql"),
 ];
 
 /// The advisory lock key migrations hold (any constant; "SafeRound" in ASCII, cut to fit).
@@ -1656,6 +1657,66 @@ impl Storage for PostgresStorage {
         )
         .await?;
         tx.commit().await?;
+        Ok(())
+    }
+
+    async fn count_attempts(
+        &self,
+        keys: &[String],
+        now: i64,
+        window_from: i64,
+    ) -> Result<Vec<Attempts>> {
+        let c = self.client().await?;
+        c.execute(
+            "DELETE FROM password_attempts WHERE window_start < $1 AND (not_before IS NULL OR not_before < $2)",
+            &[&window_from, &now],
+        )
+        .await?;
+        let sql = ATTEMPT_UPSERT
+            .replace("?1", "$1")
+            .replace("?2", "$2")
+            .replace("?3", "$3");
+        let s = c.prepare_cached(&sql).await?;
+        let mut out = Vec::with_capacity(keys.len());
+        for k in keys {
+            let r = c.query_one(&s, &[k, &now, &window_from]).await?;
+            out.push(Attempts {
+                attempts: r.try_get(0)?,
+                window_start: r.try_get(1)?,
+                not_before: r.try_get(2)?,
+            });
+        }
+        Ok(out)
+    }
+
+    async fn attempts_of(&self, key: &str) -> Result<Option<Attempts>> {
+        let sql = ATTEMPTS_OF.replace("?1", "$1");
+        match self.client().await?.query_opt(&sql, &[&key]).await? {
+            Some(r) => Ok(Some(Attempts {
+                attempts: r.try_get(0)?,
+                window_start: r.try_get(1)?,
+                not_before: r.try_get(2)?,
+            })),
+            None => Ok(None),
+        }
+    }
+
+    async fn delay_attempts(&self, key: &str, not_before: i64) -> Result<()> {
+        self.client()
+            .await?
+            .execute(
+                "UPDATE password_attempts SET not_before = $2 WHERE key = $1",
+                &[&key, &not_before],
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn clear_attempts(&self, key: &str) -> Result<()> {
+        self.client()
+            .await?
+            .execute("DELETE FROM password_attempts WHERE key = $1", &[&key])
+            .await?;
         Ok(())
     }
 

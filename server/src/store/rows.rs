@@ -358,3 +358,17 @@ mod filter_tests {
         );
     }
 }
+
+/// Counts one password attempt for a key (`?1`) at `?2`, its window starting again when it
+/// began before `?3`; both backends send this text (PostgreSQL with `$n` placeholders).
+pub const ATTEMPT_UPSERT: &str = "INSERT INTO password_attempts (key, window_start, attempts, not_before)
+     VALUES (?1, ?2, 1, NULL)
+     ON CONFLICT (key) DO UPDATE SET
+       attempts = CASE WHEN password_attempts.window_start < ?3 THEN 1 ELSE password_attempts.attempts + 1 END,
+       not_before = CASE WHEN password_attempts.window_start < ?3 THEN NULL ELSE password_attempts.not_before END,
+       window_start = CASE WHEN password_attempts.window_start < ?3 THEN ?2 ELSE password_attempts.window_start END
+     RETURNING attempts, window_start, not_before";
+
+/// One throttle key's attempts, without counting one.
+pub const ATTEMPTS_OF: &str =
+    "SELECT attempts, window_start, not_before FROM password_attempts WHERE key = ?1";

@@ -20,6 +20,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/004_web.sql"),
     include_str!("migrations/005_office.sql"),
     include_str!("migrations/006_province.sql"),
+    include_str!("migrations/007_throttle.sql"),
 ];
 
 /// Readers for concurrent queries; SQLite in WAL mode lets them run beside the writer.
@@ -1270,6 +1271,69 @@ impl Storage for SqliteStorage {
                 params![d.user.to_string(), d.institution.to_string(), d.id],
             )?;
             tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn count_attempts(
+        &self,
+        keys: &[String],
+        now: i64,
+        window_from: i64,
+    ) -> Result<Vec<Attempts>> {
+        let keys = keys.to_vec();
+        self.write(move |c| {
+            c.execute(
+                "DELETE FROM password_attempts WHERE window_start < ?1 AND (not_before IS NULL OR not_before < ?2)",
+                params![window_from, now],
+            )?;
+            let mut out = Vec::with_capacity(keys.len());
+            for k in &keys {
+                out.push(c.query_row(ATTEMPT_UPSERT, params![k, now, window_from], |r| {
+                    Ok(Attempts {
+                        attempts: r.get(0)?,
+                        window_start: r.get(1)?,
+                        not_before: r.get(2)?,
+                    })
+                })?);
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn attempts_of(&self, key: &str) -> Result<Option<Attempts>> {
+        let key = key.to_string();
+        self.read(move |c| {
+            Ok(c.query_row(ATTEMPTS_OF, [key], |r| {
+                Ok(Attempts {
+                    attempts: r.get(0)?,
+                    window_start: r.get(1)?,
+                    not_before: r.get(2)?,
+                })
+            })
+            .optional()?)
+        })
+        .await
+    }
+
+    async fn delay_attempts(&self, key: &str, not_before: i64) -> Result<()> {
+        let key = key.to_string();
+        self.write(move |c| {
+            c.execute(
+                "UPDATE password_attempts SET not_before = ?2 WHERE key = ?1",
+                params![key, not_before],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn clear_attempts(&self, key: &str) -> Result<()> {
+        let key = key.to_string();
+        self.write(move |c| {
+            c.execute("DELETE FROM password_attempts WHERE key = ?1", [key])?;
             Ok(())
         })
         .await

@@ -15,9 +15,8 @@ pub mod province;
 pub mod reports;
 pub mod upload;
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, FromRequestParts};
@@ -35,10 +34,6 @@ use crate::store::User;
 
 /// Form bodies of the dashboard are small; anything larger is refused (413).
 pub const MAX_FORM_BYTES: usize = 64 * 1024;
-/// Failed logins per login name within `LOCKOUT_WINDOW`
-/// before further attempts are refused.
-pub const MAX_FAILED_LOGINS: usize = 5;
-pub const LOCKOUT_WINDOW: Duration = Duration::from_secs(15 * 60);
 /// A session lasts a working day.
 pub const SESSION_HOURS: i64 = 12;
 pub const SESSION_COOKIE: &str = "sr_session";
@@ -59,7 +54,6 @@ pub(crate) fn scope_of(user: &User) -> Option<InstitutionId> {
 
 pub struct WebState {
     env: minijinja::Environment<'static>,
-    failures: Mutex<HashMap<String, VecDeque<Instant>>>,
     /// Called with a JSON body for every new incident (`--incident-webhook`).
     pub webhook: Mutex<Option<String>>,
     /// Open incident streams per session (by the session token's hash).
@@ -159,42 +153,9 @@ impl WebState {
         env.add_filter("label", label);
         WebState {
             env,
-            failures: Mutex::new(HashMap::new()),
             webhook: Mutex::new(None),
             streams: Default::default(),
         }
-    }
-
-    /// Whether `key` is locked out by failed logins.
-    fn locked(&self, key: &str) -> bool {
-        let mut f = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        match f.get_mut(key) {
-            Some(q) => {
-                while q.front().is_some_and(|t| t.elapsed() > LOCKOUT_WINDOW) {
-                    q.pop_front();
-                }
-                q.len() >= MAX_FAILED_LOGINS
-            }
-            None => false,
-        }
-    }
-
-    fn failed(&self, key: &str) {
-        let mut f = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        if f.len() > 100_000 {
-            // Bounded memory under a flood of distinct names: forget the oldest state.
-            f.clear();
-        }
-        f.entry(key.to_string())
-            .or_default()
-            .push_back(Instant::now());
-    }
-
-    fn succeeded(&self, key: &str) {
-        self.failures
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(key);
     }
 }
 

@@ -111,6 +111,7 @@ pub struct LoginForm {
 
 pub async fn login(
     State(state): State<AppState>,
+    crate::http::ClientAddr(addr): crate::http::ClientAddr,
     headers: HeaderMap,
     Form(f): Form<LoginForm>,
 ) -> Response {
@@ -133,7 +134,6 @@ pub async fn login(
     if f.login.len() > 100 || f.password.len() > 200 {
         return again("login_failed", StatusCode::BAD_REQUEST);
     }
-    let key = format!("login:{}", f.login.trim().to_lowercase());
     // Failures are logged against the account they tried (its institution's log).
     let target = state
         .storage
@@ -141,10 +141,32 @@ pub async fn login(
         .await
         .ok()
         .flatten();
-    if state.web.locked(&key) {
-        super::audit(&state, target.as_ref(), f.login.trim(), "login_locked", "").await;
-        return again("login_locked", StatusCode::TOO_MANY_REQUESTS);
-    }
+    // Counted before the password is checked, in the database (`throttle`).
+    let now = chrono::Utc::now().timestamp();
+    let attempt = match crate::throttle::attempt(state.storage.as_ref(), &f.login, addr, now).await
+    {
+        Ok(Ok(n)) => n,
+        Ok(Err(t)) => {
+            let detail = format!("retry after {} s", t.retry_after_secs);
+            super::audit(
+                &state,
+                target.as_ref(),
+                f.login.trim(),
+                "login_locked",
+                &detail,
+            )
+            .await;
+            return again("login_locked", StatusCode::TOO_MANY_REQUESTS);
+        }
+        Err(e) => {
+            return error_page(
+                &state,
+                lang,
+                StatusCode::INTERNAL_SERVER_ERROR,
+                &e.to_string(),
+            );
+        }
+    };
     let user = match state.storage.user_by_login(f.login.trim()).await {
         Ok(u) => u,
         Err(e) => {
@@ -175,13 +197,22 @@ pub async fn login(
     let user = match user {
         Some(u) if ok && u.active => u,
         _ => {
-            state.web.failed(&key);
+            let _ = crate::throttle::outcome(
+                state.storage.as_ref(),
+                &f.login,
+                addr,
+                attempt,
+                false,
+                now,
+            )
+            .await;
             crate::http::metrics::Metrics::add(&state.metrics.auth_failures, 1);
             super::audit(&state, user.as_ref(), f.login.trim(), "login_failed", "").await;
             return again("login_failed", StatusCode::UNAUTHORIZED);
         }
     };
-    state.web.succeeded(&key);
+    let _ =
+        crate::throttle::outcome(state.storage.as_ref(), &f.login, addr, attempt, true, now).await;
     let token = crate::accounts::new_secret();
     let csrf = crate::accounts::new_secret();
     let expires =
