@@ -124,19 +124,8 @@ fn one_password_policy_everywhere_and_resets_revoke_what_the_old_password_opened
         "--roles",
         "provincial_reviewer",
     ]);
-    let enrol = |password: &str| {
-        let body = serde_json::json!({
-            "login": "province", "password": password, "name": "phone", "actor": "00ff",
-        });
-        saferound_tests::agent()
-            .post(format!("{}/api/v1/devices", server.url))
-            .header("Content-Type", "application/json")
-            .send(body.to_string().as_bytes())
-            .map(|r| r.status().as_u16())
-            .unwrap_or(0)
-    };
-    assert_eq!(enrol("long-enough-pw"), 401);
-    assert_eq!(enrol("a-wrong-password"), 401);
+    assert_eq!(enrol(&server, "province", "long-enough-pw"), 401);
+    assert_eq!(enrol(&server, "province", "a-wrong-password"), 401);
 
     // A reset from the command line ends the inspector's session and revokes the phone.
     let inspector_web = Web::login(&server, "inspector");

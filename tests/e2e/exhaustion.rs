@@ -68,6 +68,20 @@ fn stream_ends_within(s: &mut TcpStream, limit: Duration) -> bool {
     false
 }
 
+/// An authenticated sync whose header is sent and whose body is not: 10 of 100,000 bytes.
+fn held_sync(server: &Server, phone: &saferound_core::Device) -> TcpStream {
+    let mut s = TcpStream::connect(addr(server)).unwrap();
+    write!(
+        s,
+        "POST /api/v1/sync HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\n\
+         Content-Type: application/cbor\r\nContent-Length: 100000\r\n\r\n",
+        token(phone)
+    )
+    .unwrap();
+    s.write_all(&[0xa0; 10]).unwrap();
+    s
+}
+
 fn healthz(server: &Server) -> Option<u16> {
     let a: ureq::Agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
@@ -105,15 +119,7 @@ fn slow_clients_are_cut_off_and_the_connection_cap_answers_503() {
     assert!(closed, "a connection without a complete header is closed");
 
     // An authenticated sync whose body trickles: the request ends, the connection too.
-    let mut trickle = TcpStream::connect(addr(&server)).unwrap();
-    write!(
-        trickle,
-        "POST /api/v1/sync HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\n\
-         Content-Type: application/cbor\r\nContent-Length: 100000\r\n\r\n",
-        token(&phone)
-    )
-    .unwrap();
-    trickle.write_all(&[0xa0; 10]).unwrap();
+    let mut trickle = held_sync(&server, &phone);
     let (closed, answer) = closed_within(&mut trickle, Duration::from_secs(20));
     assert!(closed, "a trickled body ends its request: {answer:?}");
 
@@ -158,22 +164,12 @@ fn sigterm_stops_the_server_within_its_drain_limit_despite_stalled_clients() {
     let tmp = tempfile::tempdir().unwrap();
     let mut server = Server::start_with(tmp.path(), &["--demo", "--body-timeout", "600"]);
     let phone = enroll(&server, tmp.path(), "p", "inspector", DEMO_PASSWORD);
-    // Clients stalled mid-header and mid-body, and one idle.
-    let mut stalled = Vec::new();
-    for k in 0..4 {
+    // Clients stalled mid-header and mid-body (one sync: a device has one at a time), and
+    // one idle.
+    let mut stalled = vec![held_sync(&server, &phone)];
+    for _ in 0..3 {
         let mut s = TcpStream::connect(addr(&server)).unwrap();
-        if k % 2 == 0 {
-            s.write_all(b"GET /ledger HTTP/1.1\r\nHost: x\r\n").unwrap();
-        } else {
-            write!(
-                s,
-                "POST /api/v1/sync HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\n\
-                 Content-Length: 100000\r\n\r\n",
-                token(&phone)
-            )
-            .unwrap();
-            s.write_all(&[0xa0; 10]).unwrap();
-        }
+        s.write_all(b"GET /ledger HTTP/1.1\r\nHost: x\r\n").unwrap();
         stalled.push(s);
     }
     stalled.push(TcpStream::connect(addr(&server)).unwrap());
@@ -198,15 +194,7 @@ fn one_sync_at_a_time_per_device_and_incident_streams_end_with_their_session() {
 
     // A sync whose body is still arriving holds the device's slot: a second sync of the
     // same device is told the server is busy (retryable), another device's is not.
-    let mut held = TcpStream::connect(addr(&server)).unwrap();
-    write!(
-        held,
-        "POST /api/v1/sync HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\n\
-         Content-Type: application/cbor\r\nContent-Length: 100000\r\n\r\n",
-        token(&phone)
-    )
-    .unwrap();
-    held.write_all(&[0xa0; 10]).unwrap();
+    let held = held_sync(&server, &phone);
     std::thread::sleep(Duration::from_millis(500));
     let err = saferound_core::sync::client::sync(&phone, &mut |_| {}).unwrap_err();
     assert!(err.retryable(), "{err}");

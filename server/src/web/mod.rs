@@ -99,7 +99,7 @@ impl WebState {
 }
 
 impl Web {
-    /// Whether this session is still valid (not logged out, expired, or ended by a
+    /// Whether the session is still valid (not logged out, expired, or ended by a
     /// password reset or a deactivation).
     pub async fn still_valid(&self, state: &AppState) -> bool {
         let now = saferound_core::ids::Timestamp(chrono::Utc::now()).to_string();

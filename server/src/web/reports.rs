@@ -374,7 +374,7 @@ pub async fn incident_stream(
     let Some(slot) = state.web.stream_slot(&web) else {
         return (
             StatusCode::TOO_MANY_REQUESTS,
-            "too many incident streams open for this session",
+            "too many incident streams open for one session",
         )
             .into_response();
     };
