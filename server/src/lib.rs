@@ -171,12 +171,13 @@ pub async fn bootstrap_admin(state: &AppState) -> Result<Option<String>, store::
         return Ok(None);
     }
     let password = accounts::new_password();
+    let id = UserId::new();
     // The administrator belongs to the demo institution when there is one; otherwise to
     // the first institution an operator creates (see `admin` subcommands).
     state
         .storage
         .create_user(&User {
-            id: UserId::new(),
+            id,
             institution: None,
             department: None,
             login: "admin".into(),
@@ -186,6 +187,8 @@ pub async fn bootstrap_admin(state: &AppState) -> Result<Option<String>, store::
             active: true,
         })
         .await?;
+    // Printed once on the console: it must be changed at first login.
+    state.storage.set_password_due(id).await?;
     Ok(Some(password))
 }
 

@@ -942,6 +942,13 @@ async fn accounts_devices_sessions_audit_round_trip(s: Arc<dyn Storage>) {
         active: true,
     };
     s.create_user(&user).await.unwrap();
+    // A password due to change stays so until a password is set.
+    assert!(!s.password_due(user.id).await.unwrap());
+    s.set_password_due(user.id).await.unwrap();
+    s.set_password_due(user.id).await.unwrap();
+    assert!(s.password_due(user.id).await.unwrap());
+    assert!(s.set_password("wang", "h1").await.unwrap());
+    assert!(!s.password_due(user.id).await.unwrap());
     let dup = User {
         id: UserId::new(),
         ..user.clone()

@@ -234,3 +234,104 @@ fn password_guesses_are_counted_before_the_check_in_the_database_on_both_routes(
     }
     assert!(refused >= 5, "{refused} of 110 refused");
 }
+
+/// Posts the password form of `w`.
+fn change(w: &Web, current: &str, new: &str, repeat: &str) -> crate::dashboard::Page {
+    w.post(
+        "/account/password",
+        &[("current", current), ("new", new), ("repeat", repeat)],
+    )
+}
+
+#[test]
+fn users_change_their_own_password_and_the_one_time_password_first_of_all() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = Server::start(tmp.path());
+
+    // The administrator's one-time password, printed once, is changed before anything.
+    let once = server
+        .startup
+        .iter()
+        .find_map(|l| l.split("one-time password '").nth(1))
+        .and_then(|rest| rest.split('\'').next())
+        .expect("the one-time password is printed")
+        .to_string();
+    let admin = Web::try_login(&server, "admin", &once)
+        .1
+        .expect("the administrator signs in with it");
+    let p = admin.get("/ledger");
+    assert_eq!((p.status, p.location.as_str()), (303, "/account/password"));
+    assert!(admin.get("/account/password").body.contains("password-due"));
+    let p = change(
+        &admin,
+        "not-the-password",
+        "a-new-admin-passphrase",
+        "a-new-admin-passphrase",
+    );
+    assert_eq!(p.status, 403, "the current password is checked");
+    let p = change(
+        &admin,
+        &once,
+        "a-new-admin-passphrase",
+        "a-new-admin-passphrase",
+    );
+    assert_eq!(p.status, 303, "{}", p.body);
+    let cookie = crate::dashboard::cookie_named(&p, "sr_session").expect("a new session");
+    assert_eq!(admin.get("/ledger").status, 303, "the old session ended");
+    let fresh = crate::dashboard::page(
+        crate::dashboard::agent()
+            .get(format!("{}/admin", server.url))
+            .header("Cookie", &cookie)
+            .call()
+            .unwrap(),
+    );
+    assert!(
+        fresh.status != 303 && fresh.location.is_empty(),
+        "no longer sent to change it: {} {}",
+        fresh.status,
+        fresh.location
+    );
+
+    // Anyone changes their own: the rules of the policy, and the phones enrol again.
+    let w = Web::login(&server, "inspector2");
+    let phone = enroll(&server, tmp.path(), "p", "inspector2", DEMO_PASSWORD);
+    assert_eq!(
+        change(&w, DEMO_PASSWORD, "nine-char", "nine-char").status,
+        400
+    );
+    assert_eq!(
+        change(&w, DEMO_PASSWORD, "Password2026!", "Password2026!").status,
+        400
+    );
+    assert_eq!(
+        change(
+            &w,
+            DEMO_PASSWORD,
+            "one-long-passphrase",
+            "another-passphrase"
+        )
+        .status,
+        400
+    );
+    let p = change(
+        &w,
+        DEMO_PASSWORD,
+        "one-long-passphrase",
+        "one-long-passphrase",
+    );
+    assert_eq!(p.status, 303, "{}", p.body);
+    assert!(
+        !can_sync(&phone),
+        "the phone enrols again with the new password"
+    );
+    assert!(
+        Web::try_login(&server, "inspector2", DEMO_PASSWORD)
+            .1
+            .is_none()
+    );
+    assert!(
+        Web::try_login(&server, "inspector2", "one-long-passphrase")
+            .1
+            .is_some()
+    );
+}

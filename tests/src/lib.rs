@@ -60,6 +60,9 @@ pub struct Server {
     pub dir: PathBuf,
     /// The photo directory (`dir/blobs`), shared by replicas of one database.
     pub blobs: PathBuf,
+    /// What the server printed before it listened (the administrator's one-time
+    /// password on a new database, the demo's logins).
+    pub startup: Vec<String>,
 }
 
 impl Server {
@@ -117,6 +120,7 @@ impl Server {
         let stdout = child.stdout.take().expect("stdout");
         let mut lines = BufReader::new(stdout).lines();
         let deadline = Instant::now() + Duration::from_secs(60);
+        let mut startup = Vec::new();
         let url = loop {
             if Instant::now() >= deadline {
                 let _ = child.kill();
@@ -128,6 +132,7 @@ impl Server {
                     if let Some(u) = line.strip_prefix("listening on ") {
                         break u.trim().to_string();
                     }
+                    startup.push(line);
                 }
                 _ => {
                     let _ = child.wait();
@@ -143,6 +148,7 @@ impl Server {
             db: db.to_path_buf(),
             dir: dir.to_path_buf(),
             blobs,
+            startup,
         }
     }
 

@@ -698,6 +698,10 @@ pub trait Storage: Send + Sync + 'static {
         now: i64,
         window_from: i64,
     ) -> Result<Vec<Attempts>>;
+    /// The user must choose a new password before anything else (cleared by
+    /// `set_password`).
+    async fn set_password_due(&self, user: UserId) -> Result<()>;
+    async fn password_due(&self, user: UserId) -> Result<bool>;
     /// The key's attempts in its window, without counting one.
     async fn attempts_of(&self, key: &str) -> Result<Option<Attempts>>;
     /// The key's next attempt waits until `not_before` (Unix seconds).

@@ -32,6 +32,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("pg_migrations/001_initial.sql"),
     include_str!("pg_migrations/002_province.sql"),
     include_str!("pg_migrations/003_throttle.sql"),
+    include_str!("pg_migrations/004_password_due.sql"),
 ];
 
 /// The advisory lock key migrations hold (any constant; "SafeRound" in ASCII, cut to fit).
@@ -927,6 +928,8 @@ impl Storage for PostgresStorage {
             &[&login],
         )
         .await?;
+        tx.execute(&PASSWORD_SET_CLEARS_DUE.replace("?1", "$1"), &[&login])
+            .await?;
         tx.execute(
             "UPDATE devices SET revoked_at = $2
              WHERE user_id IN (SELECT id FROM users WHERE login = $1) AND revoked_at IS NULL",
@@ -1687,6 +1690,23 @@ impl Storage for PostgresStorage {
             });
         }
         Ok(out)
+    }
+
+    async fn set_password_due(&self, user: UserId) -> Result<()> {
+        self.client()
+            .await?
+            .execute(&PASSWORD_DUE_SET.replace("?1", "$1"), &[&user.to_string()])
+            .await?;
+        Ok(())
+    }
+
+    async fn password_due(&self, user: UserId) -> Result<bool> {
+        Ok(self
+            .client()
+            .await?
+            .query_opt(&PASSWORD_DUE_GET.replace("?1", "$1"), &[&user.to_string()])
+            .await?
+            .is_some())
     }
 
     async fn attempts_of(&self, key: &str) -> Result<Option<Attempts>> {

@@ -372,3 +372,12 @@ pub const ATTEMPT_UPSERT: &str = "INSERT INTO password_attempts (key, window_sta
 /// One throttle key's attempts, without counting one.
 pub const ATTEMPTS_OF: &str =
     "SELECT attempts, window_start, not_before FROM password_attempts WHERE key = ?1";
+
+/// Marks a user's password as one to change (`?1`: the user id).
+pub const PASSWORD_DUE_SET: &str =
+    "INSERT INTO password_due (user_id) VALUES (?1) ON CONFLICT (user_id) DO NOTHING";
+/// Whether a user's password is one to change.
+pub const PASSWORD_DUE_GET: &str = "SELECT 1 FROM password_due WHERE user_id = ?1";
+/// A password set (`?1`: the login) is no longer one to change.
+pub const PASSWORD_SET_CLEARS_DUE: &str =
+    "DELETE FROM password_due WHERE user_id IN (SELECT id FROM users WHERE login = ?1)";

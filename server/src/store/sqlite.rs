@@ -21,6 +21,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/005_office.sql"),
     include_str!("migrations/006_province.sql"),
     include_str!("migrations/007_throttle.sql"),
+    include_str!("migrations/008_password_due.sql"),
 ];
 
 /// Readers for concurrent queries; SQLite in WAL mode lets them run beside the writer.
@@ -617,6 +618,7 @@ impl Storage for SqliteStorage {
                 "DELETE FROM web_sessions WHERE user_id IN (SELECT id FROM users WHERE login = ?1)",
                 [&login],
             )?;
+            c.execute(PASSWORD_SET_CLEARS_DUE, [&login])?;
             c.execute(
                 "UPDATE devices SET revoked_at = ?2
                  WHERE user_id IN (SELECT id FROM users WHERE login = ?1) AND revoked_at IS NULL",
@@ -1299,6 +1301,25 @@ impl Storage for SqliteStorage {
                 })?);
             }
             Ok(out)
+        })
+        .await
+    }
+
+    async fn set_password_due(&self, user: UserId) -> Result<()> {
+        self.write(move |c| {
+            c.execute(PASSWORD_DUE_SET, [user.to_string()])?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn password_due(&self, user: UserId) -> Result<bool> {
+        self.read(move |c| {
+            Ok(
+                c.query_row(PASSWORD_DUE_GET, [user.to_string()], |_| Ok(()))
+                    .optional()?
+                    .is_some(),
+            )
         })
         .await
     }

@@ -17,6 +17,35 @@ const TEXT: &[(&str, &str, &str)] = &[
     ("login_name", "账号", "Login"),
     ("password", "密码", "Password"),
     ("login_failed", "账号或密码错误", "Wrong login or password"),
+    ("change_password", "修改密码", "Change password"),
+    ("current_password", "当前密码", "Current password"),
+    ("new_password", "新密码", "New password"),
+    ("repeat_password", "再次输入新密码", "New password again"),
+    (
+        "password_rules",
+        "至少 10 个字符，不能是常见密码或登录名；修改后所有会话结束，手机需重新登记。",
+        "At least 10 characters, not a common password nor the login; changing it ends every session and phones must enrol again.",
+    ),
+    (
+        "password_due",
+        "这是一次性密码：请先设置您自己的密码。",
+        "This is a one-time password: choose your own before anything else.",
+    ),
+    (
+        "passwords_differ",
+        "两次输入的新密码不一致",
+        "The two new passwords differ",
+    ),
+    (
+        "password_unchanged",
+        "新密码不能与当前密码相同",
+        "The new password is the current one",
+    ),
+    (
+        "wrong_password",
+        "当前密码不正确",
+        "The current password is wrong",
+    ),
     (
         "demo_warning",
         "演示模式：演示账号共用公开的密码 saferound-demo，切勿用于正式环境。",

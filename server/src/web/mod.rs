@@ -138,6 +138,7 @@ impl WebState {
             "weekly.html",
             "incidents.html",
             "admin.html",
+            "account.html",
             "notice.html",
             "letter.html",
             "error.html",
@@ -195,6 +196,12 @@ pub fn routes() -> Router<AppState> {
                 .layer(DefaultBodyLimit::max(crate::http::SMALL_BODY)),
         )
         .route("/logout", post(pages::logout))
+        .route(
+            "/account/password",
+            get(pages::password_page)
+                .post(pages::change_password)
+                .layer(DefaultBodyLimit::max(crate::http::SMALL_BODY)),
+        )
         .route("/lang/{code}", get(pages::set_lang))
         .route("/static/style.css", get(pages::css))
         .route("/static/app.js", get(pages::js))
@@ -304,12 +311,21 @@ impl FromRequestParts<AppState> for Web {
         // Sessions expire by the real clock, whatever `--now` says.
         let now = saferound_core::ids::Timestamp(chrono::Utc::now()).to_string();
         match state.storage.session(hash, &now).await {
-            Ok(Some(s)) => Ok(Web {
-                user: s.user,
-                csrf: s.csrf,
-                lang: lang_of(&parts.headers),
-                token_hash: hash,
-            }),
+            Ok(Some(s)) => {
+                // A one-time password is changed before anything else is done with it.
+                let path = parts.uri.path();
+                let exempt =
+                    matches!(path, "/account/password" | "/logout") || path.starts_with("/static/");
+                if !exempt && state.storage.password_due(s.user.id).await.unwrap_or(false) {
+                    return Err(Redirect::to("/account/password").into_response());
+                }
+                Ok(Web {
+                    user: s.user,
+                    csrf: s.csrf,
+                    lang: lang_of(&parts.headers),
+                    token_hash: hash,
+                })
+            }
             Ok(None) => Err(to_login()),
             Err(e) => Err(error_page(
                 state,

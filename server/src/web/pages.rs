@@ -24,7 +24,7 @@ use super::{
 use crate::AppState;
 use crate::export;
 use crate::ledger::HazardRow;
-use crate::store::HazardQuery;
+use crate::store::{HazardQuery, User};
 
 pub const PAGE_SIZE: u32 = 50;
 /// Days before the deadline a hazard counts as due soon.
@@ -213,6 +213,12 @@ pub async fn login(
     };
     let _ =
         crate::throttle::outcome(state.storage.as_ref(), &f.login, addr, attempt, true, now).await;
+    super::audit(&state, Some(&user), &user.login, "login", "").await;
+    start_session(&state, lang, &user, "/ledger").await
+}
+
+/// A new session for `user` in this browser, and on to `to`.
+async fn start_session(state: &AppState, lang: super::Lang, user: &User, to: &str) -> Response {
     let token = crate::accounts::new_secret();
     let csrf = crate::accounts::new_secret();
     let expires =
@@ -229,21 +235,143 @@ pub async fn login(
         .await
     {
         return error_page(
+            state,
+            lang,
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &e.to_string(),
+        );
+    }
+    let mut r = Redirect::to(to).into_response();
+    let h = r.headers_mut();
+    h.append(
+        header::SET_COOKIE,
+        session_cookie(state, &token, SESSION_HOURS * 3600),
+    );
+    h.append(header::SET_COOKIE, set_cookie(state, LOGIN_COOKIE, "", 0));
+    r
+}
+
+/// `/account/password`: the signed-in user chooses a new password (first of all when
+/// theirs is the administrator's one-time password).
+pub async fn password_page(State(state): State<AppState>, web: Web) -> Response {
+    password_form(&state, &web, StatusCode::OK, None).await
+}
+
+async fn password_form(
+    state: &AppState,
+    web: &Web,
+    status: StatusCode,
+    error: Option<&str>,
+) -> Response {
+    let due = state
+        .storage
+        .password_due(web.user.id)
+        .await
+        .unwrap_or(false);
+    let mut r = render(
+        state,
+        Some(web),
+        web.lang,
+        "account.html",
+        "/account/password",
+        json!({"error": error, "due": due, "min": crate::accounts::MIN_PASSWORD_CHARS}),
+    );
+    *r.status_mut() = status;
+    r
+}
+
+/// Sets the signed-in user's new password after checking the current one (through the
+/// password throttle, like every password check). Every session and device of the user
+/// ends with the old password; this browser gets a new session.
+pub async fn change_password(
+    State(state): State<AppState>,
+    crate::http::ClientAddr(addr): crate::http::ClientAddr,
+    web: Web,
+    Form(f): Form<HashMap<String, String>>,
+) -> Response {
+    if let Some(refused) = csrf_refusal(&state, &web, &f) {
+        return refused;
+    }
+    let get = |k: &str| f.get(k).cloned().unwrap_or_default();
+    let (current, new, repeat) = (get("current"), get("new"), get("repeat"));
+    let lang = web.lang;
+    let refuse = |key: &str, status| {
+        let state = state.clone();
+        let web = &web;
+        let msg = i18n::text(lang, key).to_string();
+        async move { password_form(&state, web, status, Some(&msg)).await }
+    };
+    if new != repeat {
+        return refuse("passwords_differ", StatusCode::BAD_REQUEST).await;
+    }
+    let login = web.user.login.clone();
+    if let Some(p) = crate::accounts::password_problem(&new, &login) {
+        return password_form(&state, &web, StatusCode::BAD_REQUEST, Some(&p)).await;
+    }
+    if new == current {
+        return refuse("password_unchanged", StatusCode::BAD_REQUEST).await;
+    }
+    let now = chrono::Utc::now().timestamp();
+    let attempt = match crate::throttle::attempt(state.storage.as_ref(), &login, addr, now).await {
+        Ok(Ok(n)) => n,
+        Ok(Err(_)) => return refuse("login_locked", StatusCode::TOO_MANY_REQUESTS).await,
+        Err(e) => {
+            return error_page(
+                &state,
+                lang,
+                StatusCode::INTERNAL_SERVER_ERROR,
+                &e.to_string(),
+            );
+        }
+    };
+    let hash = match state.storage.user_by_login(&login).await {
+        Ok(Some(u)) => u.password_hash,
+        _ => {
+            return error_page(
+                &state,
+                lang,
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "no such user",
+            );
+        }
+    };
+    let ok = match crate::accounts::check_password(current, hash).await {
+        Ok(ok) => ok,
+        Err(busy) => {
+            return error_page(
+                &state,
+                lang,
+                StatusCode::SERVICE_UNAVAILABLE,
+                &busy.to_string(),
+            );
+        }
+    };
+    let _ = crate::throttle::outcome(state.storage.as_ref(), &login, addr, attempt, ok, now).await;
+    if !ok {
+        super::audit_action(&state, &web, "password_change_failed", "").await;
+        return refuse("wrong_password", StatusCode::FORBIDDEN).await;
+    }
+    let hash = match crate::accounts::hash_password_async(new).await {
+        Ok(h) => h,
+        Err(busy) => {
+            return error_page(
+                &state,
+                lang,
+                StatusCode::SERVICE_UNAVAILABLE,
+                &busy.to_string(),
+            );
+        }
+    };
+    if let Err(e) = state.storage.set_password(&login, &hash).await {
+        return error_page(
             &state,
             lang,
             StatusCode::INTERNAL_SERVER_ERROR,
             &e.to_string(),
         );
     }
-    super::audit(&state, Some(&user), &user.login, "login", "").await;
-    let mut r = Redirect::to("/ledger").into_response();
-    let h = r.headers_mut();
-    h.append(
-        header::SET_COOKIE,
-        session_cookie(&state, &token, SESSION_HOURS * 3600),
-    );
-    h.append(header::SET_COOKIE, set_cookie(&state, LOGIN_COOKIE, "", 0));
-    r
+    super::audit_action(&state, &web, "password_changed", "").await;
+    start_session(&state, lang, &web.user, "/ledger?msg=password_changed").await
 }
 
 pub async fn logout(
