@@ -335,3 +335,52 @@ fn users_change_their_own_password_and_the_one_time_password_first_of_all() {
             .is_some()
     );
 }
+
+/// The device ids the account page of `w` offers to revoke.
+fn revocable(w: &Web) -> Vec<String> {
+    w.get("/account/password")
+        .body
+        .split("name=\"device\" value=\"")
+        .skip(1)
+        .filter_map(|r| r.split('"').next().map(str::to_string))
+        .collect()
+}
+
+#[test]
+fn users_list_their_devices_and_revoke_their_own_only() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = Server::start(tmp.path());
+    let phone = enroll(
+        &server,
+        tmp.path(),
+        "lost-phone",
+        "inspector",
+        DEMO_PASSWORD,
+    );
+    let other = enroll(
+        &server,
+        tmp.path(),
+        "their-phone",
+        "inspector2",
+        DEMO_PASSWORD,
+    );
+    let w = Web::login(&server, "inspector");
+    let page = w.get("/account/password").body;
+    assert!(page.contains("lost-phone"), "the user's phone is listed");
+    assert!(!page.contains("their-phone"), "nobody else's");
+    let theirs = revocable(&Web::login(&server, "inspector2"));
+    assert_eq!(theirs.len(), 1, "{theirs:?}");
+    // Someone else's device is not found; one's own is revoked and stops syncing.
+    let p = w.post("/account/devices/revoke", &[("device", &theirs[0])]);
+    assert_eq!(p.status, 404);
+    assert!(can_sync(&other));
+    let mine = revocable(&w);
+    assert_eq!(mine.len(), 1, "{mine:?}");
+    let p = w.post("/account/devices/revoke", &[("device", &mine[0])]);
+    assert_eq!(p.status, 303, "{}", p.body);
+    assert!(!can_sync(&phone));
+    assert!(
+        revocable(&w).is_empty(),
+        "listed as revoked, nothing left to revoke"
+    );
+}

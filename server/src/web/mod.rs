@@ -196,6 +196,7 @@ pub fn routes() -> Router<AppState> {
                 .layer(DefaultBodyLimit::max(crate::http::SMALL_BODY)),
         )
         .route("/logout", post(pages::logout))
+        .route("/account/devices/revoke", post(pages::revoke_own_device))
         .route(
             "/account/password",
             get(pages::password_page)

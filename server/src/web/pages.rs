@@ -268,16 +268,67 @@ async fn password_form(
         .password_due(web.user.id)
         .await
         .unwrap_or(false);
+    let devices = own_devices(state, web).await;
     let mut r = render(
         state,
         Some(web),
         web.lang,
         "account.html",
         "/account/password",
-        json!({"error": error, "due": due, "min": crate::accounts::MIN_PASSWORD_CHARS}),
+        json!({"error": error, "due": due, "min": crate::accounts::MIN_PASSWORD_CHARS, "devices": devices}),
     );
     *r.status_mut() = status;
     r
+}
+
+/// The signed-in user's devices (phones, and the dashboard's own), newest first.
+async fn own_devices(state: &AppState, web: &Web) -> Vec<crate::store::DeviceInfo> {
+    let Some(inst) = web.user.institution else {
+        return Vec::new();
+    };
+    let mut d: Vec<_> = state
+        .storage
+        .devices(inst)
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|d| d.user_id == web.user.id)
+        .collect();
+    d.sort_by(|a, b| b.created_at.cmp(&a.created_at));
+    d
+}
+
+/// `POST /account/devices/revoke`: the signed-in user revokes one of their own devices (a
+/// lost phone); anyone else's is "not found".
+pub async fn revoke_own_device(
+    State(state): State<AppState>,
+    web: Web,
+    Form(f): Form<HashMap<String, String>>,
+) -> Response {
+    if let Some(refused) = csrf_refusal(&state, &web, &f) {
+        return refused;
+    }
+    let id = f.get("device").cloned().unwrap_or_default();
+    let mine = own_devices(&state, &web)
+        .await
+        .iter()
+        .any(|d| d.id == id && d.revoked_at.is_none());
+    let revoked = mine
+        && state
+            .storage
+            .revoke_device(web.user.institution, &id)
+            .await
+            .unwrap_or(false);
+    if !revoked {
+        return error_page(
+            &state,
+            web.lang,
+            StatusCode::NOT_FOUND,
+            "no such active device of yours",
+        );
+    }
+    super::audit_action(&state, &web, "device_revoked", &id).await;
+    Redirect::to("/account/password").into_response()
 }
 
 /// Sets the signed-in user's new password after checking the current one (through the
