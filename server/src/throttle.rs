@@ -42,7 +42,7 @@ fn delay(n: i64) -> i64 {
 
 /// Counts this attempt: its number in the login's window, or `Throttled` when it must
 /// not be checked now.
-pub async fn attempt(
+async fn attempt(
     storage: &dyn Storage,
     login: &str,
     addr: Option<IpAddr>,
@@ -89,7 +89,7 @@ fn addr_key(a: IpAddr) -> String {
 /// Records how checked attempt number `n` went: a success clears the login's count; a
 /// failure counts against the address, and from the last free attempt on sets the wait
 /// before the login's next one.
-pub async fn outcome(
+async fn outcome(
     storage: &dyn Storage,
     login: &str,
     addr: Option<IpAddr>,
@@ -110,6 +110,39 @@ pub async fn outcome(
         storage.delay_attempts(&key, now + delay(n)).await?;
     }
     Ok(())
+}
+
+/// How a password check through the throttle went.
+#[derive(Debug)]
+pub enum Checked {
+    Right,
+    Wrong,
+    Throttled(Throttled),
+    /// Too many password checks waiting (argon2's queue): retry shortly.
+    Busy(String),
+}
+
+/// The one way a password is checked: counted first (`attempt`), then argon2 against
+/// `hash` (the dummy hash for an unknown login, so timing tells nothing), then recorded
+/// (`outcome`).
+pub async fn check(
+    storage: &dyn Storage,
+    login: &str,
+    addr: Option<IpAddr>,
+    password: &str,
+    hash: String,
+) -> Result<Checked, StoreError> {
+    let now = chrono::Utc::now().timestamp();
+    let n = match attempt(storage, login, addr, now).await? {
+        Ok(n) => n,
+        Err(t) => return Ok(Checked::Throttled(t)),
+    };
+    let ok = match crate::accounts::check_password(password.to_string(), hash).await {
+        Ok(ok) => ok,
+        Err(busy) => return Ok(Checked::Busy(busy.to_string())),
+    };
+    outcome(storage, login, addr, n, ok, now).await?;
+    Ok(if ok { Checked::Right } else { Checked::Wrong })
 }
 
 #[cfg(test)]

@@ -51,43 +51,38 @@ pub async fn enroll(
         .ok()
         .filter(|a| (1..=32).contains(&a.len()))
         .ok_or_else(|| ApiError::BadRequest("actor must be 1–32 bytes of hex".into()))?;
-    // The same throttle as the dashboard's login, counted before the password is checked.
-    let now = chrono::Utc::now().timestamp();
-    let attempt =
-        match crate::throttle::attempt(state.storage.as_ref(), &req.login, addr, now).await? {
-            Ok(n) => n,
-            Err(t) => {
-                let login: String = req.login.chars().take(100).collect();
-                let detail = format!("retry after {} s", t.retry_after_secs);
-                crate::web::audit(&state, None, &login, "enroll_throttled", &detail).await;
-                return Err(ApiError::Throttled(t.retry_after_secs));
-            }
-        };
     let user = state.storage.user_by_login(&req.login).await?;
     // Verify even for unknown logins, so timing does not reveal which logins exist.
     let hash = user
         .as_ref()
         .map(|u| u.password_hash.clone())
         .unwrap_or_else(|| state.dummy_hash.clone());
-    let password = req.password.clone();
-    let ok = crate::accounts::check_password(password, hash)
-        .await
-        .map_err(|busy| ApiError::Busy(busy.to_string()))?;
+    // The same throttle as the dashboard's login, counted before the password is checked.
+    let ok = match crate::throttle::check(
+        state.storage.as_ref(),
+        &req.login,
+        addr,
+        &req.password,
+        hash,
+    )
+    .await?
+    {
+        crate::throttle::Checked::Right => true,
+        crate::throttle::Checked::Wrong => false,
+        crate::throttle::Checked::Throttled(t) => {
+            let login: String = req.login.chars().take(100).collect();
+            let detail = format!("retry after {} s", t.retry_after_secs);
+            crate::web::audit(&state, None, &login, "enroll_throttled", &detail).await;
+            return Err(ApiError::Throttled(t.retry_after_secs));
+        }
+        crate::throttle::Checked::Busy(busy) => return Err(ApiError::Busy(busy)),
+    };
     // An account that may not enrol a device (a provincial reviewer belongs to no
     // institution) gets the same 401 as a wrong password: the answer never tells a
     // guesser that the password was right.
     let user = match user {
         Some(u) if ok && u.active && u.institution.is_some() => u,
         other => {
-            crate::throttle::outcome(
-                state.storage.as_ref(),
-                &req.login,
-                addr,
-                attempt,
-                false,
-                now,
-            )
-            .await?;
             Metrics::add(&state.metrics.auth_failures, 1);
             let why = match &other {
                 Some(u) if ok && u.active => "this account does not enrol devices",
@@ -101,7 +96,6 @@ pub async fn enroll(
     let Some(institution) = user.institution else {
         return Err(ApiError::Unauthenticated);
     };
-    crate::throttle::outcome(state.storage.as_ref(), &req.login, addr, attempt, true, now).await?;
     let token = crate::accounts::new_secret();
     let device_id = uuid::Uuid::now_v7().to_string();
     state

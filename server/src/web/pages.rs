@@ -141,32 +141,6 @@ pub async fn login(
         .await
         .ok()
         .flatten();
-    // Counted before the password is checked, in the database (`throttle`).
-    let now = chrono::Utc::now().timestamp();
-    let attempt = match crate::throttle::attempt(state.storage.as_ref(), &f.login, addr, now).await
-    {
-        Ok(Ok(n)) => n,
-        Ok(Err(t)) => {
-            let detail = format!("retry after {} s", t.retry_after_secs);
-            super::audit(
-                &state,
-                target.as_ref(),
-                f.login.trim(),
-                "login_locked",
-                &detail,
-            )
-            .await;
-            return again("login_locked", StatusCode::TOO_MANY_REQUESTS);
-        }
-        Err(e) => {
-            return error_page(
-                &state,
-                lang,
-                StatusCode::INTERNAL_SERVER_ERROR,
-                &e.to_string(),
-            );
-        }
-    };
     let user = match state.storage.user_by_login(f.login.trim()).await {
         Ok(u) => u,
         Err(e) => {
@@ -182,37 +156,44 @@ pub async fn login(
         .as_ref()
         .map(|u| u.password_hash.clone())
         .unwrap_or_else(|| state.dummy_hash.clone());
-    let password = f.password.clone();
-    let ok = match crate::accounts::check_password(password, hash).await {
-        Ok(ok) => ok,
-        Err(busy) => {
+    // Counted before the password is checked, in the database (`throttle`).
+    let checked =
+        crate::throttle::check(state.storage.as_ref(), &f.login, addr, &f.password, hash).await;
+    let ok = match checked {
+        Ok(crate::throttle::Checked::Right) => true,
+        Ok(crate::throttle::Checked::Wrong) => false,
+        Ok(crate::throttle::Checked::Throttled(t)) => {
+            let detail = format!("retry after {} s", t.retry_after_secs);
+            super::audit(
+                &state,
+                target.as_ref(),
+                f.login.trim(),
+                "login_locked",
+                &detail,
+            )
+            .await;
+            return again("login_locked", StatusCode::TOO_MANY_REQUESTS);
+        }
+        Ok(crate::throttle::Checked::Busy(busy)) => {
+            return error_page(&state, lang, StatusCode::SERVICE_UNAVAILABLE, &busy);
+        }
+        Err(e) => {
             return error_page(
                 &state,
                 lang,
-                StatusCode::SERVICE_UNAVAILABLE,
-                &busy.to_string(),
+                StatusCode::INTERNAL_SERVER_ERROR,
+                &e.to_string(),
             );
         }
     };
     let user = match user {
         Some(u) if ok && u.active => u,
         _ => {
-            let _ = crate::throttle::outcome(
-                state.storage.as_ref(),
-                &f.login,
-                addr,
-                attempt,
-                false,
-                now,
-            )
-            .await;
             crate::http::metrics::Metrics::add(&state.metrics.auth_failures, 1);
             super::audit(&state, user.as_ref(), f.login.trim(), "login_failed", "").await;
             return again("login_failed", StatusCode::UNAUTHORIZED);
         }
     };
-    let _ =
-        crate::throttle::outcome(state.storage.as_ref(), &f.login, addr, attempt, true, now).await;
     super::audit(&state, Some(&user), &user.login, "login", "").await;
     start_session(&state, lang, &user, "/ledger").await
 }
@@ -362,19 +343,6 @@ pub async fn change_password(
     if new == current {
         return refuse("password_unchanged", StatusCode::BAD_REQUEST).await;
     }
-    let now = chrono::Utc::now().timestamp();
-    let attempt = match crate::throttle::attempt(state.storage.as_ref(), &login, addr, now).await {
-        Ok(Ok(n)) => n,
-        Ok(Err(_)) => return refuse("login_locked", StatusCode::TOO_MANY_REQUESTS).await,
-        Err(e) => {
-            return error_page(
-                &state,
-                lang,
-                StatusCode::INTERNAL_SERVER_ERROR,
-                &e.to_string(),
-            );
-        }
-    };
     let hash = match state.storage.user_by_login(&login).await {
         Ok(Some(u)) => u.password_hash,
         _ => {
@@ -386,18 +354,25 @@ pub async fn change_password(
             );
         }
     };
-    let ok = match crate::accounts::check_password(current, hash).await {
-        Ok(ok) => ok,
-        Err(busy) => {
-            return error_page(
-                &state,
-                lang,
-                StatusCode::SERVICE_UNAVAILABLE,
-                &busy.to_string(),
-            );
-        }
-    };
-    let _ = crate::throttle::outcome(state.storage.as_ref(), &login, addr, attempt, ok, now).await;
+    let ok =
+        match crate::throttle::check(state.storage.as_ref(), &login, addr, &current, hash).await {
+            Ok(crate::throttle::Checked::Right) => true,
+            Ok(crate::throttle::Checked::Wrong) => false,
+            Ok(crate::throttle::Checked::Throttled(_)) => {
+                return refuse("login_locked", StatusCode::TOO_MANY_REQUESTS).await;
+            }
+            Ok(crate::throttle::Checked::Busy(busy)) => {
+                return error_page(&state, lang, StatusCode::SERVICE_UNAVAILABLE, &busy);
+            }
+            Err(e) => {
+                return error_page(
+                    &state,
+                    lang,
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    &e.to_string(),
+                );
+            }
+        };
     if !ok {
         super::audit_action(&state, &web, "password_change_failed", "").await;
         return refuse("wrong_password", StatusCode::FORBIDDEN).await;
