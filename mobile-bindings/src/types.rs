@@ -831,6 +831,9 @@ pub struct SyncSummary {
     pub bytes_down: u64,
     /// Photos uploaded.
     pub photos_uploaded: u64,
+    /// The server's quota of photos not yet used by a synced record was reached: some
+    /// photos, and the records naming them, wait for the next sync.
+    pub photos_waiting: bool,
     /// Records the server refused (kept in the quarantine with the reason).
     pub rejected: Vec<RejectedRecord>,
 }
@@ -845,6 +848,7 @@ impl From<saferound_core::sync::client::SyncReport> for SyncSummary {
             bytes_up: r.bytes_up as u64,
             bytes_down: r.bytes_down as u64,
             photos_uploaded: r.photos_uploaded as u64,
+            photos_waiting: r.photos_waiting,
             rejected: r
                 .rejected
                 .into_iter()

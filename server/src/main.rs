@@ -517,6 +517,11 @@ async fn serve(
             url,
         ));
     }
+    // Photos no record used in time and stale partial uploads: at start, then hourly.
+    tokio::spawn(http::blobs::sweep_every(
+        state.clone(),
+        std::time::Duration::from_secs(3600),
+    ));
     let app = saferound_server::http::app(AppState { demo, ..state });
     let acceptor = match tls {
         Some((cert, key)) => {

@@ -1134,13 +1134,67 @@ async fn accounts_devices_sessions_audit_round_trip(s: Arc<dyn Storage>) {
     assert!(all[0].seq > all[1].seq);
 
     // Blobs.
-    s.record_blob(inst, "abc", 12, "image/jpeg").await.unwrap();
-    s.record_blob(inst, "abc", 12, "image/jpeg").await.unwrap();
+    s.record_blob(inst, "abc", 12, "image/jpeg", "phone")
+        .await
+        .unwrap();
+    s.record_blob(inst, "abc", 12, "image/jpeg", "phone")
+        .await
+        .unwrap();
     assert_eq!(
         s.blob(inst, "abc").await.unwrap(),
         Some((12, "image/jpeg".into()))
     );
     assert!(s.blob(other, "abc").await.unwrap().is_none());
+
+    // Photos no document references: counted per uploader and per institution, kept once
+    // referenced, forgotten once expired; a file goes only when no institution holds it.
+    s.record_blob(inst, "def", 30, "image/png", "tablet")
+        .await
+        .unwrap();
+    assert_eq!(
+        s.unreferenced_blob_bytes(inst, "phone").await.unwrap(),
+        (12, 42)
+    );
+    assert!(s.reference_blob(inst, "abc").await.unwrap());
+    assert!(!s.reference_blob(other, "abc").await.unwrap());
+    assert_eq!(
+        s.unreferenced_blob_bytes(inst, "phone").await.unwrap(),
+        (0, 30)
+    );
+    assert_eq!(
+        s.unreferenced_blob_bytes(other, "phone").await.unwrap(),
+        (0, 0)
+    );
+    s.record_blob(other, "def", 30, "image/png", "x")
+        .await
+        .unwrap();
+    assert!(s.reference_blob(other, "def").await.unwrap());
+    assert!(
+        s.expire_blobs("2000-01-01T00:00:00Z")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        s.blob(inst, "def").await.unwrap().is_some(),
+        "not old enough"
+    );
+    assert!(
+        s.expire_blobs("9999-01-01T00:00:00Z")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(s.blob(inst, "def").await.unwrap().is_none(), "expired");
+    assert!(s.blob(other, "def").await.unwrap().is_some(), "referenced");
+    assert!(s.blob(inst, "abc").await.unwrap().is_some(), "referenced");
+    s.record_blob(inst, "ghi", 5, "image/png", "phone")
+        .await
+        .unwrap();
+    assert_eq!(
+        s.expire_blobs("9999-01-01T00:00:00Z").await.unwrap(),
+        vec!["ghi".to_string()]
+    );
 }
 
 async fn office_campaigns_duty_templates_round_trip(s: Arc<dyn Storage>) {

@@ -238,6 +238,32 @@ fn inflating_bombs_nested_and_oversized_input_is_refused_in_bounded_memory() {
     assert!(why.contains("operations"), "{why}");
     check_memory("size limits", &server, rss0);
 
+    // Per request, before any change is parsed: documents each within their own budget
+    // whose operations sum past the request's; and bodies of many tiny items, refused
+    // while they are decoded.
+    let within = |seq| raw_push(uuid::Uuid::now_v7(), vec![op_bomb(&actor, &[], seq, ops)]);
+    let over = wire::MAX_OPS_PER_REQUEST / ops + 1;
+    let (s, _) = post_sync(&server, &t, &request((1..=over).map(within).collect()));
+    assert_eq!(s, 400, "operations past the request's budget");
+    let tiny = |docs: usize, changes: usize, len: usize| {
+        wire::encode(&request(
+            (0..docs)
+                .map(|_| raw_push(uuid::Uuid::now_v7(), vec![vec![1; len]; changes]))
+                .collect(),
+        ))
+    };
+    for (what, body) in [
+        ("a million one-byte changes", tiny(1, 1_000_000, 1)),
+        (
+            "changes past the request's count",
+            tiny(11, 10_000, wire::MIN_CHANGE_BYTES),
+        ),
+    ] {
+        let (s, _) = post_sync_bytes(&http, &server, &t, &body);
+        assert_eq!(s, 400, "{what}");
+    }
+    check_memory("request budgets", &server, rss0);
+
     assert_eq!(
         server_state(&server),
         before,

@@ -330,9 +330,19 @@ impl Store {
     }
 
     pub fn mark_blob_uploaded(&self, hash: &BlobHash) -> Result<()> {
+        self.set_blob_uploaded(hash, true)
+    }
+
+    /// The server no longer holds the photo (it removes photos no record used in time):
+    /// upload it again. A hash this store does not hold is ignored.
+    pub fn mark_blob_pending(&self, hash: &BlobHash) -> Result<()> {
+        self.set_blob_uploaded(hash, false)
+    }
+
+    fn set_blob_uploaded(&self, hash: &BlobHash, uploaded: bool) -> Result<()> {
         self.conn().execute(
-            "UPDATE blobs SET uploaded = 1 WHERE hash = ?1",
-            [hash.to_string()],
+            "UPDATE blobs SET uploaded = ?2 WHERE hash = ?1",
+            rusqlite::params![hash.to_string(), uploaded],
         )?;
         Ok(())
     }

@@ -56,6 +56,9 @@ pub struct SyncReport {
     pub photos_uploaded: usize,
     /// Photo bytes sent (an interrupted upload resumes: only what was left is sent).
     pub photo_bytes_up: usize,
+    /// The server's quota of photos not yet used by a synced record was reached: some
+    /// photos (and the records naming them) wait for the next sync.
+    pub photos_waiting: bool,
     /// Milliseconds spent in the document exchanges themselves (sending, the server's
     /// work, the network, reading the answer); the rest of a sync is this device's own
     /// work of storing what it pushed and applying what it received.
@@ -130,6 +133,14 @@ fn upload_photos(
                     break;
                 }
                 202 => offset = end as u64,
+                // Past the quota of photos no synced record uses yet: push the records
+                // whose photos are in first, the rest follow at the next sync.
+                507 => {
+                    let message = resp.body_mut().read_to_string().unwrap_or_default();
+                    tracing::warn!(%message, "photo quota reached; the other photos wait");
+                    report.photos_waiting = true;
+                    return Ok(());
+                }
                 s => {
                     let message = resp.body_mut().read_to_string().unwrap_or_default();
                     return Err(Error::Server { status: s, message });
@@ -451,31 +462,46 @@ pub fn sync_cancellable(
     // Photos first: the server refuses a record naming a photo it does not have yet.
     upload_photos(device, server, token, &mut report, cancel)?;
     let mut queue = pending.into_iter().peekable();
+    // A document read for a request that was already full: the next request's first.
+    let mut carried: Option<PushDoc> = None;
     let mut first = true;
     loop {
         check_cancelled(cancel)?;
         // One request: as many pending documents as fit, plus whatever the server sends.
-        let mut docs = Vec::new();
-        let mut budget = 0usize;
-        while let Some(id) = queue.peek().copied() {
-            if docs.len() >= wire::MAX_DOCS_PER_REQUEST
-                || (budget >= REQUEST_BUDGET && !docs.is_empty())
-            {
+        let mut docs: Vec<PushDoc> = Vec::new();
+        let (mut bytes, mut changes, mut ops) = (0usize, 0usize, 0u64);
+        loop {
+            let doc = match carried.take() {
+                Some(d) => d,
+                None => {
+                    let Some(id) = queue.next() else { break };
+                    let Some((heads, pending)) = store.pending_push(id)? else {
+                        continue;
+                    };
+                    PushDoc {
+                        id: id.0,
+                        heads: wire::heads_to_bytes(&heads),
+                        changes: pending
+                            .into_iter()
+                            .map(serde_bytes::ByteBuf::from)
+                            .collect(),
+                    }
+                }
+            };
+            // The server's per-request limits (wire.rs), so it never refuses a whole page.
+            let doc_ops: u64 = doc.changes.iter().map(|c| wire::claimed_ops(c)).sum();
+            let full = docs.len() >= wire::MAX_DOCS_PER_REQUEST
+                || bytes >= REQUEST_BUDGET
+                || changes + doc.changes.len() > wire::MAX_CHANGES_PER_REQUEST
+                || ops + doc_ops > wire::MAX_OPS_PER_REQUEST;
+            if full && !docs.is_empty() {
+                carried = Some(doc);
                 break;
             }
-            queue.next();
-            let Some((heads, changes)) = store.pending_push(id)? else {
-                continue;
-            };
-            budget += changes.iter().map(Vec::len).sum::<usize>();
-            docs.push(PushDoc {
-                id: id.0,
-                heads: wire::heads_to_bytes(&heads),
-                changes: changes
-                    .into_iter()
-                    .map(serde_bytes::ByteBuf::from)
-                    .collect(),
-            });
+            bytes += doc.changes.iter().map(|c| c.len()).sum::<usize>();
+            changes += doc.changes.len();
+            ops += doc_ops;
+            docs.push(doc);
         }
         let settings = store.sync_settings()?;
         let req = SyncRequest {
@@ -518,9 +544,9 @@ pub fn sync_cancellable(
         }
         apply(device, &resp, &mut report)?;
         store.set_cursor(resp.cursor, &resp.epoch)?;
-        let docs_done = total - queue.len();
+        let docs_done = total - queue.len() - usize::from(carried.is_some());
         progress(&Progress {
-            phase: if queue.peek().is_some() {
+            phase: if queue.peek().is_some() || carried.is_some() {
                 Phase::Pushing
             } else {
                 Phase::Receiving
@@ -530,7 +556,7 @@ pub fn sync_cancellable(
             bytes_up: report.bytes_up,
             bytes_down: report.bytes_down,
         });
-        if queue.peek().is_none() && !resp.more {
+        if queue.peek().is_none() && carried.is_none() && !resp.more {
             break;
         }
     }
@@ -615,8 +641,12 @@ fn apply(device: &Device, resp: &SyncResponse, report: &mut SyncReport) -> Resul
     for r in &resp.rejections {
         let id = DocId(r.id);
         if r.code == RejectCode::MissingDependencies {
-            // Resend everything of this document next time.
+            // Resend everything of this document next time, after the photos the server
+            // lacks.
             store.set_acknowledged_heads(id, &[])?;
+            for h in r.missing_photos.iter().filter_map(|h| h.parse().ok()) {
+                store.mark_blob_pending(&h)?;
+            }
             continue;
         }
         let code = serde_json::to_value(r.code)

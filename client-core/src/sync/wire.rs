@@ -30,6 +30,23 @@ pub const MAX_CHANGES_PER_DOC: usize = 10_000;
 /// Documents per request; the client pages past it.
 pub const MAX_DOCS_PER_REQUEST: usize = 500;
 
+/// Changes per request, across its documents; the client pages past it. Checked while
+/// the body is decoded: a change costs a few dozen bytes of memory beside its own bytes,
+/// so a body of many tiny changes stays within a small multiple of its size.
+pub const MAX_CHANGES_PER_REQUEST: usize = 100_000;
+
+/// No Automerge change is shorter than this (its framing and a 16-byte actor alone take
+/// more). Shorter items are refused per document like any bad change, but only
+/// `MAX_SHORT_CHANGES` of them are decoded per request: each costs a list slot of 24
+/// bytes for as little as one byte of body.
+pub const MIN_CHANGE_BYTES: usize = 24;
+pub const MAX_SHORT_CHANGES: usize = 16;
+
+/// Operations per request, across its documents, as the changes' encoded columns claim
+/// them (`claimed_ops`); the client pages past it. Checked before any change is parsed:
+/// run-length encoding lets a few bytes claim millions of operations.
+pub const MAX_OPS_PER_REQUEST: u64 = 1_000_000;
+
 pub const CONTENT_TYPE: &str = "application/vnd.saferound.sync+cbor";
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -37,6 +54,7 @@ pub struct SyncRequest {
     pub protocol: u32,
     /// The last feed position this device has received.
     pub cursor: u64,
+    #[serde(deserialize_with = "bounded::docs")]
     pub docs: Vec<PushDoc>,
     /// How many bytes of updates the device takes in one answer (the server caps it).
     pub max_update_bytes: u64,
@@ -49,7 +67,99 @@ pub struct PushDoc {
     #[serde(with = "serde_bytes")]
     pub heads: Vec<u8>,
     /// Automerge change chunks, uncompressed, in causal order.
+    #[serde(deserialize_with = "bounded::changes")]
     pub changes: Vec<serde_bytes::ByteBuf>,
+}
+
+/// A request's item limits, enforced while its body is decoded, before anything past a
+/// limit is allocated.
+mod bounded {
+    use serde::de::{Deserializer, Error, SeqAccess, Visitor};
+    use serde_bytes::ByteBuf;
+
+    use super::{
+        MAX_CHANGES_PER_DOC, MAX_CHANGES_PER_REQUEST, MAX_DOCS_PER_REQUEST, MAX_SHORT_CHANGES,
+        MIN_CHANGE_BYTES, PushDoc,
+    };
+
+    fn short(changes: &[ByteBuf]) -> usize {
+        changes
+            .iter()
+            .filter(|c| c.len() < MIN_CHANGE_BYTES)
+            .count()
+    }
+
+    fn too_many_short<E: Error>() -> E {
+        E::custom(format!(
+            "more than {MAX_SHORT_CHANGES} items too short to be changes in one request"
+        ))
+    }
+
+    /// At most `MAX_DOCS_PER_REQUEST` documents, holding at most `MAX_CHANGES_PER_REQUEST`
+    /// changes together, `MAX_SHORT_CHANGES` of them too short to be changes.
+    pub fn docs<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<PushDoc>, D::Error> {
+        struct Docs;
+        impl<'de> Visitor<'de> for Docs {
+            type Value = Vec<PushDoc>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                write!(f, "at most {MAX_DOCS_PER_REQUEST} documents")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                let mut docs = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(64));
+                let (mut changes, mut shorts) = (0usize, 0usize);
+                while let Some(doc) = seq.next_element::<PushDoc>()? {
+                    if docs.len() == MAX_DOCS_PER_REQUEST {
+                        return Err(A::Error::custom(format!(
+                            "more than {MAX_DOCS_PER_REQUEST} documents in one request"
+                        )));
+                    }
+                    shorts += short(&doc.changes);
+                    if shorts > MAX_SHORT_CHANGES {
+                        return Err(too_many_short());
+                    }
+                    changes += doc.changes.len();
+                    if changes > MAX_CHANGES_PER_REQUEST {
+                        return Err(A::Error::custom(format!(
+                            "more than {MAX_CHANGES_PER_REQUEST} changes in one request"
+                        )));
+                    }
+                    docs.push(doc);
+                }
+                Ok(docs)
+            }
+        }
+        d.deserialize_seq(Docs)
+    }
+
+    /// At most `MAX_CHANGES_PER_DOC` changes for one document (and `MAX_SHORT_CHANGES`
+    /// too short to be changes).
+    pub fn changes<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<ByteBuf>, D::Error> {
+        struct Changes;
+        impl<'de> Visitor<'de> for Changes {
+            type Value = Vec<ByteBuf>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                write!(f, "at most {MAX_CHANGES_PER_DOC} changes")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                let mut changes = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(64));
+                let mut shorts = 0usize;
+                while let Some(c) = seq.next_element::<ByteBuf>()? {
+                    if changes.len() == MAX_CHANGES_PER_DOC {
+                        return Err(A::Error::custom(format!(
+                            "more than {MAX_CHANGES_PER_DOC} changes for one document"
+                        )));
+                    }
+                    shorts += usize::from(c.len() < MIN_CHANGE_BYTES);
+                    if shorts > MAX_SHORT_CHANGES {
+                        return Err(too_many_short());
+                    }
+                    changes.push(c);
+                }
+                Ok(changes)
+            }
+        }
+        d.deserialize_seq(Changes)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -101,6 +211,11 @@ pub struct Rejection {
     /// resets to it after quarantining its own changes.
     #[serde(with = "serde_bytes")]
     pub server_doc: Vec<u8>,
+    /// With `MissingDependencies`: the photos (hashes) the server does not hold, which
+    /// the device uploads again (the server removes photos no record used in time).
+    /// Absent from older servers' answers.
+    #[serde(default)]
+    pub missing_photos: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -364,6 +479,14 @@ fn frame(bytes: &[u8]) -> Result<Frame<'_>, String> {
         start_op,
         columns,
     })
+}
+
+/// The operations a change chunk's columns claim, read from its framing alone (no
+/// checksum, nothing expanded); 0 for bytes that are not a change, which
+/// `check_change_chunk` refuses later. For budgets that must hold before any change is
+/// parsed.
+pub fn claimed_ops(bytes: &[u8]) -> u64 {
+    frame(bytes).and_then(|f| f.ops()).unwrap_or(0)
 }
 
 /// Checks one Automerge change chunk without inflating it or handing it to Automerge:

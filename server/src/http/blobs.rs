@@ -28,8 +28,10 @@ fn final_path(state: &AppState, hash: &str) -> PathBuf {
     state.blobs.join(&hash[..2]).join(hash)
 }
 
-fn partial_path(state: &AppState, institution: &str, hash: &str) -> PathBuf {
-    partial_dir(state).join(format!("{institution}-{hash}"))
+/// A phone's upload in progress, keyed by its device: one device cannot append to (or
+/// learn about) another's partial upload of the same photo.
+fn partial_path(state: &AppState, me: &crate::store::DeviceAuth, hash: &str) -> PathBuf {
+    partial_dir(state).join(format!("{}-{}-{hash}", me.institution, me.device_id))
 }
 
 /// Where photos wait while they arrive (a phone's resumable uploads, a dashboard form's
@@ -39,22 +41,168 @@ pub fn partial_dir(state: &AppState) -> PathBuf {
     state.blobs.join("partial")
 }
 
+/// A photo no document references is kept this long after it arrived whole (the phone
+/// pushes the record naming it right after uploading it), then removed.
+pub const UNREFERENCED_GRACE: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+
+/// A partial upload nobody appended to for this long is removed.
+pub const PARTIAL_EXPIRY: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+
+/// Bytes of photos one device may have arrived or arriving that no document references
+/// yet; a phone back from a week offline stays far below it, since each sync pushes the
+/// records right after their photos.
+pub const DEVICE_PHOTO_QUOTA: u64 = 512 * 1024 * 1024;
+
+/// The same for a whole institution, all its devices together.
+pub const INSTITUTION_PHOTO_QUOTA: u64 = 4 * 1024 * 1024 * 1024;
+
+/// Serializes putting a file in place with removing one: an expired photo's file is never
+/// removed while an upload of the same bytes (another institution's) is placing it.
+static PLACING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// Moves a photo that arrived whole and was checked (hash, image type) from `partial` to
-/// its place under its hash; a photo already there (same hash, same bytes) is kept and
-/// `partial` removed. Blocking file work: call it off the async threads.
+/// its place under its hash; a photo already there (same hash, same bytes) is kept,
+/// marked as just used, and `partial` removed. Blocking file work: call it off the async
+/// threads.
 pub fn move_into_place(
     state: &AppState,
     partial: &std::path::Path,
     hash: &str,
 ) -> std::io::Result<()> {
     let fin = final_path(state, hash);
+    let _placing = PLACING.lock().unwrap_or_else(|p| p.into_inner());
     if fin.exists() {
+        // The sweeper leaves files used recently alone (other servers sharing the folder
+        // do not share the lock).
+        std::fs::File::options()
+            .append(true)
+            .open(&fin)?
+            .set_modified(std::time::SystemTime::now())?;
         return std::fs::remove_file(partial);
     }
     if let Some(dir) = fin.parent() {
         std::fs::create_dir_all(dir)?;
     }
     std::fs::rename(partial, &fin)
+}
+
+/// What a sweep removed.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Swept {
+    /// Photos no document referenced within `UNREFERENCED_GRACE`, whose files went.
+    pub unreferenced: usize,
+    /// Partial uploads untouched for `PARTIAL_EXPIRY`.
+    pub partial: usize,
+}
+
+/// Removes photos nothing references after their grace, and stale partial uploads.
+/// Judged by the system clock (how long files have really been kept), not `--now`.
+pub async fn sweep(state: &AppState) -> Result<Swept, crate::store::StoreError> {
+    let cutoff = chrono::Utc::now()
+        - chrono::Duration::from_std(UNREFERENCED_GRACE).unwrap_or(chrono::Duration::MAX);
+    let orphans = state
+        .storage
+        .expire_blobs(&saferound_core::ids::Timestamp(cutoff).to_string())
+        .await?;
+    let st = state.clone();
+    let swept = tokio::task::spawn_blocking(move || {
+        let stale = |p: &std::path::Path, age: std::time::Duration| {
+            std::fs::metadata(p)
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|e| e >= age)
+        };
+        let mut swept = Swept::default();
+        for h in orphans {
+            let fin = final_path(&st, &h);
+            let _placing = PLACING.lock().unwrap_or_else(|p| p.into_inner());
+            if stale(&fin, UNREFERENCED_GRACE) && std::fs::remove_file(&fin).is_ok() {
+                swept.unreferenced += 1;
+            }
+        }
+        for entry in std::fs::read_dir(partial_dir(&st))
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            let p = entry.path();
+            if stale(&p, PARTIAL_EXPIRY) && std::fs::remove_file(&p).is_ok() {
+                swept.partial += 1;
+            }
+        }
+        swept
+    })
+    .await
+    .map_err(|e| crate::store::StoreError::Task(e.to_string()))?;
+    if swept != Swept::default() {
+        tracing::info!(?swept, "photos swept");
+    }
+    Ok(swept)
+}
+
+/// Sweeps now and then every `period`, for as long as the server runs.
+pub async fn sweep_every(state: AppState, period: std::time::Duration) {
+    let mut tick = tokio::time::interval(period);
+    loop {
+        tick.tick().await;
+        if let Err(e) = sweep(&state).await {
+            tracing::warn!("sweeping photos: {e}");
+        }
+    }
+}
+
+/// Bytes of partial uploads waiting in `dir`: of `device`, and of its whole institution.
+fn partial_bytes(dir: &std::path::Path, me: &crate::store::DeviceAuth) -> (u64, u64) {
+    let (inst, mine) = (
+        format!("{}-", me.institution),
+        format!("{}-{}-", me.institution, me.device_id),
+    );
+    let (mut of_device, mut of_institution) = (0, 0);
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if !name.starts_with(&inst) {
+            continue;
+        }
+        let len = entry.metadata().map(|m| m.len()).unwrap_or(0);
+        of_institution += len;
+        if name.starts_with(&mine) {
+            of_device += len;
+        }
+    }
+    (of_device, of_institution)
+}
+
+/// Refuses `more` bytes of upload past the device's or the institution's quota of photos
+/// no document references yet (arrived or arriving).
+async fn within_quota(
+    state: &AppState,
+    me: &crate::store::DeviceAuth,
+    more: u64,
+) -> Result<(), ApiError> {
+    let (done_mine, done_all) = state
+        .storage
+        .unreferenced_blob_bytes(me.institution, &me.device_id.to_string())
+        .await?;
+    let (dir, who) = (partial_dir(state), me.clone());
+    let (part_mine, part_all) = tokio::task::spawn_blocking(move || partial_bytes(&dir, &who))
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let mib = |b: u64| b / (1024 * 1024);
+    if done_mine + part_mine + more > DEVICE_PHOTO_QUOTA {
+        return Err(ApiError::Quota(format!(
+            "this device's photos not yet used by a synced record reach its quota of {} MiB: sync the records that use them, then upload the rest",
+            mib(DEVICE_PHOTO_QUOTA)
+        )));
+    }
+    if done_all + part_all + more > INSTITUTION_PHOTO_QUOTA {
+        return Err(ApiError::Quota(format!(
+            "the institution's photos not yet used by a synced record reach its quota of {} MiB: try again later",
+            mib(INSTITUTION_PHOTO_QUOTA)
+        )));
+    }
+    Ok(())
 }
 
 /// Where an upload's body goes and how long the whole photo is, from `Upload-Offset`
@@ -112,7 +260,7 @@ pub async fn head(
     if let Some((size, _)) = state.storage.blob(me.institution, &hash).await? {
         return Ok(offset_response(StatusCode::OK, size, true));
     }
-    match std::fs::metadata(partial_path(&state, &me.institution.to_string(), &hash)) {
+    match std::fs::metadata(partial_path(&state, &me, &hash)) {
         Ok(m) => Ok(offset_response(StatusCode::NO_CONTENT, m.len(), false)),
         Err(_) => Err(ApiError::NotFound),
     }
@@ -127,12 +275,12 @@ pub async fn put(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let hash = parse_hash(&hash)?;
-    let inst = me.institution.to_string();
     if let Some((size, _)) = state.storage.blob(me.institution, &hash).await? {
         return Ok(offset_response(StatusCode::OK, size, true));
     }
     let (offset, total) = upload_range(&headers, body.len())?;
-    let partial = partial_path(&state, &inst, &hash);
+    within_quota(&state, &me, body.len() as u64).await?;
+    let partial = partial_path(&state, &me, &hash);
     let (hash2, state2) = (hash.clone(), state.clone());
     // File work is blocking: off the async threads.
     let outcome =
@@ -185,7 +333,7 @@ pub async fn put(
         (n, Some(ct)) => {
             state
                 .storage
-                .record_blob(me.institution, &hash, n, ct)
+                .record_blob(me.institution, &hash, n, ct, &me.device_id.to_string())
                 .await?;
             Ok(offset_response(StatusCode::CREATED, n, true))
         }

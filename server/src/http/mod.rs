@@ -99,6 +99,9 @@ pub enum ApiError {
     /// Too much of one kind of work at once (password checks): 503, retry shortly.
     #[error("{0}")]
     Busy(String),
+    /// Past a storage quota (photos not yet referenced): 507, with what to do.
+    #[error("{0}")]
+    Quota(String),
     /// Too many password attempts: 429, retry after this many seconds.
     #[error("too many password attempts; try again in {0} s")]
     Throttled(i64),
@@ -143,6 +146,7 @@ impl IntoResponse for ApiError {
             ApiError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UpgradeRequired(..) => StatusCode::UPGRADE_REQUIRED,
             ApiError::Throttled(_) => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Quota(_) => StatusCode::INSUFFICIENT_STORAGE,
             ApiError::StorageFull | ApiError::Unavailable | ApiError::Busy(_) => {
                 StatusCode::SERVICE_UNAVAILABLE
             }

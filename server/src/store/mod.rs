@@ -622,15 +622,31 @@ pub trait Storage: Send + Sync + 'static {
     ) -> Result<FeedPage>;
 
     // photos (bytes in files; this records which institution holds which)
+    /// A photo arrived whole from `uploaded_by` (a device or a user id); not referenced
+    /// by any document yet.
     async fn record_blob(
         &self,
         institution: InstitutionId,
         hash: &str,
         size: u64,
         content_type: &str,
+        uploaded_by: &str,
     ) -> Result<()>;
     /// The blob's size and type, if this institution holds it.
     async fn blob(&self, institution: InstitutionId, hash: &str) -> Result<Option<(u64, String)>>;
+    /// A document of the institution references the photo: it is kept for good. False
+    /// when the institution does not hold it.
+    async fn reference_blob(&self, institution: InstitutionId, hash: &str) -> Result<bool>;
+    /// Bytes of photos no document references yet: uploaded by `uploaded_by`, and in the
+    /// whole institution.
+    async fn unreferenced_blob_bytes(
+        &self,
+        institution: InstitutionId,
+        uploaded_by: &str,
+    ) -> Result<(u64, u64)>;
+    /// Forgets the photos still unreferenced that arrived before `received_before` (RFC
+    /// 3339); the hashes no institution holds any more, whose files may go.
+    async fn expire_blobs(&self, received_before: &str) -> Result<Vec<String>>;
 
     // ledger
     async fn hazards(&self, q: &HazardQuery) -> Result<(Vec<HazardRow>, i64)>;

@@ -33,6 +33,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("pg_migrations/002_province.sql"),
     include_str!("pg_migrations/003_throttle.sql"),
     include_str!("pg_migrations/004_password_due.sql"),
+    include_str!("pg_migrations/005_photo_references.sql"),
 ];
 
 /// The advisory lock key migrations hold (any constant; "SafeRound" in ASCII, cut to fit).
@@ -1208,22 +1209,79 @@ impl Storage for PostgresStorage {
         hash: &str,
         size: u64,
         content_type: &str,
+        uploaded_by: &str,
     ) -> Result<()> {
         self.client()
             .await?
             .execute(
-                "INSERT INTO blobs (institution, hash, size, content_type, received_at)
-                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+                "INSERT INTO blobs (institution, hash, size, content_type, received_at, uploaded_by, referenced)
+                 VALUES ($1, $2, $3, $4, $5, $6, 0) ON CONFLICT DO NOTHING",
                 &[
                     &institution.to_string(),
                     &hash,
                     &(size as i64),
                     &content_type,
                     &now(),
+                    &uploaded_by,
                 ],
             )
             .await?;
         Ok(())
+    }
+
+    async fn reference_blob(&self, institution: InstitutionId, hash: &str) -> Result<bool> {
+        let n = self
+            .client()
+            .await?
+            .execute(
+                "UPDATE blobs SET referenced = 1 WHERE institution = $1 AND hash = $2",
+                &[&institution.to_string(), &hash],
+            )
+            .await?;
+        Ok(n > 0)
+    }
+
+    async fn unreferenced_blob_bytes(
+        &self,
+        institution: InstitutionId,
+        uploaded_by: &str,
+    ) -> Result<(u64, u64)> {
+        let sql = super::rows::UNREFERENCED_BYTES_SQL
+            .replace("?1", "$1")
+            .replace("?2", "$2");
+        let r = self
+            .client()
+            .await?
+            .query_one(&sql, &[&institution.to_string(), &uploaded_by])
+            .await?;
+        Ok((
+            unsigned(col(&r, 0)?, "bytes")?,
+            unsigned(col(&r, 1)?, "bytes")?,
+        ))
+    }
+
+    async fn expire_blobs(&self, received_before: &str) -> Result<Vec<String>> {
+        let mut c = self.client().await?;
+        let tx = c.transaction().await?;
+        let gone = tx
+            .query(
+                "DELETE FROM blobs WHERE referenced = 0 AND received_at < $1 RETURNING hash",
+                &[&received_before],
+            )
+            .await?;
+        let mut orphans: Vec<String> = Vec::new();
+        for r in gone {
+            let h: String = col(&r, 0)?;
+            let held = tx
+                .query_opt("SELECT 1 FROM blobs WHERE hash = $1 LIMIT 1", &[&h])
+                .await?
+                .is_some();
+            if !held && !orphans.contains(&h) {
+                orphans.push(h);
+            }
+        }
+        tx.commit().await?;
+        Ok(orphans)
     }
 
     async fn blob(&self, institution: InstitutionId, hash: &str) -> Result<Option<(u64, String)>> {

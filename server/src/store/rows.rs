@@ -72,6 +72,13 @@ pub(crate) fn now() -> String {
     saferound_core::ids::Timestamp(chrono::Utc::now()).to_string()
 }
 
+/// Bytes of unreferenced photos: of one uploader, and of the whole institution ($1/?1:
+/// institution, $2/?2: uploader); the same SQL on both backends.
+pub(crate) const UNREFERENCED_BYTES_SQL: &str = "SELECT
+     CAST(COALESCE(SUM(CASE WHEN uploaded_by = ?2 THEN size ELSE 0 END), 0) AS BIGINT),
+     CAST(COALESCE(SUM(size), 0) AS BIGINT)
+   FROM blobs WHERE institution = ?1 AND referenced = 0";
+
 pub(crate) const USER_COLS: &str =
     "u.id, u.institution, u.department, u.login, u.name, u.roles, u.password_hash, u.active";
 

@@ -22,6 +22,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/006_province.sql"),
     include_str!("migrations/007_throttle.sql"),
     include_str!("migrations/008_password_due.sql"),
+    include_str!("migrations/009_photo_references.sql"),
 ];
 
 /// Readers for concurrent queries; SQLite in WAL mode lets them run beside the writer.
@@ -927,14 +928,75 @@ impl Storage for SqliteStorage {
         hash: &str,
         size: u64,
         content_type: &str,
+        uploaded_by: &str,
     ) -> Result<()> {
-        let (hash, ct) = (hash.to_string(), content_type.to_string());
+        let (hash, ct, by) = (
+            hash.to_string(),
+            content_type.to_string(),
+            uploaded_by.to_string(),
+        );
         self.write(move |c| {
             c.execute(
-                "INSERT OR IGNORE INTO blobs (institution, hash, size, content_type, received_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![institution.to_string(), hash, size as i64, ct, now()],
+                "INSERT OR IGNORE INTO blobs (institution, hash, size, content_type, received_at, uploaded_by, referenced)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0)",
+                params![institution.to_string(), hash, size as i64, ct, now(), by],
             )?;
             Ok(())
+        })
+        .await
+    }
+
+    async fn reference_blob(&self, institution: InstitutionId, hash: &str) -> Result<bool> {
+        let hash = hash.to_string();
+        self.write(move |c| {
+            Ok(c.execute(
+                "UPDATE blobs SET referenced = 1 WHERE institution = ?1 AND hash = ?2",
+                params![institution.to_string(), hash],
+            )? > 0)
+        })
+        .await
+    }
+
+    async fn unreferenced_blob_bytes(
+        &self,
+        institution: InstitutionId,
+        uploaded_by: &str,
+    ) -> Result<(u64, u64)> {
+        let by = uploaded_by.to_string();
+        self.read(move |c| {
+            let (mine, all): (i64, i64) = c.query_row(
+                super::rows::UNREFERENCED_BYTES_SQL,
+                params![institution.to_string(), by],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?;
+            Ok((mine.max(0) as u64, all.max(0) as u64))
+        })
+        .await
+    }
+
+    async fn expire_blobs(&self, received_before: &str) -> Result<Vec<String>> {
+        let before = received_before.to_string();
+        self.write(move |c| {
+            let tx = c.transaction()?;
+            let gone: Vec<String> = tx
+                .prepare(
+                    "DELETE FROM blobs WHERE referenced = 0 AND received_at < ?1 RETURNING hash",
+                )?
+                .query_map(params![before], |r| r.get(0))?
+                .collect::<std::result::Result<_, _>>()?;
+            let mut orphans = Vec::new();
+            for h in gone {
+                let held: bool = tx.query_row(
+                    "SELECT EXISTS (SELECT 1 FROM blobs WHERE hash = ?1)",
+                    params![h],
+                    |r| r.get(0),
+                )?;
+                if !held && !orphans.contains(&h) {
+                    orphans.push(h);
+                }
+            }
+            tx.commit()?;
+            Ok(orphans)
         })
         .await
     }

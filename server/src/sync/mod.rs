@@ -28,7 +28,7 @@ const COMPACT_AFTER: usize = 64;
 pub const MAX_UPDATE_BYTES: u64 = 8 * 1024 * 1024;
 
 /// Operations one push may add to a document.
-pub const MAX_OPS_PER_PUSH: usize = 200_000;
+pub const MAX_OPS_PER_PUSH: u64 = 200_000;
 
 /// How deep objects may nest. Reading a document (Automerge's hydrate, the JSON read,
 /// the ledger) recurses once per level, and a few thousand levels overflow a thread's
@@ -98,6 +98,7 @@ fn reject(
         code,
         reason: reason.into(),
         server_doc,
+        missing_photos: Vec::new(),
     })
 }
 
@@ -175,26 +176,31 @@ pub(crate) fn merge_one(
         Ok(h) => h,
         Err(e) => return reject(id, RejectCode::InvalidChange, e.to_string(), stored),
     };
-    let mut changes = Vec::with_capacity(push.changes.len());
-    let mut ops = 0usize;
-    let mut new_bytes = 0usize;
-    for b in &push.changes {
-        match parse_change(b) {
-            Ok(c) => {
-                ops += c.len();
-                new_bytes += b.len();
-                changes.push(c);
-            }
-            Err(e) => return reject(id, RejectCode::InvalidChange, e, stored),
-        }
-    }
-    if ops > MAX_OPS_PER_PUSH {
+    // The budget from the encoded columns, before Automerge's parser expands anything.
+    if push
+        .changes
+        .iter()
+        .map(|b| wire::claimed_ops(b))
+        .sum::<u64>()
+        > MAX_OPS_PER_PUSH
+    {
         return reject(
             id,
             RejectCode::TooLarge,
             format!("more than {MAX_OPS_PER_PUSH} operations in one push"),
             stored,
         );
+    }
+    let mut changes = Vec::with_capacity(push.changes.len());
+    let mut new_bytes = 0usize;
+    for b in &push.changes {
+        match parse_change(b) {
+            Ok(c) => {
+                new_bytes += b.len();
+                changes.push(c);
+            }
+            Err(e) => return reject(id, RejectCode::InvalidChange, e, stored),
+        }
     }
     let stored_bytes = stored.map(|s| s.bytes.len()).unwrap_or(0);
     if stored_bytes + new_bytes > wire::MAX_DOCUMENT_BYTES {
@@ -392,6 +398,8 @@ pub enum SyncError {
     Store(#[from] StoreError),
     #[error("too many documents in one request (at most {0})")]
     TooManyDocuments(usize),
+    #[error("too many operations in one request (at most {0}); send fewer documents at once")]
+    TooManyOperations(u64),
 }
 
 /// Handles one sync request of an authenticated device.
@@ -403,6 +411,15 @@ pub async fn handle(
 ) -> Result<SyncResponse, SyncError> {
     if req.docs.len() > wire::MAX_DOCS_PER_REQUEST {
         return Err(SyncError::TooManyDocuments(wire::MAX_DOCS_PER_REQUEST));
+    }
+    let claimed: u64 = req
+        .docs
+        .iter()
+        .flat_map(|p| &p.changes)
+        .map(|b| wire::claimed_ops(b))
+        .sum();
+    if claimed > wire::MAX_OPS_PER_REQUEST {
+        return Err(SyncError::TooManyOperations(wire::MAX_OPS_PER_REQUEST));
     }
     // The same document twice in one request: the later entry wins.
     let mut pushes: HashMap<DocId, PushDoc> = HashMap::new();
@@ -490,6 +507,7 @@ pub async fn handle(
             code: RejectCode::MissingDependencies,
             reason: "the document is busy; sync again".into(),
             server_doc: Vec::new(),
+            missing_photos: Vec::new(),
         });
     }
     // What the office should see about accepted changes: a phone's clock ahead.
@@ -660,21 +678,27 @@ async fn known_photos(
     let Outcome::Commit(_, _, verdict) = &o else {
         return Ok(o);
     };
+    // Marking a photo referenced before the commit lands keeps, at worst, a photo whose
+    // record is retried; never expires one a committed record names.
+    let mut missing = Vec::new();
     for p in &verdict.new_photos {
-        if storage
-            .blob(device.institution, &p.to_string())
+        if !storage
+            .reference_blob(device.institution, &p.to_string())
             .await?
-            .is_none()
         {
-            return Ok(Outcome::Rejected(Rejection {
-                id: id.0,
-                code: RejectCode::MissingDependencies,
-                reason: format!(
-                    "photo {p} has not been uploaded to the server; upload it, then sync again"
-                ),
-                server_doc: Vec::new(),
-            }));
+            missing.push(p.to_string());
         }
+    }
+    if let Some(first) = missing.first() {
+        return Ok(Outcome::Rejected(Rejection {
+            id: id.0,
+            code: RejectCode::MissingDependencies,
+            reason: format!(
+                "photo {first} has not been uploaded to the server; upload it, then sync again"
+            ),
+            server_doc: Vec::new(),
+            missing_photos: missing,
+        }));
     }
     Ok(o)
 }

@@ -341,7 +341,8 @@ pub async fn apply(
         // Allowed and legal: now the photos are checked and kept (once, whatever the
         // retries below).
         if let Some(p) = photos.take() {
-            photo_hashes = super::upload::keep_photos(state, institution, p).await?;
+            photo_hashes =
+                super::upload::keep_photos(state, institution, &user.id.to_string(), p).await?;
         }
         let before = d.get_heads();
         doc::record_author(&mut d, &me)?;
@@ -461,8 +462,9 @@ pub async fn report(
         .ok_or_else(|| ActionError::Invalid("site: no such site in this institution".into()))?;
     let location = short_text("location", &r.location, false, limits::NAME)?;
     let description = short_text("description", &r.description, true, limits::LONG_TEXT)?;
-    r.photos
-        .extend(super::upload::keep_photos(state, institution, photos).await?);
+    r.photos.extend(
+        super::upload::keep_photos(state, institution, &user.id.to_string(), photos).await?,
+    );
     let new = NewHazard {
         id: DocId::new(),
         institution,

@@ -108,7 +108,7 @@ pub async fn seed(state: &AppState) -> Result<usize, String> {
     let before = upload::arrived_from_bytes(state, BEFORE_PHOTO)
         .await
         .map_err(|e| e.to_string())?;
-    let before_photo = upload::keep_photos(state, inst, vec![before])
+    let before_photo = upload::keep_photos(state, inst, &owner.id.to_string(), vec![before])
         .await
         .map_err(|e| e.to_string())?;
     let mut n = 0;

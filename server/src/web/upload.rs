@@ -236,6 +236,7 @@ async fn receive_photo(
 pub async fn keep_photos(
     state: &AppState,
     institution: InstitutionId,
+    uploaded_by: &str,
     photos: Vec<ArrivedPhoto>,
 ) -> Result<Vec<BlobHash>, ActionError> {
     let mut hashes = Vec::with_capacity(photos.len());
@@ -248,7 +249,13 @@ pub async fn keep_photos(
         p.kept = true;
         state
             .storage
-            .record_blob(institution, &p.hash.to_string(), p.size, p.content_type)
+            .record_blob(
+                institution,
+                &p.hash.to_string(),
+                p.size,
+                p.content_type,
+                uploaded_by,
+            )
             .await?;
         hashes.push(p.hash.clone());
     }
