@@ -48,6 +48,8 @@ pub struct AppState {
     pub origin: Arc<http::guard::Origin>,
     /// Syncs running at once: one per device, `MAX_SYNCS` in all.
     pub syncs: Arc<http::admission::Admission>,
+    /// Bytes of photos no record uses yet that a device, and an institution, may hold.
+    pub photo_quota: http::blobs::PhotoQuota,
     /// Started with `--demo`: its logins share a published password, which the login
     /// page warns about.
     pub demo: bool,
@@ -67,7 +69,14 @@ impl AppState {
             origin: Default::default(),
             demo: false,
             syncs: Default::default(),
+            photo_quota: Default::default(),
         }
+    }
+
+    /// The same state with other photo quotas (`--device-photo-quota-mib`, …).
+    pub fn with_photo_quota(mut self, quota: http::blobs::PhotoQuota) -> Self {
+        self.photo_quota = quota;
+        self
     }
 
     /// The same state, reached by browsers as `origin` says.

@@ -69,6 +69,17 @@ struct Cli {
     /// Seconds a request's body may take to arrive, from its header.
     #[arg(long, env = "SAFEROUND_BODY_TIMEOUT", default_value_t = 120)]
     body_timeout: u64,
+    /// MiB of photos one device may have uploaded (or be uploading) that no synced record
+    /// uses yet; past it, uploads are refused (507) until records use them.
+    #[arg(long, env = "SAFEROUND_DEVICE_PHOTO_QUOTA_MIB", default_value_t = 512)]
+    device_photo_quota_mib: u64,
+    /// The same for all devices of an institution together.
+    #[arg(
+        long,
+        env = "SAFEROUND_INSTITUTION_PHOTO_QUOTA_MIB",
+        default_value_t = 4096
+    )]
+    institution_photo_quota_mib: u64,
     /// Load the demo institution (departments, sites, people; password saferound-demo).
     #[arg(long, env = "SAFEROUND_DEMO")]
     demo: bool,
@@ -295,7 +306,12 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         }
         None => Arc::new(SqliteStorage::open(&cli.db)?),
     };
-    let mut state = AppState::new(storage.clone(), cli.blobs.clone()).with_origin(origin);
+    let mut state = AppState::new(storage.clone(), cli.blobs.clone())
+        .with_origin(origin)
+        .with_photo_quota(http::blobs::PhotoQuota {
+            device: cli.device_photo_quota_mib.saturating_mul(1 << 20),
+            institution: cli.institution_photo_quota_mib.saturating_mul(1 << 20),
+        });
     if let Some(token) = metrics_token {
         state = state.with_metrics_token(token);
     }

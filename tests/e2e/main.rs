@@ -14,6 +14,7 @@ mod hostile;
 mod isolation;
 mod network;
 mod phone_roles;
+mod photo_quotas;
 mod province;
 mod replicas;
 mod upgrade;

@@ -48,13 +48,23 @@ pub const UNREFERENCED_GRACE: std::time::Duration = std::time::Duration::from_se
 /// A partial upload nobody appended to for this long is removed.
 pub const PARTIAL_EXPIRY: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
 
-/// Bytes of photos one device may have arrived or arriving that no document references
-/// yet; a phone back from a week offline stays far below it, since each sync pushes the
-/// records right after their photos.
-pub const DEVICE_PHOTO_QUOTA: u64 = 512 * 1024 * 1024;
+/// Bytes of photos no document references yet (arrived or arriving) that one device,
+/// and one institution with all its devices, may hold. A phone back from a week offline
+/// stays far below the default: each sync pushes the records right after their photos.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PhotoQuota {
+    pub device: u64,
+    pub institution: u64,
+}
 
-/// The same for a whole institution, all its devices together.
-pub const INSTITUTION_PHOTO_QUOTA: u64 = 4 * 1024 * 1024 * 1024;
+impl Default for PhotoQuota {
+    fn default() -> Self {
+        PhotoQuota {
+            device: 512 << 20,
+            institution: 4096 << 20,
+        }
+    }
+}
 
 /// Serializes putting a file in place with removing one: an expired photo's file is never
 /// removed while an upload of the same bytes (another institution's) is placing it.
@@ -190,16 +200,17 @@ async fn within_quota(
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))?;
     let mib = |b: u64| b / (1024 * 1024);
-    if done_mine + part_mine + more > DEVICE_PHOTO_QUOTA {
+    let quota = state.photo_quota;
+    if done_mine + part_mine + more > quota.device {
         return Err(ApiError::Quota(format!(
             "this device's photos not yet used by a synced record reach its quota of {} MiB: sync the records that use them, then upload the rest",
-            mib(DEVICE_PHOTO_QUOTA)
+            mib(quota.device)
         )));
     }
-    if done_all + part_all + more > INSTITUTION_PHOTO_QUOTA {
+    if done_all + part_all + more > quota.institution {
         return Err(ApiError::Quota(format!(
             "the institution's photos not yet used by a synced record reach its quota of {} MiB: try again later",
-            mib(INSTITUTION_PHOTO_QUOTA)
+            mib(quota.institution)
         )));
     }
     Ok(())
