@@ -24,6 +24,7 @@ loadgen="${CARGO_TARGET_DIR:-target}/$profile/loadgen"
 SCENARIOS=(
   "crash-rounds|^crash-rounds:|$e2e crash_rounds -- --nocapture --test-threads=1"
   "hostile-input|^hostile |$e2e hostile -- --nocapture"
+  "exhaustion|^exhaustion |$e2e attacks_stay_within -- --ignored --nocapture"
   "flaky-network|^flaky network|SAFEROUND_FLAKY_SECONDS=${FLAKY_SECONDS:-300} $e2e network -- --nocapture"
   "fuzz|^fuzz |scripts/fuzz.sh ${FUZZ_SECONDS:-120}"
   "many-phones|^loadgen|cargo build -q $release -p saferound-tests --bin loadgen && echo \"loadgen concurrent: \$($loadgen --concurrent ${DEVICES:-200} --minutes ${MINUTES:-2} 2>/dev/null)\""

@@ -74,7 +74,7 @@ fn held_sync(server: &Server, phone: &saferound_core::Device) -> TcpStream {
     write!(
         s,
         "POST /api/v1/sync HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\n\
-         Content-Type: application/cbor\r\nContent-Length: 100000\r\n\r\n",
+         Content-Type: application/vnd.saferound.sync+cbor\r\nContent-Length: 100000\r\n\r\n",
         token(phone)
     )
     .unwrap();
@@ -241,6 +241,209 @@ fn one_sync_at_a_time_per_device_and_incident_streams_end_with_their_session() {
         assert!(
             stream_ends_within(s, Duration::from_secs(20)),
             "the stream ends after logout"
+        );
+    }
+}
+
+/// `/healthz` answered every 100 ms on its own thread until `stop`: each answer's time,
+/// and how many got no answer within 5 s.
+fn probe_healthz(
+    server: &Server,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> std::thread::JoinHandle<(Vec<Duration>, usize)> {
+    let url = format!("{}/healthz", server.url);
+    std::thread::spawn(move || {
+        let a: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(5)))
+            .build()
+            .into();
+        let (mut took, mut failed) = (Vec::new(), 0);
+        while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+            let t = Instant::now();
+            match a.get(&url).call() {
+                Ok(r) if r.status() == 200 => took.push(t.elapsed()),
+                _ => failed += 1,
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        (took, failed)
+    })
+}
+
+/// Runs `attack` with `/healthz` probed beside it; prints one summary line and checks the
+/// server's peak memory stayed within `MAX_GROWTH_MB` of `base`.
+fn under_attack<R: std::fmt::Debug>(
+    server: &Server,
+    name: &str,
+    base: f64,
+    attack: impl FnOnce() -> R,
+) {
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let probe = probe_healthz(server, stop.clone());
+    let started = Instant::now();
+    let outcome = attack();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let (mut took, failed) = probe.join().unwrap();
+    took.sort();
+    let ms = |d: Option<&Duration>| d.map_or(f64::NAN, |d| d.as_secs_f64() * 1000.0);
+    let peak = server.peak_rss_mb().expect("the server's memory");
+    println!(
+        "exhaustion {name}: {:.0} s; server peak RSS +{:.1} MB; /healthz {} answers, median {:.1} ms, slowest {:.1} ms, {failed} unanswered; {outcome:?}",
+        started.elapsed().as_secs_f64(),
+        peak - base,
+        took.len(),
+        ms(took.get(took.len() / 2)),
+        ms(took.last()),
+    );
+    assert!(
+        peak - base < MAX_GROWTH_MB,
+        "{name}: +{:.1} MB",
+        peak - base
+    );
+    assert_eq!(failed, 0, "{name}: /healthz went unanswered");
+}
+
+/// Extra server memory the long-form attacks may cost (the issue's goal).
+const MAX_GROWTH_MB: f64 = 64.0;
+
+/// Sends a 16 MiB body to `/api/v1/sync` as fast as the server takes it; the answer's
+/// status line (or what cut the connection).
+fn big_sync(server: &Server, token: Option<&str>, body: &[u8]) -> String {
+    let mut s = TcpStream::connect(addr(server)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(120))).unwrap();
+    let auth = token.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
+    let sent = write!(
+        s,
+        "POST /api/v1/sync HTTP/1.1\r\nHost: x\r\n{auth}Content-Type: {}\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n",
+        saferound_core::sync::wire::CONTENT_TYPE,
+        body.len()
+    )
+    .and_then(|_| s.write_all(body));
+    let mut answer = Vec::new();
+    let _ = s.read_to_end(&mut answer);
+    let answer = String::from_utf8_lossy(&answer);
+    let status = answer.lines().next().unwrap_or("").to_string();
+    match sent {
+        Ok(()) => status,
+        Err(e) => format!("{status} (body cut: {})", e.kind()),
+    }
+}
+
+/// The long form of the attacks, with the default limits (scripts/stress.sh runs it):
+/// 100 connections holding half a header, 8 unauthenticated and 8 authenticated 16 MiB
+/// hostile bodies at once. Memory growth and `/healthz` answering are checked; the
+/// latencies are printed, not asserted.
+#[test]
+#[ignore = "long form: scripts/stress.sh"]
+fn attacks_stay_within_memory_and_healthz_goals() {
+    let tmp = tempfile::tempdir().unwrap();
+    let server = Server::start(tmp.path());
+    let phones: Vec<_> = (0..8)
+        .map(|i| {
+            enroll(
+                &server,
+                tmp.path(),
+                &format!("p{i}"),
+                "inspector",
+                DEMO_PASSWORD,
+            )
+        })
+        .collect();
+    for p in &phones {
+        saferound_tests::sync(p);
+    }
+    let base = server.peak_rss_mb().expect("the server's memory");
+
+    under_attack(&server, "100 half headers", base, || {
+        let started = Instant::now();
+        let mut held: Vec<TcpStream> = (0..100)
+            .map(|_| {
+                let mut s = TcpStream::connect(addr(&server)).unwrap();
+                s.write_all(b"POST /api/v1/sync HTTP/1.1\r\nHost: x\r\n")
+                    .unwrap();
+                s
+            })
+            .collect();
+        let closed = held
+            .iter_mut()
+            .map(|s| closed_within(s, Duration::from_secs(40)).0)
+            .filter(|closed| *closed)
+            .count();
+        format!(
+            "{closed} of 100 closed by the server, the last after {:.0} s",
+            started.elapsed().as_secs_f64()
+        )
+    });
+
+    let garbage = vec![0xffu8; 16 * 1024 * 1024];
+    under_attack(&server, "8 unauthenticated 16 MiB bodies", base, || {
+        std::thread::scope(|s| {
+            let all: Vec<_> = (0..8)
+                .map(|_| s.spawn(|| big_sync(&server, None, &garbage)))
+                .collect();
+            all.into_iter()
+                .map(|h| h.join().unwrap())
+                .collect::<Vec<_>>()
+        })
+    });
+    under_attack(
+        &server,
+        "8 authenticated 16 MiB garbage bodies",
+        base,
+        || {
+            std::thread::scope(|s| {
+                let all: Vec<_> = phones
+                    .iter()
+                    .map(|p| {
+                        let t = token(p);
+                        let g = &garbage;
+                        let server = &server;
+                        s.spawn(move || big_sync(server, Some(&t), g))
+                    })
+                    .collect();
+                all.into_iter()
+                    .map(|h| h.join().unwrap())
+                    .collect::<Vec<_>>()
+            })
+        },
+    );
+    // Well-formed CBOR of 15 one-MiB items that are not changes: decoded, then refused
+    // per document.
+    let items = saferound_core::sync::wire::encode(&saferound_tests::hostile::request(
+        (0..15)
+            .map(|i| saferound_core::sync::wire::PushDoc {
+                id: uuid::Uuid::from_u128(i),
+                heads: Vec::new(),
+                changes: vec![serde_bytes::ByteBuf::from(vec![i as u8; 1 << 20])],
+            })
+            .collect(),
+    ));
+    under_attack(
+        &server,
+        "8 authenticated 16 MiB bodies of items",
+        base,
+        || {
+            std::thread::scope(|s| {
+                let all: Vec<_> = phones
+                    .iter()
+                    .map(|p| {
+                        let t = token(p);
+                        let (b, server) = (&items, &server);
+                        s.spawn(move || big_sync(server, Some(&t), b))
+                    })
+                    .collect();
+                all.into_iter()
+                    .map(|h| h.join().unwrap())
+                    .collect::<Vec<_>>()
+            })
+        },
+    );
+    for p in &phones {
+        assert!(
+            saferound_tests::sync(p).rejected.is_empty(),
+            "phones still sync"
         );
     }
 }

@@ -159,10 +159,33 @@ pub async fn sync(
     headers: HeaderMap,
     body: axum::body::Body,
 ) -> Result<impl IntoResponse, ApiError> {
-    // A slot before the body is read: a device cannot hold many bodies at once.
+    if let Some(ct) = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    {
+        if ct != wire::CONTENT_TYPE {
+            return Err(ApiError::BadRequest(format!(
+                "content type must be {}",
+                wire::CONTENT_TYPE
+            )));
+        }
+    }
+    // A slot before the body is read: a device cannot hold many bodies at once, and the
+    // bodies read at once fit a budget of bytes (by their declared length; a body sent
+    // without one is counted at the largest size).
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > wire::MAX_REQUEST_BYTES as u64) {
+        return Err(ApiError::TooLarge);
+    }
     let _slot = state
         .syncs
-        .admit(&device.device_id)
+        .admit(
+            &device.device_id,
+            declared.map_or(wire::MAX_REQUEST_BYTES, |n| n as usize),
+        )
         .await
         .map_err(|e| ApiError::Busy(e.to_string()))?;
     let body = axum::body::to_bytes(body, wire::MAX_REQUEST_BYTES)
@@ -178,27 +201,11 @@ pub async fn sync(
         })?;
     // From the whole body received to the answer encoded: the server's own time.
     let started = std::time::Instant::now();
-    if let Some(ct) = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-    {
-        if ct != wire::CONTENT_TYPE {
-            return Err(ApiError::BadRequest(format!(
-                "content type must be {}",
-                wire::CONTENT_TYPE
-            )));
-        }
-    }
-    // Decoding a large body is CPU work: off the async threads.
-    let decoding = body.clone();
-    let req: SyncRequest =
-        tokio::task::spawn_blocking(move || wire::decode(&decoding, wire::MAX_REQUEST_BYTES))
-            .await
-            .map_err(|e| ApiError::Internal(e.to_string()))?
-            .map_err(|e| match e {
-                wire::WireError::TooLarge(_) => ApiError::TooLarge,
-                other => ApiError::BadRequest(other.to_string()),
-            })?;
+    let body_len = body.len();
+    let req: SyncRequest = super::decoder::decode(body).await.map_err(|e| match e {
+        wire::WireError::TooLarge(_) => ApiError::TooLarge,
+        other => ApiError::BadRequest(other.to_string()),
+    })?;
     if req.protocol != wire::PROTOCOL_VERSION {
         return Err(ApiError::UpgradeRequired(
             req.protocol,
@@ -221,7 +228,7 @@ pub async fn sync(
     Metrics::add(&m.sync_rejections, resp.rejections.len() as u64);
     Metrics::add(&m.sync_updates, resp.updates.len() as u64);
     m.sync_took(started.elapsed());
-    Metrics::add(&m.bytes_in, body.len() as u64);
+    Metrics::add(&m.bytes_in, body_len as u64);
     Metrics::add(&m.bytes_out, answer.len() as u64);
     tracing::info!(
         device = %device.device_id,

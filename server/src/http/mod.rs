@@ -3,6 +3,7 @@
 pub mod admission;
 pub mod api;
 pub mod blobs;
+mod decoder;
 pub mod guard;
 pub mod metrics;
 pub mod serve;
