@@ -6,6 +6,10 @@
 use std::process::Command;
 
 use saferound_core::Device;
+use saferound_core::demo;
+use saferound_core::device::{Assignment, NewFinding};
+use saferound_core::ids::LocalDate;
+use saferound_core::model::{HazardCategory, RiskGrade};
 use saferound_tests::{DEMO_PASSWORD, Server, enroll, server_binary, sync, token};
 
 use crate::dashboard::Web;
@@ -157,6 +161,23 @@ fn one_password_policy_everywhere_and_resets_revoke_what_the_old_password_opened
     );
     assert!(sync(&again).rejected.is_empty(), "a new enrolment works");
 
+    // An office phone that holds a hazard and the directory from before the deactivation.
+    let office_phone = enroll(&server, tmp.path(), "of", "office", DEMO_PASSWORD);
+    let hazard = again
+        .report_hazard(
+            demo::site("第一教学楼"),
+            None,
+            &NewFinding {
+                category: Some(HazardCategory::Buildings),
+                risk: Some(RiskGrade::General),
+                description: "栏杆松动".into(),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    sync(&again);
+    sync(&office_phone);
+
     // Deactivation revokes the devices too; activation brings none of it back.
     let owner_phone = enroll(&server, tmp.path(), "o", "owner", DEMO_PASSWORD);
     let owner_web = Web::login(&server, "owner");
@@ -169,6 +190,25 @@ fn one_password_policy_everywhere_and_resets_revoke_what_the_old_password_opened
     );
     assert_eq!(owner_web.get("/ledger").status, 303);
     assert!(!can_sync(&owner_phone));
+    // Nobody is assigned work after leaving: the office phone, offline with the old
+    // directory, assigns the hazard to the owner and is refused; synced, it knows.
+    let assignment = Assignment {
+        measure: "加固栏杆".into(),
+        responsible: demo::user("owner"),
+        funds: String::new(),
+        deadline: LocalDate(office_phone.today().unwrap() + chrono::Duration::days(7)),
+        contingency: String::new(),
+        reinspector: None,
+    };
+    office_phone.assign(hazard, &assignment, "").unwrap();
+    let r = sync(&office_phone);
+    assert!(
+        r.rejected
+            .iter()
+            .any(|(id, why)| *id == hazard.to_string() && why.contains("person")),
+        "{r:?}"
+    );
+    assert!(office_phone.assign(hazard, &assignment, "").is_err());
     assert_eq!(
         admin_web
             .post("/admin/activate", &[("user", &owner)])

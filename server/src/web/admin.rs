@@ -286,6 +286,11 @@ pub async fn post(
                     .await
                     .map_err(internal)?
                 {
+                    // Only active people are in the directory: nobody assigns work to
+                    // someone who left, on a phone or here.
+                    crate::directory::refresh(&state, inst)
+                        .await
+                        .map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
                     Ok(format!("user {id}"))
                 } else {
                     Err((StatusCode::NOT_FOUND, "no such user".into()))
