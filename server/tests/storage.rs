@@ -1120,7 +1120,10 @@ async fn accounts_devices_sessions_audit_round_trip(s: Arc<dyn Storage>) {
     s.audit(Some(inst), Some(&user), "wang", "export", "ledger.csv")
         .await
         .unwrap();
-    let log = s.audit_log(Some(inst), 10).await.unwrap();
+    let log = s
+        .audit_log(Some(inst), &Default::default(), 10)
+        .await
+        .unwrap();
     assert_eq!(
         log.iter().map(|e| e.action.as_str()).collect::<Vec<_>>(),
         vec!["export", "login"]
@@ -1129,9 +1132,38 @@ async fn accounts_devices_sessions_audit_round_trip(s: Arc<dyn Storage>) {
         log[0].user_id.as_deref(),
         Some(user.id.to_string().as_str())
     );
-    let all = s.audit_log(None, 2).await.unwrap();
+    let all = s.audit_log(None, &Default::default(), 2).await.unwrap();
     assert_eq!(all.len(), 2);
     assert!(all[0].seq > all[1].seq);
+    // One action's entries about one thing: the detail starts with its id.
+    s.audit(Some(inst), None, "phone", "clock_ahead", "h1: ahead 6 min")
+        .await
+        .unwrap();
+    s.audit(Some(inst), None, "phone", "clock_ahead", "h10: ahead 9 min")
+        .await
+        .unwrap();
+    let about = |action: &str, prefix: &str| saferound_server::store::AuditFilter {
+        action: Some(action.into()),
+        detail_prefix: Some(prefix.into()),
+    };
+    let h1 = s
+        .audit_log(Some(inst), &about("clock_ahead", "h1:"), 10)
+        .await
+        .unwrap();
+    assert_eq!(h1.len(), 1);
+    assert_eq!(h1[0].detail, "h1: ahead 6 min");
+    assert!(
+        s.audit_log(Some(inst), &about("export", "h1:"), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        s.audit_log(Some(other), &about("clock_ahead", "h1:"), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 
     // Blobs.
     s.record_blob(inst, "abc", 12, "image/jpeg", "phone")

@@ -169,6 +169,30 @@ fn a_tampered_phone_is_refused_field_by_field_and_honest_edits_land() {
         "reported_at",
     );
 
+    // A phone whose clock runs two hours ahead: its report is kept, and the office sees
+    // the flag on the hazard's page.
+    let fast = Device::open(
+        tmp.path().join("i.db"),
+        std::sync::Arc::new(saferound_core::FixedClock::new(
+            chrono::Utc::now() + chrono::Duration::hours(2),
+        )),
+    )
+    .unwrap();
+    let early = fast
+        .report_hazard(site, None, &finding("消防门闭门器损坏"))
+        .unwrap();
+    assert!(sync(&fast).rejected.is_empty());
+    assert!(server.ledger_rows(early).contains("消防门闭门器损坏"));
+    let page = crate::dashboard::Web::login(&server, "office").get(&format!("/hazards/{early}"));
+    assert!(page.body.contains("id=\"clock-ahead\""), "{}", page.body);
+    assert!(
+        page.body.contains("phone clock ahead by 1"),
+        "{}",
+        page.body
+    );
+    let other = crate::dashboard::Web::login(&server, "office").get(&format!("/hazards/{id}"));
+    assert!(!other.body.contains("id=\"clock-ahead\""));
+
     // An incident is never changed once filed.
     let incident = inspector
         .file_incident(&NewIncidentInput {

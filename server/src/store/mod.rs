@@ -285,6 +285,14 @@ pub struct Counts {
 }
 
 /// One line of the audit log: logins, exports, administrative actions.
+/// Which audit entries to read (`Storage::audit_log`): all, one action's, or one
+/// action's about one thing (entries whose detail starts with the thing's id).
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    pub action: Option<String>,
+    pub detail_prefix: Option<String>,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct AuditEntry {
     pub seq: i64,
@@ -732,10 +740,12 @@ pub trait Storage: Send + Sync + 'static {
         action: &str,
         detail: &str,
     ) -> Result<()>;
-    /// Newest first.
+    /// Newest first; only entries of `about.action` whose detail starts with
+    /// `about.detail_prefix`, where given.
     async fn audit_log(
         &self,
         institution: Option<InstitutionId>,
+        about: &AuditFilter,
         limit: u32,
     ) -> Result<Vec<AuditEntry>>;
     /// Reports of `kind` (weekly_report | incident_report), with server receipt times;

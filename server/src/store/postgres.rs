@@ -34,6 +34,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("pg_migrations/003_throttle.sql"),
     include_str!("pg_migrations/004_password_due.sql"),
     include_str!("pg_migrations/005_photo_references.sql"),
+    include_str!("pg_migrations/006_audit_action.sql"),
 ];
 
 /// The advisory lock key migrations hold (any constant; "SafeRound" in ASCII, cut to fit).
@@ -1827,14 +1828,24 @@ impl Storage for PostgresStorage {
     async fn audit_log(
         &self,
         institution: Option<InstitutionId>,
+        about: &AuditFilter,
         limit: u32,
     ) -> Result<Vec<AuditEntry>> {
+        let sql = super::rows::AUDIT_LOG_SQL
+            .replace("?1", "$1::text")
+            .replace("?2", "$2::text")
+            .replace("?3", "$3::text")
+            .replace("?4", "$4");
         self.client()
             .await?
             .query(
-                "SELECT seq, at, institution, user_id, login, action, detail FROM audit_log
-                 WHERE ($1::text IS NULL OR institution = $1) ORDER BY seq DESC LIMIT $2",
-                &[&institution.map(|i| i.to_string()), &i64::from(limit)],
+                &sql,
+                &[
+                    &institution.map(|i| i.to_string()),
+                    &about.action,
+                    &about.detail_prefix,
+                    &i64::from(limit),
+                ],
             )
             .await?
             .iter()

@@ -79,6 +79,14 @@ pub(crate) const UNREFERENCED_BYTES_SQL: &str = "SELECT
      CAST(COALESCE(SUM(size), 0) AS BIGINT)
    FROM blobs WHERE institution = ?1 AND referenced = 0";
 
+/// `Storage::audit_log` (?1 institution, ?2 action, ?3 detail prefix, ?4 limit; NULL: any).
+/// The prefix is compared with `substr`, not `LIKE`, so ids need no escaping.
+pub(crate) const AUDIT_LOG_SQL: &str = "SELECT seq, at, institution, user_id, login, action, detail
+   FROM audit_log
+   WHERE (?1 IS NULL OR institution = ?1) AND (?2 IS NULL OR action = ?2)
+     AND (?3 IS NULL OR substr(detail, 1, length(?3)) = ?3)
+   ORDER BY seq DESC LIMIT ?4";
+
 pub(crate) const USER_COLS: &str =
     "u.id, u.institution, u.department, u.login, u.name, u.roles, u.password_hash, u.active";
 

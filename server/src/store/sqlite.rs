@@ -23,6 +23,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/007_throttle.sql"),
     include_str!("migrations/008_password_due.sql"),
     include_str!("migrations/009_photo_references.sql"),
+    include_str!("migrations/010_audit_action.sql"),
 ];
 
 /// Readers for concurrent queries; SQLite in WAL mode lets them run beside the writer.
@@ -1448,26 +1449,33 @@ impl Storage for SqliteStorage {
     async fn audit_log(
         &self,
         institution: Option<InstitutionId>,
+        about: &AuditFilter,
         limit: u32,
     ) -> Result<Vec<AuditEntry>> {
+        let about = about.clone();
         self.read(move |c| {
-            c.prepare(
-                "SELECT seq, at, institution, user_id, login, action, detail FROM audit_log
-                 WHERE (?1 IS NULL OR institution = ?1) ORDER BY seq DESC LIMIT ?2",
-            )?
-            .query_map(params![institution.map(|i| i.to_string()), limit], |r| {
-                Ok(AuditEntry {
-                    seq: r.get(0)?,
-                    at: r.get(1)?,
-                    institution: r.get(2)?,
-                    user_id: r.get(3)?,
-                    login: r.get(4)?,
-                    action: r.get(5)?,
-                    detail: r.get(6)?,
-                })
-            })?
-            .collect::<rusqlite::Result<Vec<_>>>()
-            .map_err(Into::into)
+            c.prepare(super::rows::AUDIT_LOG_SQL)?
+                .query_map(
+                    params![
+                        institution.map(|i| i.to_string()),
+                        about.action,
+                        about.detail_prefix,
+                        limit
+                    ],
+                    |r| {
+                        Ok(AuditEntry {
+                            seq: r.get(0)?,
+                            at: r.get(1)?,
+                            institution: r.get(2)?,
+                            user_id: r.get(3)?,
+                            login: r.get(4)?,
+                            action: r.get(5)?,
+                            detail: r.get(6)?,
+                        })
+                    },
+                )?
+                .collect::<rusqlite::Result<Vec<_>>>()
+                .map_err(Into::into)
         })
         .await
     }

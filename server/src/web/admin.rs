@@ -40,7 +40,7 @@ pub async fn page(State(state): State<AppState>, web: Web) -> Response {
         s.departments(inst).await,
         s.sites(inst).await,
         s.devices(inst).await,
-        s.audit_log(Some(inst), 200).await,
+        s.audit_log(Some(inst), &Default::default(), 200).await,
     ) {
         (Ok(a), Ok(b), Ok(c), Ok(d), Ok(e)) => (a, b, c, d, e),
         _ => {

@@ -109,6 +109,12 @@ const TEXT: &[(&str, &str, &str)] = &[
     ("escalated", "已升级督办", "Escalated"),
     ("events", "处理记录", "History"),
     ("conflicts", "待处理冲突", "Conflicts to settle"),
+    ("clock_ahead", "手机时钟超前", "Phone clock ahead"),
+    (
+        "clock_ahead_hint",
+        "上报手机记录的时间晚于服务器接收时间；记录已保留，时限按服务器接收时间计算。",
+        "The reporting phone claimed times later than the server received them; the record is kept, and deadlines count from the server's receipt.",
+    ),
     ("photos_before", "整改前照片", "Photos before"),
     ("photos_after", "整改后照片", "Photos after"),
     ("actions", "处理", "Actions"),

@@ -880,6 +880,31 @@ pub async fn hazard(
             v
         })
         .collect();
+    // Times the reporting phone claimed ahead of the server's receipt (kept, flagged).
+    let clock_ahead: Vec<serde_json::Value> = state
+        .storage
+        .audit_log(
+            Some(inst),
+            &crate::store::AuditFilter {
+                action: Some("clock_ahead".into()),
+                detail_prefix: Some(format!("{}:", h.hazard.id)),
+            },
+            20,
+        )
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .map(|e| {
+            let detail = e
+                .detail
+                .split_once(": ")
+                .map_or(e.detail.as_str(), |(_, d)| d);
+            let at = chrono::DateTime::parse_from_rfc3339(&e.at)
+                .map(|t| t.with_timezone(&tz).format("%Y-%m-%d %H:%M").to_string())
+                .unwrap_or_else(|_| e.at.clone());
+            json!({"at": at, "login": e.login, "detail": detail})
+        })
+        .collect();
     let available = available(&web, &h);
     render(
         &state,
@@ -893,6 +918,7 @@ pub async fn hazard(
             "reviewer_scope": web.scope().is_none(),
             "events": events,
             "conflicts": conflicts,
+            "clock_ahead": clock_ahead,
             "before": before,
             "after": after,
             "people": people,
