@@ -22,6 +22,7 @@ pub async fn refresh(state: &AppState, institution: InstitutionId) -> Result<(),
         .map(|(_, n)| n)
         .unwrap_or_default();
     let mut dir = Directory::new(institution, &name);
+    dir.created_at = storage.institution_created_at(institution).await?;
     // Phones judge deadlines and "today" in the institution's own time zone.
     if let Some((minutes, tz)) = storage.institution_tz(institution).await? {
         dir.utc_offset_minutes = minutes;

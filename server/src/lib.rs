@@ -208,7 +208,9 @@ pub async fn load_demo(state: &AppState) -> Result<bool, sync::SyncError> {
     if s.institutions().await?.iter().any(|(i, _)| *i == inst) {
         return Ok(false);
     }
-    s.create_institution(inst, demo::INSTITUTION_NAME).await?;
+    let now = saferound_core::ids::Timestamp(state.now()).to_string();
+    s.create_institution(inst, demo::INSTITUTION_NAME, &now)
+        .await?;
     for name in demo::DEPARTMENTS {
         s.create_department(&Department {
             id: demo::department(name),

@@ -376,7 +376,8 @@ async fn admin(state: &AppState, a: Admin) -> Result<(), Box<dyn std::error::Err
             let minutes = saferound_server::parse_offset(&utc_offset)
                 .ok_or("--utc-offset: like +08:00, within ±14:00")?;
             let id = saferound_core::ids::InstitutionId::new();
-            s.create_institution(id, &name).await?;
+            let now = saferound_core::ids::Timestamp(state.now()).to_string();
+            s.create_institution(id, &name, &now).await?;
             saferound_server::set_time_zone(state, id, minutes, &time_zone).await?;
             println!("{id}");
         }

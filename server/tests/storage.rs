@@ -891,9 +891,23 @@ async fn accounts_devices_sessions_audit_round_trip(s: Arc<dyn Storage>) {
     assert_eq!(s.epoch().await.unwrap(), s.epoch().await.unwrap());
     assert!(!s.restored().await.unwrap());
     let inst = InstitutionId::new();
-    s.create_institution(inst, "第一中学").await.unwrap();
+    s.create_institution(inst, "第一中学", "2026-01-01T00:00:00Z")
+        .await
+        .unwrap();
+    assert_eq!(
+        s.institution_created_at(inst).await.unwrap().as_deref(),
+        Some("2026-01-01T00:00:00Z")
+    );
+    assert!(
+        s.institution_created_at(InstitutionId::new())
+            .await
+            .unwrap()
+            .is_none()
+    );
     let other = InstitutionId::new();
-    s.create_institution(other, "A 第二中学").await.unwrap();
+    s.create_institution(other, "A 第二中学", "2026-01-01T00:00:00Z")
+        .await
+        .unwrap();
     let names: Vec<String> = s
         .institutions()
         .await
@@ -1233,8 +1247,12 @@ async fn office_campaigns_duty_templates_round_trip(s: Arc<dyn Storage>) {
     let s = s.as_ref();
     let inst = InstitutionId::new();
     let other = InstitutionId::new();
-    s.create_institution(inst, "一中").await.unwrap();
-    s.create_institution(other, "二中").await.unwrap();
+    s.create_institution(inst, "一中", "2026-01-01T00:00:00Z")
+        .await
+        .unwrap();
+    s.create_institution(other, "二中", "2026-01-01T00:00:00Z")
+        .await
+        .unwrap();
     assert_eq!(
         s.institution_tz(inst).await.unwrap(),
         Some((480, "Asia/Shanghai".into()))
@@ -1413,7 +1431,9 @@ async fn office_campaigns_duty_templates_round_trip(s: Arc<dyn Storage>) {
 async fn hazard_queries_filter_and_page(s: Arc<dyn Storage>) {
     let s = s.as_ref();
     let inst = InstitutionId::new();
-    s.create_institution(inst, "一中").await.unwrap();
+    s.create_institution(inst, "一中", "2026-01-01T00:00:00Z")
+        .await
+        .unwrap();
     let (dept, site) = department_with_site(s, inst, SiteKind::Dorm).await;
     let campaign = CampaignId::new().to_string();
     let mut ids = Vec::new();
@@ -1772,9 +1792,13 @@ async fn ledger_dump_is_equal_after_rebuild(s: Arc<dyn Storage>) {
 async fn institution_weekly_report_figures_and_filings(s: Arc<dyn Storage>) {
     let s = s.as_ref();
     let inst = InstitutionId::new();
-    s.create_institution(inst, "一中").await.unwrap();
+    s.create_institution(inst, "一中", "2026-01-01T00:00:00Z")
+        .await
+        .unwrap();
     let other_inst = InstitutionId::new();
-    s.create_institution(other_inst, "二中").await.unwrap();
+    s.create_institution(other_inst, "二中", "2026-01-01T00:00:00Z")
+        .await
+        .unwrap();
     let (dept, site) = department_with_site(s, inst, SiteKind::Kitchen).await;
     // Incidents are dated by the server's receipt (the real clock), so the "week" is the
     // two hours around now; everything else is dated in the rows.

@@ -193,6 +193,36 @@ fn a_tampered_phone_is_refused_field_by_field_and_honest_edits_land() {
     let other = crate::dashboard::Web::login(&server, "office").get(&format!("/hazards/{id}"));
     assert!(!other.body.contains("id=\"clock-ahead\""));
 
+    // A phone whose clock is years behind: its core refuses to backdate a report to
+    // before the institution existed, and the server refuses such a date pushed behind
+    // the core's back.
+    let slow = Device::open(
+        tmp.path().join("i.db"),
+        std::sync::Arc::new(saferound_core::FixedClock::new(
+            chrono::Utc::now() - chrono::Duration::days(3 * 365),
+        )),
+    )
+    .unwrap();
+    let err = slow
+        .report_hazard(site, None, &finding("配电箱未上锁"))
+        .unwrap_err();
+    assert!(err.to_string().contains("before the institution"), "{err}");
+    let backdated = inspector
+        .report_hazard(site, None, &finding("配电箱未上锁"))
+        .unwrap();
+    forge(&inspector, backdated, |d| {
+        let long_ago = Timestamp(chrono::Utc::now() - chrono::Duration::days(3 * 365));
+        d.put(automerge::ROOT, "reported_at", long_ago.to_string())
+            .unwrap();
+    });
+    refused(
+        &server,
+        &inspector,
+        backdated,
+        "schema_violation",
+        "before the institution",
+    );
+
     // An incident is never changed once filed.
     let incident = inspector
         .file_incident(&NewIncidentInput {

@@ -70,6 +70,11 @@ pub struct Directory {
     #[serde(default)]
     #[autosurgeon(missing = "Default::default")]
     pub campaigns: BTreeMap<String, CampaignEntry>,
+    /// When the institution was set up on its server (RFC 3339, the server's clock):
+    /// nothing recorded for it can be older. Absent from directories written before.
+    #[serde(default)]
+    #[autosurgeon(missing = "Default::default")]
+    pub created_at: Option<String>,
 }
 
 impl Directory {
@@ -85,6 +90,7 @@ impl Directory {
             people: BTreeMap::new(),
             templates: BTreeMap::new(),
             campaigns: BTreeMap::new(),
+            created_at: None,
         }
     }
 

@@ -29,6 +29,12 @@ pub const MAX_AHEAD: chrono::Duration = chrono::Duration::days(1);
 /// office ("phone clock ahead by …"): phone clocks drift a little, and that is no news.
 pub const FLAG_AHEAD: chrono::Duration = chrono::Duration::minutes(5);
 
+/// A claimed time earlier than the institution's setup on its server by more than this
+/// is refused: nobody recorded anything for an institution before it existed, and a
+/// phone whose clock is years behind would backdate what it reports. The slack covers a
+/// server clock set a little after the setup.
+pub const MAX_BEFORE_SETUP: chrono::Duration = chrono::Duration::days(1);
+
 /// A record may be tagged with a campaign that ended at most this long before the change
 /// arrived: a phone offline for days at the campaign's end still lands its work.
 pub const CAMPAIGN_GRACE: chrono::Duration = chrono::Duration::days(7);
@@ -745,6 +751,19 @@ impl Judging<'_> {
                 field,
                 format!("is {} h ahead of the server's clock", ahead.num_hours()),
             ));
+        }
+        let setup = self
+            .ctx
+            .directory
+            .and_then(|d| d.created_at.as_deref())
+            .and_then(|c| c.parse::<Timestamp>().ok());
+        if let Some(setup) = setup {
+            if t.0 < setup.0 - MAX_BEFORE_SETUP {
+                return Err(Refusal::invalid(
+                    field,
+                    format!("is before the institution was set up on the server ({setup})"),
+                ));
+            }
         }
         if ahead > FLAG_AHEAD {
             self.verdict.flags.push(Flag::ClockAhead {

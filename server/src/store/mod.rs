@@ -596,7 +596,16 @@ pub trait Storage: Send + Sync + 'static {
     async fn institution_actors(&self, institution: InstitutionId) -> Result<Vec<Vec<u8>>>;
 
     // accounts
-    async fn create_institution(&self, id: InstitutionId, name: &str) -> Result<()>;
+    /// `created_at` (RFC 3339) is the server's clock at the setup: records claiming an
+    /// earlier time are refused (`policy::MAX_BEFORE_SETUP`).
+    async fn create_institution(
+        &self,
+        id: InstitutionId,
+        name: &str,
+        created_at: &str,
+    ) -> Result<()>;
+    /// When the institution was set up (RFC 3339), if it exists.
+    async fn institution_created_at(&self, id: InstitutionId) -> Result<Option<String>>;
     async fn institutions(&self) -> Result<Vec<(InstitutionId, String)>>;
     async fn create_department(&self, d: &Department) -> Result<()>;
     async fn departments(&self, institution: InstitutionId) -> Result<Vec<Department>>;

@@ -786,15 +786,32 @@ impl Storage for PostgresStorage {
             .collect()
     }
 
-    async fn create_institution(&self, id: InstitutionId, name: &str) -> Result<()> {
+    async fn create_institution(
+        &self,
+        id: InstitutionId,
+        name: &str,
+        created_at: &str,
+    ) -> Result<()> {
         self.client()
             .await?
             .execute(
                 "INSERT INTO institutions (id, name, created_at) VALUES ($1, $2, $3)",
-                &[&id.to_string(), &name, &now()],
+                &[&id.to_string(), &name, &created_at],
             )
             .await?;
         Ok(())
+    }
+
+    async fn institution_created_at(&self, id: InstitutionId) -> Result<Option<String>> {
+        let row = self
+            .client()
+            .await?
+            .query_opt(
+                "SELECT created_at FROM institutions WHERE id = $1",
+                &[&id.to_string()],
+            )
+            .await?;
+        Ok(row.map(|r| col(&r, 0)).transpose()?)
     }
 
     async fn institutions(&self) -> Result<Vec<(InstitutionId, String)>> {

@@ -469,14 +469,31 @@ impl Storage for SqliteStorage {
         .await
     }
 
-    async fn create_institution(&self, id: InstitutionId, name: &str) -> Result<()> {
-        let name = name.to_string();
+    async fn create_institution(
+        &self,
+        id: InstitutionId,
+        name: &str,
+        created_at: &str,
+    ) -> Result<()> {
+        let (name, at) = (name.to_string(), created_at.to_string());
         self.write(move |c| {
             c.execute(
                 "INSERT INTO institutions (id, name, created_at) VALUES (?1, ?2, ?3)",
-                params![id.to_string(), name, now()],
+                params![id.to_string(), name, at],
             )?;
             Ok(())
+        })
+        .await
+    }
+
+    async fn institution_created_at(&self, id: InstitutionId) -> Result<Option<String>> {
+        self.read(move |c| {
+            Ok(c.query_row(
+                "SELECT created_at FROM institutions WHERE id = ?1",
+                params![id.to_string()],
+                |r| r.get(0),
+            )
+            .optional()?)
         })
         .await
     }
