@@ -208,8 +208,10 @@ pub async fn load_demo(state: &AppState) -> Result<bool, sync::SyncError> {
     if s.institutions().await?.iter().any(|(i, _)| *i == inst) {
         return Ok(false);
     }
-    let now = saferound_core::ids::Timestamp(state.now()).to_string();
-    s.create_institution(inst, demo::INSTITUTION_NAME, &now)
+    // The demo stands for a school that has used SafeRound for a while: its history (the
+    // demo hazards, a phone offline for weeks) may be older than this start.
+    let set_up = saferound_core::ids::Timestamp(state.now() - chrono::Duration::days(365));
+    s.create_institution(inst, demo::INSTITUTION_NAME, &set_up.to_string())
         .await?;
     for name in demo::DEPARTMENTS {
         s.create_department(&Department {

@@ -173,18 +173,17 @@ pub async fn sync(
     // A slot before the body is read: a device cannot hold many bodies at once, and the
     // bodies read at once fit a budget of bytes (by their declared length; a body sent
     // without one is counted at the largest size).
+    // A body declared past the limit is still read up to it, then refused (413): the
+    // client gets its answer instead of a connection closed under its writes.
     let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > wire::MAX_REQUEST_BYTES as u64) {
-        return Err(ApiError::TooLarge);
-    }
+        .and_then(|v| v.parse::<usize>().ok());
     let _slot = state
         .syncs
         .admit(
             &device.device_id,
-            declared.map_or(wire::MAX_REQUEST_BYTES, |n| n as usize),
+            declared.map_or(wire::MAX_REQUEST_BYTES, |n| n.min(wire::MAX_REQUEST_BYTES)),
         )
         .await
         .map_err(|e| ApiError::Busy(e.to_string()))?;
