@@ -1,6 +1,7 @@
 //! Benchmarks of the client core, each beside a baseline measured in the same run:
 //! - one answer durably recorded, against a bare durable SQLite insert of the same size
-//!   (the floor any durable write pays on this disk);
+//!   (the floor any durable write pays on this disk), and the write policy's share of it
+//!   (reading the record before and after, and judging the change);
 //! - a whole inspection of 20 answers and 3 findings;
 //! - opening a store holding 5,000 documents and listing them, against loading and reading
 //!   every document instead of the index;
@@ -14,10 +15,10 @@ use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use saferound_core::device::{HazardQuery, NewFinding};
 use saferound_core::doc::DocKind;
 use saferound_core::doc::inspection::AnswerResult;
-use saferound_core::ids::DocId;
+use saferound_core::ids::{DocId, Timestamp};
 use saferound_core::model::{HazardStatus, RiskGrade};
 use saferound_core::store::ListFilter;
-use saferound_core::{Device, FixedClock, demo};
+use saferound_core::{Clock, Device, FixedClock, demo, policy};
 
 fn clock() -> Arc<FixedClock> {
     Arc::new(FixedClock::new("2026-12-28T01:00:00Z".parse().unwrap()))
@@ -102,6 +103,42 @@ fn answers(c: &mut Criterion) {
                 total += start.elapsed();
             }
             total
+        })
+    });
+    // The write policy's part of an answer: the record read before and after one more
+    // answer on an inspection of ten, and the change judged, as `Device` does before it
+    // commits.
+    let i = d
+        .start_inspection(demo::site("1号学生公寓"), None, None)
+        .unwrap();
+    for code in codes.iter().take(10) {
+        d.answer(i, code, AnswerResult::Pass, "已检查", &[], None)
+            .unwrap();
+    }
+    let before = d.store().load(i).unwrap().unwrap();
+    d.answer(i, &codes[10], AnswerResult::Fail, "灭火器过期", &[], None)
+        .unwrap();
+    let after = d.store().load(i).unwrap().unwrap();
+    let me = demo::identity("inspector").unwrap();
+    let dir = demo::directory();
+    let author = policy::Author {
+        user: me.user.user_id,
+        roles: &me.roles,
+        department: me.department,
+        actor: d.actor().to_hex_string(),
+    };
+    let ctx = policy::Context {
+        institution: me.institution,
+        directory: Some(&dir),
+        received: Timestamp(clock().now()),
+    };
+    g.bench_function("the write policy's part: read before and after, judge", |b| {
+        b.iter(|| {
+            let (b, a) = (
+                policy::Version::read(&before).unwrap(),
+                policy::Version::read(&after).unwrap(),
+            );
+            policy::judge(Some(&b), &a, &author, &ctx).unwrap()
         })
     });
     // Baseline: a bare insert of ~400 bytes with the same pragmas (WAL, synchronous=FULL).
