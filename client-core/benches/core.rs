@@ -132,15 +132,18 @@ fn answers(c: &mut Criterion) {
         directory: Some(&dir),
         received: Timestamp(clock().now()),
     };
-    g.bench_function("the write policy's part: read before and after, judge", |b| {
-        b.iter(|| {
-            let (b, a) = (
-                policy::Version::read(&before).unwrap(),
-                policy::Version::read(&after).unwrap(),
-            );
-            policy::judge(Some(&b), &a, &author, &ctx).unwrap()
-        })
-    });
+    g.bench_function(
+        "the write policy's part: read before and after, judge",
+        |b| {
+            b.iter(|| {
+                let (b, a) = (
+                    policy::Version::read(&before).unwrap(),
+                    policy::Version::read(&after).unwrap(),
+                );
+                policy::judge(Some(&b), &a, &author, &ctx).unwrap()
+            })
+        },
+    );
     // Baseline: a bare insert of ~400 bytes with the same pragmas (WAL, synchronous=FULL).
     let conn = rusqlite::Connection::open(tmp.path().join("baseline.db")).unwrap();
     conn.execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; CREATE TABLE t(x BLOB);")
