@@ -388,26 +388,26 @@ fn attacks_stay_within_memory_and_healthz_goals() {
                 .collect::<Vec<_>>()
         })
     });
+    // `body` sent by every phone at once, each with its own token.
+    let from_every_phone = |body: &[u8]| {
+        std::thread::scope(|s| {
+            let all: Vec<_> = phones
+                .iter()
+                .map(|p| {
+                    let (t, server) = (token(p), &server);
+                    s.spawn(move || big_sync(server, Some(&t), body))
+                })
+                .collect();
+            all.into_iter()
+                .map(|h| h.join().unwrap())
+                .collect::<Vec<_>>()
+        })
+    };
     under_attack(
         &server,
         "8 authenticated 16 MiB garbage bodies",
         base,
-        || {
-            std::thread::scope(|s| {
-                let all: Vec<_> = phones
-                    .iter()
-                    .map(|p| {
-                        let t = token(p);
-                        let g = &garbage;
-                        let server = &server;
-                        s.spawn(move || big_sync(server, Some(&t), g))
-                    })
-                    .collect();
-                all.into_iter()
-                    .map(|h| h.join().unwrap())
-                    .collect::<Vec<_>>()
-            })
-        },
+        || from_every_phone(&garbage),
     );
     // Well-formed CBOR of 15 one-MiB items that are not changes: decoded, then refused
     // per document.
@@ -424,21 +424,7 @@ fn attacks_stay_within_memory_and_healthz_goals() {
         &server,
         "8 authenticated 16 MiB bodies of items",
         base,
-        || {
-            std::thread::scope(|s| {
-                let all: Vec<_> = phones
-                    .iter()
-                    .map(|p| {
-                        let t = token(p);
-                        let (b, server) = (&items, &server);
-                        s.spawn(move || big_sync(server, Some(&t), b))
-                    })
-                    .collect();
-                all.into_iter()
-                    .map(|h| h.join().unwrap())
-                    .collect::<Vec<_>>()
-            })
-        },
+        || from_every_phone(&items),
     );
     for p in &phones {
         assert!(
