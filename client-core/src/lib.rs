@@ -7,6 +7,7 @@
 //! two sides can never disagree on them.
 
 pub mod clock;
+pub mod codec;
 pub mod demo;
 pub mod device;
 pub mod doc;

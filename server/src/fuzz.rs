@@ -11,7 +11,7 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use saferound_core::ids::{DocId, InstitutionId};
 use saferound_core::model::Role;
 use saferound_core::sync::wire::{self, PushDoc, SyncRequest, SyncResponse};
-use saferound_core::{demo, doc, store};
+use saferound_core::{demo, doc};
 
 use crate::store::{DeviceAuth, StoredDoc, User};
 use crate::sync::{self, Outcome};
@@ -112,7 +112,7 @@ fn assert_objects_made_alike(change: &automerge::Change) {
             )
         })
         .collect();
-    let got: Vec<_> = wire::objects_made(change.raw_bytes())
+    let got: Vec<_> = saferound_core::codec::objects_made(change.raw_bytes())
         .expect("a change Automerge parsed has readable object columns")
         .into_iter()
         .map(|o| {
@@ -131,11 +131,12 @@ fn assert_objects_made_alike(change: &automerge::Change) {
 /// Automerge's parser on the operation count, and the push goes through the server's
 /// per-document path as if its actor were the device's, so validation is reached too.
 pub fn change_chunks(data: &[u8]) {
-    let chunks: Vec<&[u8]> = store::split_change_chunks(data).unwrap_or_else(|_| vec![data]);
+    let chunks: Vec<&[u8]> =
+        saferound_core::codec::split_change_chunks(data).unwrap_or_else(|_| vec![data]);
     let mut actor = None;
     let mut scratch = AutoCommit::new();
     for c in &chunks {
-        let framing = wire::check_change_chunk(c);
+        let framing = saferound_core::codec::check_change_chunk(c);
         if let Ok(change) = sync::parse_change(c) {
             let info = framing.expect("a change Automerge parsed passed the framing check");
             assert_eq!(change.len() as u64, info.ops, "operations counted alike");
@@ -166,11 +167,11 @@ pub fn change_chunks(data: &[u8]) {
 /// chunks) and as the device store splits its unsnapshotted changes; what loads is
 /// read as the ledger reads it, and must save and load again.
 pub fn stored_document(data: &[u8]) {
-    if let Ok(parts) = store::split_change_chunks(data) {
+    if let Ok(parts) = saferound_core::codec::split_change_chunks(data) {
         let total: usize = parts.iter().map(|p| p.len()).sum();
         assert_eq!(total, data.len(), "chunks cover the bytes exactly");
     }
-    let Ok(Ok(mut d)) = sync::guarded(|| saferound_core::store::load_stored(data)) else {
+    let Ok(Ok(mut d)) = sync::guarded(|| saferound_core::codec::load_stored(data)) else {
         return;
     };
     let _ = sync::guarded(|| {

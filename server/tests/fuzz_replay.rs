@@ -179,7 +179,7 @@ fn write_seed_corpus() {
 /// refuses one past the bound before Automerge would start counting.
 #[test]
 fn an_operation_bomb_is_counted_from_its_runs_and_refused_past_the_bound() {
-    use saferound_core::sync::wire::{self, MAX_OPS_PER_CHANGE};
+    use saferound_core::codec::MAX_OPS_PER_CHANGE;
     use saferound_server::fuzz::op_bomb;
     let actor = [9u8; 16];
     let at_bound = op_bomb(&actor, &[], 1, MAX_OPS_PER_CHANGE);
@@ -188,15 +188,16 @@ fn an_operation_bomb_is_counted_from_its_runs_and_refused_past_the_bound() {
         "a bomb is small: {} bytes",
         at_bound.len()
     );
-    let info = wire::check_change_chunk(&at_bound).expect("at the bound is accepted");
+    let info =
+        saferound_core::codec::check_change_chunk(&at_bound).expect("at the bound is accepted");
     assert_eq!(info.ops, MAX_OPS_PER_CHANGE);
     let change = automerge::Change::from_bytes(at_bound).expect("a real change");
     assert_eq!(change.len() as u64, MAX_OPS_PER_CHANGE);
     let past = op_bomb(&actor, &[], 1, MAX_OPS_PER_CHANGE + 1);
-    let e = wire::check_change_chunk(&past).unwrap_err();
+    let e = saferound_core::codec::check_change_chunk(&past).unwrap_err();
     assert!(e.contains("operations"), "{e}");
     let huge = op_bomb(&actor, &[], 1, 1 << 40);
-    assert!(wire::check_change_chunk(&huge).is_err());
+    assert!(saferound_core::codec::check_change_chunk(&huge).is_err());
     // The committed crasher is this bomb.
     let fixed = fuzz_dir().join("artifacts-fixed/change_chunks/op-bomb-2e40");
     assert_eq!(std::fs::read(fixed).expect("the fixed crasher"), huge);

@@ -193,8 +193,12 @@ fn inflating_bombs_nested_and_oversized_input_is_refused_in_bounded_memory() {
     // Past the size limits: one change over 1 MiB; changes summing past the document's
     // 8 MiB; more operations in one push than the limit.
     let huge = push_of(&a, h, a.actor(), |d| {
-        d.put(ROOT, "padding", "x".repeat(wire::MAX_CHANGE_BYTES + 1))
-            .unwrap();
+        d.put(
+            ROOT,
+            "padding",
+            "x".repeat(saferound_core::codec::MAX_CHANGE_BYTES + 1),
+        )
+        .unwrap();
     });
     let why = push_refused(&server, &t, huge, RejectCode::InvalidChange);
     assert!(why.contains("exceeds"), "{why}");
@@ -225,7 +229,7 @@ fn inflating_bombs_nested_and_oversized_input_is_refused_in_bounded_memory() {
         RejectCode::TooLarge,
     );
     assert!(why.contains("bytes"), "{why}");
-    let ops = wire::MAX_OPS_PER_CHANGE;
+    let ops = saferound_core::codec::MAX_OPS_PER_CHANGE;
     let why = push_refused(
         &server,
         &t,

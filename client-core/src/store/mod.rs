@@ -15,6 +15,7 @@ use automerge::transaction::CommitOptions;
 use automerge::{ActorId, AutoCommit, ChangeHash};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
+use crate::codec::{decode_heads, encode_heads, load_stored, split_change_chunks};
 use crate::doc;
 use crate::error::{Error, Result};
 use crate::ids::{BlobHash, DocId, Timestamp};
@@ -759,7 +760,7 @@ impl Tx<'_> {
     /// creating it. Each change is parsed on its own, so damage is an error, never a
     /// silently shortened history; changes whose dependencies are missing are an error.
     /// The bytes pass the same bounded framing check the server applies to a device's
-    /// (`wire::check_change_chunk`) before Automerge parses them: Automerge 0.12 can panic
+    /// (`codec::check_change_chunk`) before Automerge parses them: Automerge 0.12 can panic
     /// or allocate without bound on crafted changes, and a phone trusts no network.
     pub fn apply_changes(&mut self, id: DocId, changes: &[Vec<u8>]) -> Result<()> {
         self.apply_received(id, changes).map(|_| ())
@@ -774,7 +775,7 @@ impl Tx<'_> {
         let parsed = changes
             .iter()
             .map(|c| {
-                crate::sync::wire::check_change_chunk(c)
+                crate::codec::check_change_chunk(c)
                     .map_err(|e| Error::Document(format!("a change for {id} is refused: {e}")))?;
                 automerge::Change::from_bytes(c.clone())
                     .map_err(|e| Error::Document(format!("a change for {id} does not parse: {e}")))
@@ -1046,84 +1047,4 @@ fn load_doc(conn: &Connection, id: DocId, path: &Path) -> Result<Option<AutoComm
         path: path.to_path_buf(),
         reason: format!("document {id} does not load: {e}"),
     })
-}
-
-/// Loads stored document bytes (a snapshot and appended change chunks), after checking
-/// by their framing that every chunk is a document or an uncompressed change: what
-/// SafeRound writes. `AutoCommit::load` also takes compressed changes (which inflate)
-/// and Automerge 0.12's bundles, one of which, found by fuzzing stored documents, makes
-/// it allocate 512 MB from a few hundred bytes; a damaged or tampered file must not.
-pub fn load_stored(bytes: &[u8]) -> std::result::Result<AutoCommit, String> {
-    chunks(bytes, |kind| match kind {
-        0 | 1 => Ok(()),
-        _ => Err(format!(
-            "stored bytes hold a chunk of kind {kind}, which SafeRound never writes"
-        )),
-    })?;
-    AutoCommit::load(bytes).map_err(|e| e.to_string())
-}
-
-/// Splits concatenated change chunks (what `save_after` writes) into single changes.
-pub fn split_change_chunks(bytes: &[u8]) -> std::result::Result<Vec<&[u8]>, String> {
-    chunks(bytes, |kind| match kind {
-        1 => Ok(()),
-        _ => Err("stored changes are not uncompressed change chunks".into()),
-    })
-}
-
-/// Automerge chunks by their framing alone (magic, checksum, kind, LEB128 length, body).
-/// `kind_allowed` judges each chunk's kind before its length is read.
-fn chunks(
-    mut bytes: &[u8],
-    kind_allowed: impl Fn(u8) -> std::result::Result<(), String>,
-) -> std::result::Result<Vec<&[u8]>, String> {
-    const MAGIC: [u8; 4] = [0x85, 0x6f, 0x4a, 0x83];
-    let mut out = Vec::new();
-    while !bytes.is_empty() {
-        if bytes.len() < 10 || bytes[..4] != MAGIC {
-            return Err("stored bytes are not Automerge chunks".into());
-        }
-        kind_allowed(bytes[8])?;
-        let (mut len, mut shift, mut pos) = (0u64, 0u32, 9usize);
-        loop {
-            let b = *bytes.get(pos).ok_or("a chunk is cut short")?;
-            if shift > 56 {
-                return Err("a chunk's length does not fit".into());
-            }
-            len |= u64::from(b & 0x7f) << shift;
-            shift += 7;
-            pos += 1;
-            if b & 0x80 == 0 {
-                break;
-            }
-        }
-        let end = usize::try_from(len)
-            .ok()
-            .and_then(|l| pos.checked_add(l))
-            .filter(|e| *e <= bytes.len())
-            .ok_or("a chunk is cut short")?;
-        out.push(&bytes[..end]);
-        bytes = &bytes[end..];
-    }
-    Ok(out)
-}
-
-pub fn encode_heads(heads: &[ChangeHash]) -> Vec<u8> {
-    let mut sorted = heads.to_vec();
-    sorted.sort();
-    sorted.iter().flat_map(|h| h.0).collect()
-}
-
-pub fn decode_heads(bytes: &[u8]) -> Result<Vec<ChangeHash>> {
-    if bytes.len() % 32 != 0 {
-        return Err(Error::Document("stored heads are not whole hashes".into()));
-    }
-    Ok(bytes
-        .chunks_exact(32)
-        .map(|c| {
-            let mut h = [0u8; 32];
-            h.copy_from_slice(c);
-            ChangeHash(h)
-        })
-        .collect())
 }

@@ -489,7 +489,11 @@ pub fn sync_cancellable(
                 }
             };
             // The server's per-request limits (wire.rs), so it never refuses a whole page.
-            let doc_ops: u64 = doc.changes.iter().map(|c| wire::claimed_ops(c)).sum();
+            let doc_ops: u64 = doc
+                .changes
+                .iter()
+                .map(|c| crate::codec::claimed_ops(c))
+                .sum();
             let full = docs.len() >= wire::MAX_DOCS_PER_REQUEST
                 || bytes >= REQUEST_BUDGET
                 || changes + doc.changes.len() > wire::MAX_CHANGES_PER_REQUEST
@@ -595,7 +599,7 @@ fn apply(device: &Device, resp: &SyncResponse, report: &mut SyncReport) -> Resul
                 // the bytes: `load` would also take other chunk kinds, one of which
                 // (found by fuzzing stored documents) allocates 512 MB from a few bytes.
                 for c in &changes {
-                    wire::check_change_chunk(c).map_err(|e| {
+                    crate::codec::check_change_chunk(c).map_err(|e| {
                         Error::Document(format!("a directory change is refused: {e}"))
                     })?;
                 }

@@ -214,7 +214,7 @@ fn stored_change_chunks_split_into_single_changes_and_damage_is_an_error() {
         .iter()
         .map(|c| c.raw_bytes().to_vec())
         .collect();
-    let parts = saferound_core::store::split_change_chunks(&bytes).unwrap();
+    let parts = saferound_core::codec::split_change_chunks(&bytes).unwrap();
     assert_eq!(
         parts.iter().map(|p| p.to_vec()).collect::<Vec<_>>(),
         expected
@@ -225,12 +225,12 @@ fn stored_change_chunks_split_into_single_changes_and_damage_is_an_error() {
         boundaries.push(boundaries.last().unwrap() + c.len());
     }
     for cut in 1..bytes.len() {
-        let r = saferound_core::store::split_change_chunks(&bytes[..cut]);
+        let r = saferound_core::codec::split_change_chunks(&bytes[..cut]);
         assert_eq!(r.is_ok(), boundaries.contains(&cut), "cut at {cut}");
     }
     let mut garbage = bytes.clone();
     garbage[0] ^= 0xff;
-    assert!(saferound_core::store::split_change_chunks(&garbage).is_err());
+    assert!(saferound_core::codec::split_change_chunks(&garbage).is_err());
 }
 
 #[test]
@@ -362,7 +362,7 @@ fn two_handles_on_one_file_always_see_each_others_writes() {
 /// is refused before Automerge sees it, like a compressed change or a cut-off chunk.
 #[test]
 fn stored_bytes_of_other_chunk_kinds_are_refused_before_automerge_parses_them() {
-    use saferound_core::store::load_stored;
+    use saferound_core::codec::load_stored;
     let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(
         "../fuzz/artifacts-fixed/stored_document/oom-bcf1875ef3beed00a4bcb16629a1378be31a1961",
     );

@@ -250,7 +250,7 @@ pub(crate) fn campaign_of(institution: InstitutionId, r: CampaignTuple) -> Resul
 
 /// The ledger rows of a stored document (for `rebuild_ledger`).
 pub(crate) fn derive_ledger(id: &str, bytes: &[u8]) -> Result<LedgerRows> {
-    let mut doc = saferound_core::store::load_stored(bytes)
+    let mut doc = saferound_core::codec::load_stored(bytes)
         .map_err(|e| StoreError::Corrupt(format!("document {id}: {e}")))?;
     crate::ledger::derive(&mut doc, None)
         .map_err(|e| StoreError::Corrupt(format!("document {id}: {e}")))

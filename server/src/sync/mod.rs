@@ -39,13 +39,13 @@ pub const MAX_DEPTH: usize = 32;
 /// The depth of the deepest object the new changes create, judged before Automerge
 /// applies them: objects made in this push count from their parent's depth, existing
 /// ones from the stored document (walked up iteratively, never past `MAX_DEPTH`). The
-/// objects are read from the changes' columns (`wire::objects_made`), not by expanding
+/// objects are read from the changes' columns (`saferound_core::codec::objects_made`), not by expanding
 /// every operation with `Change::decode`.
 fn deepest_new_object(before: Option<&AutoCommit>, new: &[Change]) -> Result<usize, String> {
     let mut made: HashMap<(u64, Vec<u8>), usize> = HashMap::new();
     let mut deepest = 0;
     for c in new {
-        for o in wire::objects_made(c.raw_bytes())? {
+        for o in saferound_core::codec::objects_made(c.raw_bytes())? {
             let parent = match o.parent {
                 None => 0,
                 Some((counter, actor)) => match made.get(&(counter, actor.to_vec())) {
@@ -90,7 +90,7 @@ fn reject(
     let reason = reason.into();
     tracing::info!(document = %id, ?code, %reason, "pushed changes refused");
     let server_doc = stored
-        .and_then(|s| saferound_core::store::load_stored(&s.bytes).ok())
+        .and_then(|s| saferound_core::codec::load_stored(&s.bytes).ok())
         .map(|mut d| d.save())
         .unwrap_or_default();
     Outcome::Rejected(Rejection {
@@ -124,7 +124,7 @@ pub fn in_guarded_section() -> bool {
 /// Parses a change from a device: framing first (bounded: `check_change_chunk`), then
 /// Automerge's parser, guarded, so a crafted change that trips a panic is a rejection.
 pub(crate) fn parse_change(bytes: &[u8]) -> Result<Change, String> {
-    wire::check_change_chunk(bytes)?;
+    saferound_core::codec::check_change_chunk(bytes)?;
     let owned = bytes.to_vec();
     match guarded(move || Change::from_bytes(owned)) {
         Ok(Ok(c)) => Ok(c),
@@ -180,7 +180,7 @@ pub(crate) fn merge_one(
     if push
         .changes
         .iter()
-        .map(|b| wire::claimed_ops(b))
+        .map(|b| saferound_core::codec::claimed_ops(b))
         .sum::<u64>()
         > MAX_OPS_PER_PUSH
     {
@@ -215,7 +215,7 @@ pub(crate) fn merge_one(
         );
     }
     let mut before = match stored {
-        Some(s) => match saferound_core::store::load_stored(&s.bytes) {
+        Some(s) => match saferound_core::codec::load_stored(&s.bytes) {
             Ok(d) => Some(d),
             Err(e) => {
                 tracing::error!(%id, "stored document does not load: {e}");
@@ -416,7 +416,7 @@ pub async fn handle(
         .docs
         .iter()
         .flat_map(|p| &p.changes)
-        .map(|b| wire::claimed_ops(b))
+        .map(|b| saferound_core::codec::claimed_ops(b))
         .sum();
     if claimed > wire::MAX_OPS_PER_REQUEST {
         return Err(SyncError::TooManyOperations(wire::MAX_OPS_PER_REQUEST));
@@ -730,7 +730,7 @@ pub(crate) async fn directory(
             }
         }
     }
-    let d = saferound_core::store::load_stored(&stored.bytes).map_err(StoreError::Corrupt)?;
+    let d = saferound_core::codec::load_stored(&stored.bytes).map_err(StoreError::Corrupt)?;
     let dir = std::sync::Arc::new(
         doc::directory::read(&d).map_err(|e| StoreError::Corrupt(e.to_string()))?,
     );
@@ -779,7 +779,7 @@ pub async fn write_server_document(
             .await?
             .remove(&id);
         let mut d = match &stored {
-            Some(s) => saferound_core::store::load_stored(&s.bytes).map_err(StoreError::Corrupt)?,
+            Some(s) => saferound_core::codec::load_stored(&s.bytes).map_err(StoreError::Corrupt)?,
             None => AutoCommit::new(),
         }
         .with_actor(actor.clone());

@@ -312,7 +312,7 @@ pub async fn apply(
             .await?
             .remove(&id)
             .ok_or(ActionError::NotFound)?;
-        let mut d = saferound_core::store::load_stored(&stored.bytes)
+        let mut d = saferound_core::codec::load_stored(&stored.bytes)
             .map_err(|e| ActionError::Internal(e.to_string()))?
             .with_actor(ActorId::from(device.actor.as_slice()));
         let h = hazard::read_with(&d, false)?;

@@ -817,7 +817,7 @@ async fn photos(
         return Default::default();
     };
     tokio::task::spawn_blocking(move || {
-        saferound_core::store::load_stored(&stored.bytes)
+        saferound_core::codec::load_stored(&stored.bytes)
             .ok()
             .and_then(|d| saferound_core::doc::hazard::read_with(&d, false).ok())
             .map(|hz| {

@@ -141,7 +141,7 @@ async fn contents(
     tokio::task::spawn_blocking(move || {
         docs.into_iter()
             .filter_map(|(id, d)| {
-                let doc = saferound_core::store::load_stored(&d.bytes).ok()?;
+                let doc = saferound_core::codec::load_stored(&d.bytes).ok()?;
                 let r = weekly::read_with(&doc, false).ok()?;
                 Some((id, (r.all_clear, r.content)))
             })
