@@ -3,6 +3,7 @@
 //! projection the safety office reads, `store` everything persisted.
 
 pub mod accounts;
+pub mod app;
 pub mod backup;
 pub mod directory;
 pub mod export;
@@ -95,6 +96,15 @@ impl AppState {
     pub fn with_clock(mut self, clock: Arc<dyn saferound_core::Clock>) -> Self {
         self.clock = clock;
         self
+    }
+
+    /// Writes an entry to the audit log of the user's institution (none for a login
+    /// nobody has); a failure to write it is logged, never the caller's failure.
+    pub async fn audit(&self, user: Option<&store::User>, login: &str, action: &str, detail: &str) {
+        let inst = user.and_then(|u| u.institution);
+        if let Err(e) = self.storage.audit(inst, user, login, action, detail).await {
+            tracing::error!("audit log: {e}");
+        }
     }
 
     pub fn now(&self) -> chrono::DateTime<chrono::Utc> {

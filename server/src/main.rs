@@ -539,7 +539,7 @@ async fn serve(
         state.clone(),
         std::time::Duration::from_secs(3600),
     ));
-    let app = saferound_server::http::app(AppState { demo, ..state });
+    let app = saferound_server::app::app(AppState { demo, ..state });
     let acceptor = match tls {
         Some((cert, key)) => {
             let config = axum_server::tls_rustls::RustlsConfig::from_pem_file(&cert, &key)

@@ -72,7 +72,7 @@ pub async fn enroll(
         crate::throttle::Checked::Throttled(t) => {
             let login: String = req.login.chars().take(100).collect();
             let detail = format!("retry after {} s", t.retry_after_secs);
-            crate::web::audit(&state, None, &login, "enroll_throttled", &detail).await;
+            state.audit(None, &login, "enroll_throttled", &detail).await;
             return Err(ApiError::Throttled(t.retry_after_secs));
         }
         crate::throttle::Checked::Busy(busy) => return Err(ApiError::Busy(busy)),
@@ -89,7 +89,9 @@ pub async fn enroll(
                 _ => "wrong login or password",
             };
             let login: String = req.login.chars().take(100).collect();
-            crate::web::audit(&state, other.as_ref(), &login, "enroll_failed", why).await;
+            state
+                .audit(other.as_ref(), &login, "enroll_failed", why)
+                .await;
             return Err(ApiError::Unauthenticated);
         }
     };
@@ -110,14 +112,9 @@ pub async fn enroll(
         })
         .await?;
     tracing::info!(device = %device_id, user = %user.id, "device enrolled");
-    crate::web::audit(
-        &state,
-        Some(&user),
-        &user.login,
-        "device_enrolled",
-        &device_id,
-    )
-    .await;
+    state
+        .audit(Some(&user), &user.login, "device_enrolled", &device_id)
+        .await;
     Metrics::add(&state.metrics.enrollments, 1);
     Ok(Json(EnrollResponse {
         device_id,

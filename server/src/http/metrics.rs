@@ -1,44 +1,7 @@
-//! `/metrics` in Prometheus text format: counters the server keeps in memory since start.
-//! Read by a scraper with the bearer token of `--metrics-token`, or by an administrator
-//! signed in to the dashboard; anyone else gets a 401. The counters name no institution,
-//! but failed logins and sync volumes are still nobody else's business.
+//! The counters the server keeps in memory since start, and their Prometheus text format
+//! (served at `/metrics` by `web::admin::metrics`).
 
 use std::sync::atomic::{AtomicU64, Ordering};
-
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{IntoResponse, Response};
-use saferound_core::model::Role;
-
-use crate::AppState;
-use crate::web::Web;
-
-pub async fn serve(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    session: Result<Web, Response>,
-) -> Response {
-    let scraper = match (&state.metrics_token, super::bearer_token(&headers)) {
-        (Some(expected), Some(sent)) => {
-            crate::accounts::same_secret(expected, &crate::accounts::token_hash(sent))
-        }
-        _ => false,
-    };
-    let admin = session.is_ok_and(|w| w.is(Role::Administrator));
-    if !(scraper || admin) {
-        return (
-            StatusCode::UNAUTHORIZED,
-            [(header::WWW_AUTHENTICATE, "Bearer")],
-            "metrics need the bearer token of --metrics-token, or an administrator's session\n",
-        )
-            .into_response();
-    }
-    (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        state.metrics.render(),
-    )
-        .into_response()
-}
 
 #[derive(Default)]
 pub struct Metrics {

@@ -24,10 +24,11 @@ pub const SMALL_BODY: usize = 8 * 1024;
 /// The body of an administrative JSON request.
 pub const ADMIN_BODY: usize = 64 * 1024;
 
-pub fn app(state: AppState) -> Router {
+/// The device API and `/healthz`, each route with its body limit (the dashboard's routes
+/// are `web::routes`; `app::app` joins them).
+pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
-        .route("/metrics", get(metrics::serve))
         // Nothing large is read before the caller is known: enrolment carries a login
         // and a password, the admin API a few fields.
         .route(
@@ -60,12 +61,6 @@ pub fn app(state: AppState) -> Router {
             post(api::create_site).layer(DefaultBodyLimit::max(ADMIN_BODY)),
         )
         .layer(DefaultBodyLimit::max(wire::MAX_REQUEST_BYTES))
-        .merge(crate::web::routes())
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            guard::guard,
-        ))
-        .with_state(state)
 }
 
 /// Every failure a handler can answer with. Internal details are logged, not returned.

@@ -6,8 +6,8 @@ use std::collections::HashMap;
 
 use axum::Form;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
-use axum::response::Response;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use saferound_core::ids::{DepartmentId, SiteId, UserId};
 use saferound_core::model::{Role, SiteKind};
 use serde_json::json;
@@ -301,4 +301,35 @@ pub async fn post(
     }
     .await;
     super::finish_action(&state, &web, result, &format!("admin_{what}"), "/admin").await
+}
+
+/// `/metrics` in Prometheus text format. Read by a scraper with the bearer token of
+/// `--metrics-token`, or by an administrator signed in to the dashboard; anyone else gets
+/// a 401. The counters name no institution, but failed logins and sync volumes are still
+/// nobody else's business.
+pub async fn metrics(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    session: Result<Web, Response>,
+) -> Response {
+    let scraper = match (&state.metrics_token, crate::http::bearer_token(&headers)) {
+        (Some(expected), Some(sent)) => {
+            crate::accounts::same_secret(expected, &crate::accounts::token_hash(sent))
+        }
+        _ => false,
+    };
+    let admin = session.is_ok_and(|w| w.is(Role::Administrator));
+    if !(scraper || admin) {
+        return (
+            StatusCode::UNAUTHORIZED,
+            [(header::WWW_AUTHENTICATE, "Bearer")],
+            "metrics need the bearer token of --metrics-token, or an administrator's session\n",
+        )
+            .into_response();
+    }
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        state.metrics.render(),
+    )
+        .into_response()
 }

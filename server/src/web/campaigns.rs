@@ -781,8 +781,8 @@ pub async fn export(
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
     let file = match file.as_str() {
-        "summary.csv" => super::pages::TableFile::Csv,
-        "summary.xlsx" => super::pages::TableFile::Xlsx,
+        "summary.csv" => super::tables::TableFile::Csv,
+        "summary.xlsx" => super::tables::TableFile::Xlsx,
         _ => return StatusCode::NOT_FOUND.into_response(),
     };
     let Summary {
@@ -809,7 +809,7 @@ pub async fn export(
         "工作总结"
     };
     let name = format!("campaign-summary-{}-{today}", c.starts.year());
-    super::pages::table_download(&state, &web, file, &name, sheet, header, cells).await
+    super::tables::table_download(&state, &web, file, &name, sheet, header, cells).await
 }
 
 #[cfg(test)]

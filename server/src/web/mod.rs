@@ -3,6 +3,7 @@
 //! switch. Every page reads the ledger; every action goes through the hazard documents
 //! (`actions`), so phones and dashboard never disagree.
 
+pub mod action_error;
 pub mod actions;
 mod admin;
 pub mod campaigns;
@@ -13,6 +14,7 @@ pub mod i18n;
 pub mod pages;
 pub mod province;
 pub mod reports;
+mod tables;
 pub mod upload;
 
 use std::collections::HashMap;
@@ -189,6 +191,7 @@ fn label(state: &minijinja::State, code: Option<String>, kind: String) -> String
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/", get(|| async { Redirect::to("/ledger") }))
+        .route("/metrics", get(admin::metrics))
         .route(
             "/login",
             get(pages::login_page)
@@ -468,23 +471,11 @@ pub(crate) fn forbidden(state: &AppState, web: &Web) -> Response {
     )
 }
 
-/// Records an audit line; a failure to record is logged, not shown.
-pub(crate) async fn audit(
-    state: &AppState,
-    user: Option<&User>,
-    login: &str,
-    action: &str,
-    detail: &str,
-) {
-    let inst = user.and_then(|u| u.institution);
-    if let Err(e) = state.storage.audit(inst, user, login, action, detail).await {
-        tracing::error!("audit log: {e}");
-    }
-}
-
 /// Records an action of the signed-in user.
 pub(crate) async fn audit_action(state: &AppState, web: &Web, action: &str, detail: &str) {
-    audit(state, Some(&web.user), &web.user.login, action, detail).await;
+    state
+        .audit(Some(&web.user), &web.user.login, action, detail)
+        .await;
 }
 
 /// The end of a form that changes something: on success the action is audited (with

@@ -16,7 +16,8 @@ use saferound_core::model::{
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::actions::{self, ActionError, HazardAction};
+use super::action_error::ActionError;
+use super::actions::{self, HazardAction};
 use super::upload::FormInput;
 use super::{
     LANG_COOKIE, SESSION_COOKIE, SESSION_HOURS, Web, csrf_refusal, error_page, i18n, render,
@@ -164,14 +165,9 @@ pub async fn login(
         Ok(crate::throttle::Checked::Wrong) => false,
         Ok(crate::throttle::Checked::Throttled(t)) => {
             let detail = format!("retry after {} s", t.retry_after_secs);
-            super::audit(
-                &state,
-                target.as_ref(),
-                f.login.trim(),
-                "login_locked",
-                &detail,
-            )
-            .await;
+            state
+                .audit(target.as_ref(), f.login.trim(), "login_locked", &detail)
+                .await;
             return again("login_locked", StatusCode::TOO_MANY_REQUESTS);
         }
         Ok(crate::throttle::Checked::Busy(busy)) => {
@@ -190,11 +186,13 @@ pub async fn login(
         Some(u) if ok && u.active => u,
         _ => {
             crate::http::metrics::Metrics::add(&state.metrics.auth_failures, 1);
-            super::audit(&state, user.as_ref(), f.login.trim(), "login_failed", "").await;
+            state
+                .audit(user.as_ref(), f.login.trim(), "login_failed", "")
+                .await;
             return again("login_failed", StatusCode::UNAUTHORIZED);
         }
     };
-    super::audit(&state, Some(&user), &user.login, "login", "").await;
+    state.audit(Some(&user), &user.login, "login", "").await;
     start_session(&state, lang, &user, "/ledger").await
 }
 
@@ -1247,83 +1245,12 @@ async fn export_rows(
     Ok(out)
 }
 
-pub(crate) fn download(content_type: &str, name: &str, bytes: Vec<u8>) -> Response {
-    (
-        [
-            (header::CONTENT_TYPE, content_type.to_string()),
-            (
-                header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"{name}\""),
-            ),
-            (header::CACHE_CONTROL, "no-store".to_string()),
-        ],
-        bytes,
-    )
-        .into_response()
-}
-
-/// How a table goes out: CSV (with the UTF-8 byte-order mark Excel needs) or a workbook.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum TableFile {
-    Csv,
-    Xlsx,
-}
-
-impl TableFile {
-    pub(crate) fn ext(self) -> &'static str {
-        match self {
-            TableFile::Csv => "csv",
-            TableFile::Xlsx => "xlsx",
-        }
-    }
-}
-
-/// A table as a download named `name`.csv or `name`.xlsx (one sheet, `sheet`), the
-/// workbook built off the async threads. The one way every export leaves the server.
-pub(crate) async fn table_download(
-    state: &AppState,
-    web: &Web,
-    file: TableFile,
-    name: &str,
-    sheet: &'static str,
-    header: Vec<String>,
-    rows: Vec<Vec<String>>,
-) -> Response {
-    let file_name = format!("{name}.{}", file.ext());
-    match file {
-        TableFile::Csv => {
-            let h: Vec<&str> = header.iter().map(String::as_str).collect();
-            download(
-                "text/csv; charset=utf-8",
-                &file_name,
-                export::csv(&h, &rows),
-            )
-        }
-        TableFile::Xlsx => {
-            let built = tokio::task::spawn_blocking(move || {
-                let h: Vec<&str> = header.iter().map(String::as_str).collect();
-                export::xlsx(sheet, &h, &rows)
-            })
-            .await;
-            match built {
-                Ok(Ok(bytes)) => download(
-                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                    &file_name,
-                    bytes,
-                ),
-                Ok(Err(e)) => super::internal(state, web, e),
-                Err(e) => super::internal(state, web, e),
-            }
-        }
-    }
-}
-
 pub async fn export_csv(
     State(state): State<AppState>,
     web: Web,
     Query(f): Query<Filter>,
 ) -> Response {
-    export_ledger(state, web, f, TableFile::Csv).await
+    export_ledger(state, web, f, super::tables::TableFile::Csv).await
 }
 
 pub async fn export_xlsx(
@@ -1331,11 +1258,16 @@ pub async fn export_xlsx(
     web: Web,
     Query(f): Query<Filter>,
 ) -> Response {
-    export_ledger(state, web, f, TableFile::Xlsx).await
+    export_ledger(state, web, f, super::tables::TableFile::Xlsx).await
 }
 
 /// The ledger, as the filter shows it, in the customary columns.
-async fn export_ledger(state: AppState, web: Web, f: Filter, file: TableFile) -> Response {
+async fn export_ledger(
+    state: AppState,
+    web: Web,
+    f: Filter,
+    file: super::tables::TableFile,
+) -> Response {
     let rows = match export_rows(&state, &web, &f).await {
         Ok(r) => r,
         Err(r) => return r,
@@ -1357,5 +1289,5 @@ async fn export_ledger(state: AppState, web: Web, f: Filter, file: TableFile) ->
         .map(|c| c.to_string())
         .collect();
     let name = format!("ledger-{}", state.today_in(super::default_tz()));
-    table_download(&state, &web, file, &name, sheet, header, rows).await
+    super::tables::table_download(&state, &web, file, &name, sheet, header, rows).await
 }

@@ -295,9 +295,9 @@ async fn weekly_export(
         })
         .collect();
     let file = if xlsx {
-        super::pages::TableFile::Xlsx
+        super::tables::TableFile::Xlsx
     } else {
-        super::pages::TableFile::Csv
+        super::tables::TableFile::Csv
     };
     super::audit_action(
         &state,
@@ -307,7 +307,7 @@ async fn weekly_export(
     )
     .await;
     let sheet = if en { "Weekly reports" } else { "周报" };
-    super::pages::table_download(
+    super::tables::table_download(
         &state,
         &web,
         file,

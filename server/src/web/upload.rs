@@ -24,7 +24,7 @@ use saferound_core::store::blobs::{DEFAULT_MAX_PHOTO_BYTES, sniff_image};
 use sha2::Digest;
 use tokio::io::AsyncWriteExt;
 
-use super::actions::ActionError;
+use super::action_error::ActionError;
 use super::{MAX_FORM_BYTES, Web};
 use crate::AppState;
 
