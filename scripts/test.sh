@@ -27,6 +27,9 @@ phase "format and import circles"
 # them (a second feature set would rebuild).
 cargo build --workspace --locked --lib --bins
 phase "build"
+# The workspace's lints (Cargo.toml, [workspace.lints]) with every warning an error.
+cargo clippy --workspace --all-targets --locked -- -D warnings
+phase "clippy"
 # Under a throwaway PostgreSQL (scripts/with-postgres.sh): the storage suite runs on both
 # backends, and SAFEROUND_REQUIRE_PG=1 makes a missing database a failure, not a skip.
 scripts/with-postgres.sh cargo test --workspace --locked --lib --bins --tests "$@"

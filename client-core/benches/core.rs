@@ -49,12 +49,12 @@ fn record_inspection(d: &Device, codes: &[String]) -> Vec<DocId> {
         d.answer(i, code, r, "已检查", &[], None).unwrap();
     }
     let mut ids = vec![i];
-    for n in 0..3 {
+    for (n, code) in codes.iter().take(3).enumerate() {
         ids.push(
             d.add_finding(
                 i,
                 &NewFinding {
-                    item: Some(codes[n].clone()),
+                    item: Some(code.clone()),
                     risk: Some(if n == 0 {
                         RiskGrade::Significant
                     } else {

@@ -429,7 +429,7 @@ pub fn encode_heads(heads: &[ChangeHash]) -> Vec<u8> {
 }
 
 pub fn decode_heads(bytes: &[u8]) -> crate::Result<Vec<ChangeHash>> {
-    if bytes.len() % 32 != 0 {
+    if !bytes.len().is_multiple_of(32) {
         return Err(Error::Document("stored heads are not whole hashes".into()));
     }
     Ok(bytes

@@ -310,10 +310,10 @@ impl Device {
             .directory_cache
             .lock()
             .unwrap_or_else(|p| p.into_inner());
-        if let Some((h, dir)) = cache.as_ref() {
-            if *h == heads {
-                return Ok(dir.clone());
-            }
+        if let Some((h, dir)) = cache.as_ref()
+            && *h == heads
+        {
+            return Ok(dir.clone());
         }
         let dir = Arc::new(match self.store.load(id)? {
             Some(d) => Some(directory::read(&d)?),

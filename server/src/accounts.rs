@@ -51,7 +51,7 @@ pub fn password_problem(password: &str, login: &str) -> Option<String> {
     // What makes "monkey2026!" as guessable as "monkey": trailing digits and symbols.
     let stem = lower.trim_end_matches(|c: char| !c.is_alphabetic());
     let common = common_passwords().contains(lower.as_str()) || common_passwords().contains(stem);
-    let one_char = lower.chars().all(|c| Some(c) == lower.chars().next());
+    let one_char = lower.chars().all(|c| lower.starts_with(c));
     if common || one_char || stem.is_empty() || lower == login.trim().to_lowercase() {
         return Some("password: too common or too easy to guess; choose another".into());
     }

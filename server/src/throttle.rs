@@ -48,14 +48,14 @@ async fn attempt(
     addr: Option<IpAddr>,
     now: i64,
 ) -> Result<Result<i64, Throttled>, StoreError> {
-    if let Some(a) = addr {
-        if let Some(c) = storage.attempts_of(&addr_key(a)).await? {
-            if c.window_start >= now - WINDOW_SECS && c.attempts >= ADDR_FAILURES {
-                return Ok(Err(Throttled {
-                    retry_after_secs: (c.window_start + WINDOW_SECS - now).max(1),
-                }));
-            }
-        }
+    if let Some(a) = addr
+        && let Some(c) = storage.attempts_of(&addr_key(a)).await?
+        && c.window_start >= now - WINDOW_SECS
+        && c.attempts >= ADDR_FAILURES
+    {
+        return Ok(Err(Throttled {
+            retry_after_secs: (c.window_start + WINDOW_SECS - now).max(1),
+        }));
     }
     let key = login_key(login);
     let counts = storage

@@ -48,7 +48,7 @@ fn devices_syncing_through_a_flaky_network_converge_and_nothing_is_lost_or_doubl
         .unwrap_or(20);
     let tmp = tempfile::tempdir().unwrap();
     let server = Server::start(tmp.path());
-    let proxy = FlakyProxy::start(&server.url, 0x5afe_0d);
+    let proxy = FlakyProxy::start(&server.url, 0x005a_fe0d);
     let logins = ["inspector", "inspector2", "inspector", "inspector2"];
     let devices: Vec<Device> = logins
         .iter()

@@ -172,7 +172,7 @@ fn devices_switching_replicas_converge_and_concurrent_edits_survive() {
         "DORM-01",
         AnswerResult::Fail,
         "照片",
-        &[photo.clone()],
+        std::slice::from_ref(&photo),
         None,
     )
     .unwrap();

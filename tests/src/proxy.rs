@@ -135,15 +135,15 @@ fn pipe(
                     std::thread::sleep(Duration::from_millis(rng.next() % (delay_ms + 1)));
                 }
                 let before = used.fetch_add(n as u64, Ordering::SeqCst);
-                if let Some(b) = budget {
-                    if before + n as u64 > b {
-                        let keep = b.saturating_sub(before) as usize;
-                        let _ = to.write_all(&buf[..keep]);
-                        stats.cut.fetch_add(1, Ordering::Relaxed);
-                        let _ = from.shutdown(Shutdown::Both);
-                        let _ = to.shutdown(Shutdown::Both);
-                        return;
-                    }
+                if let Some(b) = budget
+                    && before + n as u64 > b
+                {
+                    let keep = b.saturating_sub(before) as usize;
+                    let _ = to.write_all(&buf[..keep]);
+                    stats.cut.fetch_add(1, Ordering::Relaxed);
+                    let _ = from.shutdown(Shutdown::Both);
+                    let _ = to.shutdown(Shutdown::Both);
+                    return;
                 }
                 if to.write_all(&buf[..n]).is_err() {
                     break;

@@ -20,7 +20,6 @@ use automerge::transaction::Transactable;
 use automerge::{AutoCommit, ObjType, ROOT, ReadDoc};
 use autosurgeon::{Hydrate, Reconcile};
 use serde::{Deserialize, Serialize};
-use uuid::Uuid;
 
 use crate::error::{Error, Result};
 use crate::ids::{CampaignId, DocId, InstitutionId, SiteId, UserId};
@@ -162,7 +161,7 @@ pub fn derived_id(parts: &[&str]) -> DocId {
 /// writes that change byte for byte the same (same actor, time 0, same operations), so
 /// Automerge sees one change, not two competing roots.
 pub fn genesis_actor(id: DocId) -> automerge::ActorId {
-    automerge::ActorId::from(Uuid::from(id.0).as_bytes().as_slice())
+    automerge::ActorId::from(id.0.as_bytes().as_slice())
 }
 
 /// Validates a short free-text field: trimmed, not empty when required, bounded.

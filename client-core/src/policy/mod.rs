@@ -270,7 +270,7 @@ pub fn judge(
             Record::Hazard(h) => h.as_ref(),
             _ => unreachable!("kinds were compared"),
         });
-        j.hazard_events(b, a, &new_events)?;
+        j.hazard_events(b, a, new_events)?;
     }
     for r in RULES.iter().filter(|r| r.kind == kind) {
         for field in r.fields {
@@ -281,7 +281,7 @@ pub fn judge(
                 // a field that is empty at creation and already holds a value was
                 // written afterwards, and is judged as a change from empty.
                 None if r.set == Set::Empty && !is_empty(va) => {
-                    j.change(field, r.change, before, after, &null, va, &new_events)?;
+                    j.change(field, r.change, before, after, &null, va, new_events)?;
                     j.check(field, r.check, &null, va)?;
                 }
                 None => {
@@ -289,7 +289,7 @@ pub fn judge(
                     j.check(field, r.check, &null, va)?;
                 }
                 Some(vb) if vb != va => {
-                    j.change(field, r.change, before, after, vb, va, &new_events)?;
+                    j.change(field, r.change, before, after, vb, va, new_events)?;
                     j.check(field, r.check, vb, va)?;
                 }
                 Some(_) => {}
@@ -303,13 +303,14 @@ pub fn judge(
                 "an inspection is changed by the inspectors on it",
             ));
         }
-        if let Some(Record::Inspection(b)) = before.map(|b| &b.record) {
-            if b.submitted.is_some() && a.inspectors.len() > b.inspectors.len() {
-                return Err(Refusal::forbidden(
-                    "inspectors",
-                    "inspectors join an inspection before it is submitted",
-                ));
-            }
+        if let Some(Record::Inspection(b)) = before.map(|b| &b.record)
+            && b.submitted.is_some()
+            && a.inspectors.len() > b.inspectors.len()
+        {
+            return Err(Refusal::forbidden(
+                "inspectors",
+                "inspectors join an inspection before it is submitted",
+            ));
         }
     }
     // Who wrote as whom: an entry names the change's own actor and author, and stays.
@@ -757,13 +758,13 @@ impl Judging<'_> {
             .directory
             .and_then(|d| d.created_at.as_deref())
             .and_then(|c| c.parse::<Timestamp>().ok());
-        if let Some(setup) = setup {
-            if t.0 < setup.0 - MAX_BEFORE_SETUP {
-                return Err(Refusal::invalid(
-                    field,
-                    format!("is before the institution was set up on the server ({setup})"),
-                ));
-            }
+        if let Some(setup) = setup
+            && t.0 < setup.0 - MAX_BEFORE_SETUP
+        {
+            return Err(Refusal::invalid(
+                field,
+                format!("is before the institution was set up on the server ({setup})"),
+            ));
         }
         if ahead > FLAG_AHEAD {
             self.verdict.flags.push(Flag::ClockAhead {

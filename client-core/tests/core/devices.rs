@@ -32,7 +32,7 @@ fn an_inspection_records_answers_findings_and_freezes_on_submit() {
         "DORM-02",
         AnswerResult::Fail,
         "走廊堆放自行车",
-        &[photo.clone()],
+        std::slice::from_ref(&photo),
         None,
     )
     .unwrap();
@@ -654,12 +654,12 @@ fn a_typical_inspection_with_three_findings_is_small_on_disk() {
         };
         d.answer(i, code, r, "已检查", &[], None).unwrap();
     }
-    for n in 0..3 {
+    for (n, code) in codes.iter().take(3).enumerate() {
         ids.push(
             d.add_finding(
                 i,
                 &NewFinding {
-                    item: Some(codes[n].clone()),
+                    item: Some(code.clone()),
                     description: format!("隐患描述 {n}：现场发现问题，需要整改"),
                     location: "2F".into(),
                     ..Default::default()

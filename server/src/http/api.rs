@@ -159,13 +159,12 @@ pub async fn sync(
     if let Some(ct) = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
+        && ct != wire::CONTENT_TYPE
     {
-        if ct != wire::CONTENT_TYPE {
-            return Err(ApiError::BadRequest(format!(
-                "content type must be {}",
-                wire::CONTENT_TYPE
-            )));
-        }
+        return Err(ApiError::BadRequest(format!(
+            "content type must be {}",
+            wire::CONTENT_TYPE
+        )));
     }
     // A slot before the body is read: a device cannot hold many bodies at once, and the
     // bodies read at once fit a budget of bytes (by their declared length; a body sent

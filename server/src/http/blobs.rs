@@ -227,12 +227,12 @@ pub fn upload_range(headers: &HeaderMap, body_len: usize) -> Result<(u64, Option
     if total.is_some_and(|t| t > max) || end.is_none_or(|e| e > max) {
         return Err(ApiError::TooLarge);
     }
-    if let (Some(t), Some(e)) = (total, end) {
-        if e > t {
-            return Err(ApiError::BadRequest(
-                "the body goes past Upload-Length".into(),
-            ));
-        }
+    if let (Some(t), Some(e)) = (total, end)
+        && e > t
+    {
+        return Err(ApiError::BadRequest(
+            "the body goes past Upload-Length".into(),
+        ));
     }
     Ok((offset, total))
 }

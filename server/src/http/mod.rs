@@ -160,10 +160,10 @@ impl IntoResponse for ApiError {
             r.headers_mut()
                 .insert(header::RETRY_AFTER, header::HeaderValue::from_static("60"));
         }
-        if let ApiError::Throttled(secs) = &self {
-            if let Ok(v) = header::HeaderValue::from_str(&secs.to_string()) {
-                r.headers_mut().insert(header::RETRY_AFTER, v);
-            }
+        if let ApiError::Throttled(secs) = &self
+            && let Ok(v) = header::HeaderValue::from_str(&secs.to_string())
+        {
+            r.headers_mut().insert(header::RETRY_AFTER, v);
         }
         if status == StatusCode::UNAUTHORIZED {
             r.headers_mut().insert(

@@ -336,6 +336,29 @@ pub(crate) fn hazard_filter(
     (clauses.join(" AND "), args)
 }
 
+/// Counts one password attempt for a key (`?1`) at `?2`, its window starting again when it
+/// began before `?3`; both backends send this text (PostgreSQL with `$n` placeholders).
+pub const ATTEMPT_UPSERT: &str = "INSERT INTO password_attempts (key, window_start, attempts, not_before)
+     VALUES (?1, ?2, 1, NULL)
+     ON CONFLICT (key) DO UPDATE SET
+       attempts = CASE WHEN password_attempts.window_start < ?3 THEN 1 ELSE password_attempts.attempts + 1 END,
+       not_before = CASE WHEN password_attempts.window_start < ?3 THEN NULL ELSE password_attempts.not_before END,
+       window_start = CASE WHEN password_attempts.window_start < ?3 THEN ?2 ELSE password_attempts.window_start END
+     RETURNING attempts, window_start, not_before";
+
+/// One throttle key's attempts, without counting one.
+pub const ATTEMPTS_OF: &str =
+    "SELECT attempts, window_start, not_before FROM password_attempts WHERE key = ?1";
+
+/// Marks a user's password as one to change (`?1`: the user id).
+pub const PASSWORD_DUE_SET: &str =
+    "INSERT INTO password_due (user_id) VALUES (?1) ON CONFLICT (user_id) DO NOTHING";
+/// Whether a user's password is one to change.
+pub const PASSWORD_DUE_GET: &str = "SELECT 1 FROM password_due WHERE user_id = ?1";
+/// A password set (`?1`: the login) is no longer one to change.
+pub const PASSWORD_SET_CLEARS_DUE: &str =
+    "DELETE FROM password_due WHERE user_id IN (SELECT id FROM users WHERE login = ?1)";
+
 #[cfg(test)]
 mod filter_tests {
     use super::*;
@@ -373,26 +396,3 @@ mod filter_tests {
         );
     }
 }
-
-/// Counts one password attempt for a key (`?1`) at `?2`, its window starting again when it
-/// began before `?3`; both backends send this text (PostgreSQL with `$n` placeholders).
-pub const ATTEMPT_UPSERT: &str = "INSERT INTO password_attempts (key, window_start, attempts, not_before)
-     VALUES (?1, ?2, 1, NULL)
-     ON CONFLICT (key) DO UPDATE SET
-       attempts = CASE WHEN password_attempts.window_start < ?3 THEN 1 ELSE password_attempts.attempts + 1 END,
-       not_before = CASE WHEN password_attempts.window_start < ?3 THEN NULL ELSE password_attempts.not_before END,
-       window_start = CASE WHEN password_attempts.window_start < ?3 THEN ?2 ELSE password_attempts.window_start END
-     RETURNING attempts, window_start, not_before";
-
-/// One throttle key's attempts, without counting one.
-pub const ATTEMPTS_OF: &str =
-    "SELECT attempts, window_start, not_before FROM password_attempts WHERE key = ?1";
-
-/// Marks a user's password as one to change (`?1`: the user id).
-pub const PASSWORD_DUE_SET: &str =
-    "INSERT INTO password_due (user_id) VALUES (?1) ON CONFLICT (user_id) DO NOTHING";
-/// Whether a user's password is one to change.
-pub const PASSWORD_DUE_GET: &str = "SELECT 1 FROM password_due WHERE user_id = ?1";
-/// A password set (`?1`: the login) is no longer one to change.
-pub const PASSWORD_SET_CLEARS_DUE: &str =
-    "DELETE FROM password_due WHERE user_id IN (SELECT id FROM users WHERE login = ?1)";

@@ -96,7 +96,7 @@ fn reject(
     Outcome::Rejected(Rejection {
         id: id.0,
         code,
-        reason: reason.into(),
+        reason,
         server_doc,
         missing_photos: Vec::new(),
     })
@@ -724,10 +724,10 @@ pub(crate) async fn directory(
     };
     {
         let cache = CACHE.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some((heads, dir)) = cache.as_ref().and_then(|c| c.get(&institution)) {
-            if *heads == stored.heads {
-                return Ok(Some(dir.clone()));
-            }
+        if let Some((heads, dir)) = cache.as_ref().and_then(|c| c.get(&institution))
+            && *heads == stored.heads
+        {
+            return Ok(Some(dir.clone()));
         }
     }
     let d = saferound_core::codec::load_stored(&stored.bytes).map_err(StoreError::Corrupt)?;

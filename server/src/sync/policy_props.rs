@@ -56,7 +56,7 @@ fn person(login: &str) -> PersonRef {
 
 fn actor(login: &str) -> ActorId {
     let d = doc::derived_id(&["test actor", login]);
-    ActorId::from(uuid::Uuid::from(d.0).as_bytes().as_slice())
+    ActorId::from(d.0.as_bytes().as_slice())
 }
 
 fn device(login: &str) -> DeviceAuth {
