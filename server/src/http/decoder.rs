@@ -25,7 +25,13 @@ fn decoder() -> &'static Sender<Job> {
             .name("sync-decoder".into())
             .spawn(move || {
                 for (body, reply) in rx {
-                    let decoded = wire::decode(&body, wire::MAX_REQUEST_BYTES);
+                    // A panic must cost one request, never the thread every sync needs.
+                    let decoded = std::panic::catch_unwind(|| {
+                        wire::decode::<SyncRequest>(&body, wire::MAX_REQUEST_BYTES)
+                    })
+                    .unwrap_or_else(|_| {
+                        Err(WireError::Malformed("the body could not be decoded".into()))
+                    });
                     drop(body);
                     // The request may have gone meanwhile (client disconnected).
                     let _ = reply.send(decoded);
