@@ -23,6 +23,7 @@ use crate::error::{Error, Result};
 use crate::ids::{
     BlobHash, CampaignId, DepartmentId, DocId, InstitutionId, LocalDate, SiteId, Timestamp, UserId,
 };
+use crate::model::deadline;
 use crate::model::lifecycle::{self, EventKind, HazardStatus};
 use crate::model::role::Named;
 use crate::model::templates::{self, Template};
@@ -107,9 +108,6 @@ pub struct HazardRow {
     pub overdue: bool,
     pub due_soon: bool,
 }
-
-/// How many days ahead "due soon" looks.
-pub const DUE_SOON_DAYS: i64 = 3;
 
 pub struct Device {
     store: Store,
@@ -850,13 +848,13 @@ impl Device {
             .filter_map(|s| {
                 let status = s.status.as_deref().and_then(|x| x.parse().ok());
                 let deadline = s.deadline.as_deref().and_then(|x| x.parse().ok());
-                let overdue = hazard::overdue(status, deadline, now, tz);
-                let due_soon = hazard::due_soon(
+                let today = deadline::local_today(now, tz);
+                let overdue = deadline::overdue(status, deadline, today);
+                let due_soon = deadline::due_soon(
                     status,
                     deadline,
-                    now,
-                    tz,
-                    q.due_within_days.unwrap_or(DUE_SOON_DAYS),
+                    today,
+                    q.due_within_days.unwrap_or(deadline::DUE_SOON_DAYS),
                 );
                 if q.due_within_days.is_some() && !due_soon {
                     return None;

@@ -515,7 +515,7 @@ impl SafeRoundStore {
     /// Hazards in rectification that I am responsible for or re-inspect whose deadline is
     /// past (overdue, first) or within `days` days (3 if not given).
     pub fn due_soon(&self, days: Option<u32>) -> Result<Vec<HazardSummary>> {
-        let days = i64::from(days.unwrap_or(device::DUE_SOON_DAYS as u32));
+        let days = i64::from(days.unwrap_or(saferound_core::model::deadline::DUE_SOON_DAYS as u32));
         let mut all = Vec::new();
         for overdue in [true, false] {
             for responsible in [true, false] {

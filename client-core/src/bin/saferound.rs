@@ -589,7 +589,9 @@ fn run(cli: &Cli) -> Result<(), Error> {
                     .map(|s| find_site(&device, s))
                     .transpose()?,
                 overdue: f.overdue,
-                due_within_days: f.due_soon.then_some(saferound_core::device::DUE_SOON_DAYS),
+                due_within_days: f
+                    .due_soon
+                    .then_some(saferound_core::model::deadline::DUE_SOON_DAYS),
                 responsible_is_me: f.mine,
                 reinspector_is_me: f.to_verify,
                 limit: f.limit,

@@ -24,6 +24,7 @@ use super::conflicts::{self, Conflict};
 use super::{DocKind, PersonRef, SiteRef, object, put_header, put_text, read_text};
 use crate::error::{Error, Result};
 use crate::ids::{BlobHash, CampaignId, DocId, InstitutionId, LocalDate, Timestamp};
+use crate::model::deadline;
 use crate::model::lifecycle::{self, EventKind, HazardStatus};
 use crate::model::{HazardCategory, HazardGrade, RiskGrade};
 
@@ -428,14 +429,23 @@ pub fn set_risk(doc: &mut AutoCommit, risk: RiskGrade) -> Result<()> {
 
 impl Hazard {
     /// Past its deadline (end of that day in the institution's time zone) and not
-    /// rectified. Computed when asked, never stored.
+    /// rectified (`model::deadline`). Computed when asked, never stored.
     pub fn is_overdue(&self, now: DateTime<Utc>, tz: FixedOffset) -> bool {
-        overdue(self.status, self.plan.deadline, now, tz)
+        deadline::overdue(
+            self.status,
+            self.plan.deadline.map(|d| d.0),
+            deadline::local_today(now, tz),
+        )
     }
 
     /// Not overdue, and the deadline is within `days` days.
     pub fn is_due_soon(&self, now: DateTime<Utc>, tz: FixedOffset, days: i64) -> bool {
-        due_soon(self.status, self.plan.deadline, now, tz, days)
+        deadline::due_soon(
+            self.status,
+            self.plan.deadline.map(|d| d.0),
+            deadline::local_today(now, tz),
+            days,
+        )
     }
 
     /// The description, for lists: its first line, bounded.
@@ -451,29 +461,6 @@ pub(crate) fn read_title(description: &str) -> String {
         t.push('…');
     }
     t
-}
-
-/// Shared with the store's index: overdue from status and deadline alone.
-pub fn overdue(
-    status: Option<HazardStatus>,
-    deadline: Option<LocalDate>,
-    now: DateTime<Utc>,
-    tz: FixedOffset,
-) -> bool {
-    let today = now.with_timezone(&tz).date_naive();
-    matches!(status, Some(HazardStatus::InRectification)) && deadline.is_some_and(|d| today > d.0)
-}
-
-pub fn due_soon(
-    status: Option<HazardStatus>,
-    deadline: Option<LocalDate>,
-    now: DateTime<Utc>,
-    tz: FixedOffset,
-    days: i64,
-) -> bool {
-    let today = now.with_timezone(&tz).date_naive();
-    matches!(status, Some(HazardStatus::InRectification))
-        && deadline.is_some_and(|d| d.0 >= today && (d.0 - today).num_days() <= days)
 }
 
 /// Rewrites the description as a minimal splice, keeping concurrent edits elsewhere.

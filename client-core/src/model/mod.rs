@@ -2,6 +2,7 @@
 //! may do what, the hazard lifecycle and the checklist templates. No I/O here.
 
 mod builtin_templates;
+pub mod deadline;
 pub mod hazard;
 pub mod lifecycle;
 pub mod role;

@@ -3,6 +3,7 @@
 
 use chrono::{FixedOffset, NaiveDate};
 use saferound_core::ids::Timestamp;
+use saferound_core::model::deadline;
 use saferound_core::model::{HazardCategory, HazardGrade, HazardStatus, Lang, RiskGrade};
 
 use crate::ledger::HazardRow;
@@ -61,13 +62,21 @@ pub fn local_time(utc: &str, tz: FixedOffset) -> String {
         .unwrap_or_default()
 }
 
-/// Overdue: in rectification and past the deadline (a local date) on `today`.
+/// A ledger row's status, deadline and risk grade, as `model::deadline` judges them.
+pub fn deadline_terms(
+    h: &HazardRow,
+) -> (Option<HazardStatus>, Option<NaiveDate>, Option<RiskGrade>) {
+    (
+        h.status.as_deref().and_then(|s| s.parse().ok()),
+        h.deadline.as_deref().and_then(|d| d.parse().ok()),
+        h.risk.parse().ok(),
+    )
+}
+
+/// Overdue on `today` (`model::deadline::overdue`).
 pub fn is_overdue(h: &HazardRow, today: NaiveDate) -> bool {
-    h.status.as_deref() == Some("in_rectification")
-        && h.deadline
-            .as_deref()
-            .and_then(|d| d.parse::<NaiveDate>().ok())
-            .is_some_and(|d| today > d)
+    let (status, due, _) = deadline_terms(h);
+    deadline::overdue(status, due, today)
 }
 
 /// One ledger row as the export's cells; `n` is its 序号.

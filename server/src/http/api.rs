@@ -278,10 +278,7 @@ pub async fn hazards(
     let rows: Vec<serde_json::Value> = rows
         .into_iter()
         .map(|h| {
-            let overdue = h.status.as_deref() == Some("in_rectification")
-                && h.deadline
-                    .as_deref()
-                    .is_some_and(|d| d < today.format("%Y-%m-%d").to_string().as_str());
+            let overdue = crate::export::is_overdue(&h, today);
             let mut v = serde_json::to_value(&h).unwrap_or_default();
             v["overdue"] = serde_json::Value::Bool(overdue);
             v

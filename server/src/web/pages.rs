@@ -26,12 +26,9 @@ use crate::AppState;
 use crate::export;
 use crate::ledger::HazardRow;
 use crate::store::{HazardQuery, User};
+use saferound_core::model::deadline::{self, DUE_SOON_DAYS, ESCALATE_AFTER_DAYS};
 
 pub const PAGE_SIZE: u32 = 50;
-/// Days before the deadline a hazard counts as due soon.
-pub const DUE_SOON_DAYS: i64 = 3;
-/// Overdue this many days (or a major hazard overdue at all): escalated 督办.
-pub const ESCALATE_AFTER_DAYS: i64 = 7;
 /// Rows in one export, at most.
 pub const MAX_EXPORT_ROWS: usize = 200_000;
 
@@ -623,23 +620,13 @@ pub(crate) async fn resolve(
 
 /// A ledger row as pages show it.
 fn view(h: &HazardRow, today: NaiveDate, tz: FixedOffset) -> serde_json::Value {
-    let deadline = h
-        .deadline
-        .as_deref()
-        .and_then(|d| d.parse::<NaiveDate>().ok());
-    let in_rect = h.status.as_deref() == Some("in_rectification");
-    let overdue = export::is_overdue(h, today);
-    let days_overdue = deadline
-        .map(|d| (today - d).num_days())
-        .filter(|_| overdue)
-        .unwrap_or(0);
-    let due_soon =
-        in_rect && deadline.is_some_and(|d| d >= today && (d - today).num_days() <= DUE_SOON_DAYS);
+    let (status, due, risk) = export::deadline_terms(h);
+    let days_overdue = deadline::days_overdue(status, due, today);
     let mut v = serde_json::to_value(h).unwrap_or_default();
-    v["overdue"] = json!(overdue);
-    v["days_overdue"] = json!(days_overdue);
-    v["escalated"] = json!(overdue && (days_overdue > ESCALATE_AFTER_DAYS || h.risk == "major"));
-    v["due_soon"] = json!(due_soon);
+    v["overdue"] = json!(days_overdue.is_some());
+    v["days_overdue"] = json!(days_overdue.unwrap_or(0));
+    v["escalated"] = json!(deadline::escalated(status, due, today, risk));
+    v["due_soon"] = json!(deadline::due_soon(status, due, today, DUE_SOON_DAYS));
     v["reported_local"] = json!(export::local_time(&h.reported_at, tz));
     v["title"] = json!(
         h.description
