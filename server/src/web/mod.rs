@@ -3,6 +3,7 @@
 //! switch. Every page reads the ledger; every action goes through the hazard documents
 //! (`actions`), so phones and dashboard never disagree.
 
+mod account;
 pub mod action_error;
 pub mod actions;
 mod admin;
@@ -194,19 +195,19 @@ pub fn routes() -> Router<AppState> {
         .route("/metrics", get(admin::metrics))
         .route(
             "/login",
-            get(pages::login_page)
-                .post(pages::login)
+            get(account::login_page)
+                .post(account::login)
                 .layer(DefaultBodyLimit::max(crate::http::SMALL_BODY)),
         )
-        .route("/logout", post(pages::logout))
-        .route("/account/devices/revoke", post(pages::revoke_own_device))
+        .route("/logout", post(account::logout))
+        .route("/account/devices/revoke", post(account::revoke_own_device))
         .route(
             "/account/password",
-            get(pages::password_page)
-                .post(pages::change_password)
+            get(account::password_page)
+                .post(account::change_password)
                 .layer(DefaultBodyLimit::max(crate::http::SMALL_BODY)),
         )
-        .route("/lang/{code}", get(pages::set_lang))
+        .route("/lang/{code}", get(account::set_lang))
         .route("/static/style.css", get(pages::css))
         .route("/static/app.js", get(pages::js))
         .route("/ledger", get(pages::ledger))
