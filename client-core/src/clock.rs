@@ -2,7 +2,16 @@
 
 use std::sync::{Arc, Mutex};
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, FixedOffset, Utc};
+
+/// The time zone of an institution that has not set its own, and of pages spanning
+/// institutions (the province's): Asia/Shanghai, UTC+8 without daylight saving since 1991.
+pub const DEFAULT_TIME_ZONE: &str = "Asia/Shanghai";
+pub const DEFAULT_UTC_OFFSET_MINUTES: i32 = 8 * 60;
+
+pub fn default_tz() -> FixedOffset {
+    FixedOffset::east_opt(DEFAULT_UTC_OFFSET_MINUTES * 60).expect("UTC+8 is a valid offset")
+}
 
 /// A source of the current UTC instant.
 pub trait Clock: Send + Sync {

@@ -347,7 +347,7 @@ impl Device {
     pub fn time_zone(&self) -> Result<FixedOffset> {
         Ok(match self.directory()? {
             Some(d) => d.tz(),
-            None => FixedOffset::east_opt(8 * 3600).expect("UTC+8 is a valid offset"),
+            None => crate::clock::default_tz(),
         })
     }
 

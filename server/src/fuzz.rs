@@ -223,7 +223,7 @@ pub fn export_query(data: &[u8]) {
     };
     if let Ok(Query(f)) = Query::<crate::web::pages::Filter>::try_from_uri(&uri) {
         for s in [scope, None] {
-            if let Ok(q) = f.query_in(s, today, crate::web::default_tz()) {
+            if let Ok(q) = f.query_in(s, today, saferound_core::clock::default_tz()) {
                 assert!(s.is_none() || q.institution == s, "confined to the scope");
                 assert!(q.limit <= 500);
             }
@@ -231,7 +231,8 @@ pub fn export_query(data: &[u8]) {
         let _ = f.qs();
     }
     if let Ok(Query(p)) = Query::<crate::http::api::HazardParams>::try_from_uri(&uri) {
-        let q = crate::http::api::hazard_query(p, scope, today, crate::web::default_tz());
+        let q =
+            crate::http::api::hazard_query(p, scope, today, saferound_core::clock::default_tz());
         assert!(q.limit <= 500 && q.institution == scope);
     }
     if let Ok(Query(m)) = Query::<std::collections::HashMap<String, String>>::try_from_uri(&uri) {

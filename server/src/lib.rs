@@ -116,14 +116,16 @@ impl AppState {
     /// institution cannot be read.
     pub async fn tz(&self, institution: Option<InstitutionId>) -> FixedOffset {
         let Some(inst) = institution else {
-            return web::default_tz();
+            return saferound_core::clock::default_tz();
         };
         match self.storage.institution_tz(inst).await {
-            Ok(Some((minutes, _))) => offset(minutes).unwrap_or_else(web::default_tz),
-            Ok(None) => web::default_tz(),
+            Ok(Some((minutes, _))) => {
+                offset(minutes).unwrap_or_else(saferound_core::clock::default_tz)
+            }
+            Ok(None) => saferound_core::clock::default_tz(),
             Err(e) => {
                 tracing::warn!("time zone of {inst}: {e}");
-                web::default_tz()
+                saferound_core::clock::default_tz()
             }
         }
     }

@@ -143,7 +143,7 @@ enum Admin {
         name: String,
         #[arg(long, default_value = "+08:00", allow_hyphen_values = true)]
         utc_offset: String,
-        #[arg(long, default_value = "Asia/Shanghai")]
+        #[arg(long, default_value = saferound_core::clock::DEFAULT_TIME_ZONE)]
         time_zone: String,
     },
     /// Set an institution's time zone: its UTC offset (e.g. +08:00) and a name for people.

@@ -82,9 +82,8 @@ impl Directory {
         Directory {
             institution,
             institution_name: name.to_string(),
-            // China has kept UTC+8 without daylight saving since 1991.
-            time_zone: "Asia/Shanghai".into(),
-            utc_offset_minutes: 8 * 60,
+            time_zone: crate::clock::DEFAULT_TIME_ZONE.into(),
+            utc_offset_minutes: crate::clock::DEFAULT_UTC_OFFSET_MINUTES,
             departments: BTreeMap::new(),
             sites: BTreeMap::new(),
             people: BTreeMap::new(),
@@ -98,7 +97,7 @@ impl Directory {
         self.utc_offset_minutes
             .checked_mul(60)
             .and_then(FixedOffset::east_opt)
-            .unwrap_or_else(|| FixedOffset::east_opt(8 * 3600).expect("UTC+8 is a valid offset"))
+            .unwrap_or_else(crate::clock::default_tz)
     }
 
     pub fn site(&self, id: SiteId) -> Option<&Site> {

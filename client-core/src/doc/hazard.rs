@@ -450,11 +450,13 @@ impl Hazard {
 
     /// The description, for lists: its first line, bounded.
     pub fn title(&self) -> String {
-        read_title(&self.description)
+        title_of(&self.description)
     }
 }
 
-pub(crate) fn read_title(description: &str) -> String {
+/// A hazard's title in lists, from its description: the first line, at most 80
+/// characters, "…" when shortened. The one rule for the phone and the dashboard.
+pub fn title_of(description: &str) -> String {
     let first = description.lines().next().unwrap_or("").trim();
     let mut t: String = first.chars().take(80).collect();
     if first.chars().count() > 80 {
@@ -471,4 +473,23 @@ pub fn set_description(doc: &mut AutoCommit, text: &str) -> Result<()> {
 /// The description text at the root, for callers that only need it.
 pub fn description(doc: &AutoCommit) -> String {
     read_text(doc, &ROOT, "description")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_title_is_the_first_line_shortened_with_a_mark() {
+        assert_eq!(title_of("  楼梯扶手松动  \n详见照片"), "楼梯扶手松动");
+        let t = title_of(&"安".repeat(81));
+        assert_eq!(t.chars().count(), 81);
+        assert!(t.ends_with('…'));
+        assert_eq!(
+            title_of(&"安".repeat(80)),
+            "安".repeat(80),
+            "80 characters stay whole"
+        );
+        assert_eq!(title_of(""), "");
+    }
 }

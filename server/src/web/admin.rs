@@ -29,12 +29,10 @@ pub async fn page(State(state): State<AppState>, web: Web) -> Response {
         return super::forbidden(&state, &web);
     };
     let s = state.storage.as_ref();
-    let (offset, tz_name) = s
-        .institution_tz(inst)
-        .await
-        .ok()
-        .flatten()
-        .unwrap_or((8 * 60, "Asia/Shanghai".into()));
+    let (offset, tz_name) = s.institution_tz(inst).await.ok().flatten().unwrap_or((
+        saferound_core::clock::DEFAULT_UTC_OFFSET_MINUTES,
+        saferound_core::clock::DEFAULT_TIME_ZONE.into(),
+    ));
     let (users, depts, sites, devices, audit) = match (
         s.users(inst).await,
         s.departments(inst).await,

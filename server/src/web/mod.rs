@@ -27,7 +27,6 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use chrono::FixedOffset;
 use saferound_core::ids::InstitutionId;
 use saferound_core::model::{Lang, Role};
 use serde::Serialize;
@@ -41,13 +40,6 @@ pub const MAX_FORM_BYTES: usize = 64 * 1024;
 pub const SESSION_HOURS: i64 = 12;
 pub const SESSION_COOKIE: &str = "sr_session";
 pub const LANG_COOKIE: &str = "sr_lang";
-
-/// The time zone of a new institution, and of pages spanning institutions (the
-/// provincial reviewer's): Asia/Shanghai, which has no daylight saving. An institution's
-/// own is `AppState::tz`.
-pub fn default_tz() -> FixedOffset {
-    FixedOffset::east_opt(8 * 3600).unwrap_or_else(|| FixedOffset::east_opt(0).expect("UTC"))
-}
 
 /// What a user may read: their institution; provincial reviewers (and a server operator
 /// with no institution) every institution.

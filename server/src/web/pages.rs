@@ -233,15 +233,7 @@ fn view(h: &HazardRow, today: NaiveDate, tz: FixedOffset) -> serde_json::Value {
     v["escalated"] = json!(deadline::escalated(status, due, today, risk));
     v["due_soon"] = json!(deadline::due_soon(status, due, today, DUE_SOON_DAYS));
     v["reported_local"] = json!(export::local_time(&h.reported_at, tz));
-    v["title"] = json!(
-        h.description
-            .lines()
-            .next()
-            .unwrap_or("")
-            .chars()
-            .take(80)
-            .collect::<String>()
-    );
+    v["title"] = json!(saferound_core::doc::hazard::title_of(&h.description));
     v
 }
 
@@ -880,6 +872,9 @@ async fn export_ledger(
         .iter()
         .map(|c| c.to_string())
         .collect();
-    let name = format!("ledger-{}", state.today_in(super::default_tz()));
+    let name = format!(
+        "ledger-{}",
+        state.today_in(saferound_core::clock::default_tz())
+    );
     super::tables::table_download(&state, &web, file, &name, sheet, header, rows).await
 }

@@ -685,7 +685,7 @@ fn grid_params(state: &AppState, q: &HashMap<String, String>) -> (NaiveDate, u32
     let end = q
         .get("end")
         .and_then(|d| d.parse::<NaiveDate>().ok())
-        .unwrap_or_else(|| state.today_in(super::default_tz()));
+        .unwrap_or_else(|| state.today_in(saferound_core::clock::default_tz()));
     let weeks = q.get("weeks").and_then(|w| w.parse().ok()).unwrap_or(WEEKS);
     (end, weeks)
 }
