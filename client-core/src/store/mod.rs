@@ -158,16 +158,26 @@ impl Store {
     ) -> Result<T> {
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let mut w = Tx {
+        let mut w = self.tx_over(tx, actor, at);
+        let out = f(&mut w)?;
+        w.tx.commit()?;
+        Ok(out)
+    }
+
+    /// A `Tx` over an open SQLite transaction of this store.
+    fn tx_over<'c>(
+        &'c self,
+        tx: rusqlite::Transaction<'c>,
+        actor: &ActorId,
+        at: Timestamp,
+    ) -> Tx<'c> {
+        Tx {
             tx,
             actor: actor.clone(),
             time: at.0.timestamp(),
             path: &self.path,
             docs: &self.docs,
-        };
-        let out = f(&mut w)?;
-        w.tx.commit()?;
-        Ok(out)
+        }
     }
 
     /// Index rows of one kind matching `filter`, newest first.

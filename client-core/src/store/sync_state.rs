@@ -225,13 +225,7 @@ impl Store {
         )?;
         delete_document(&tx, id)?;
         if !server_doc.is_empty() {
-            let mut w = Tx {
-                tx,
-                actor: actor.clone(),
-                time: now.0.timestamp(),
-                path: &self.path,
-                docs: &self.docs,
-            };
+            let mut w = self.tx_over(tx, actor, now);
             w.merge(id, server_doc)?;
             let heads = w.load(id)?.map(|mut d| d.get_heads()).unwrap_or_default();
             w.tx.execute(
@@ -269,18 +263,9 @@ impl Store {
     /// Replaces a document entirely with `bytes` (documents the server owns, such as the
     /// directory, are taken as the server has them, not merged).
     pub fn replace(&self, id: DocId, bytes: &[u8], actor: &ActorId, now: Timestamp) -> Result<()> {
-        let mut conn = self.conn();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        delete_document(&tx, id)?;
-        let mut w = Tx {
-            tx,
-            actor: actor.clone(),
-            time: now.0.timestamp(),
-            path: &self.path,
-            docs: &self.docs,
-        };
-        w.merge(id, bytes)?;
-        w.tx.commit()?;
-        Ok(())
+        self.write(actor, now, |w| {
+            delete_document(&w.tx, id)?;
+            w.merge(id, bytes)
+        })
     }
 }
