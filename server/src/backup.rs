@@ -1,4 +1,4 @@
-//! Photo files for backup and restore. The database is copied by `Storage::backup`; the
+//! Photo files for backup and restore. The database is copied by `Store::backup`; the
 //! photos are files named by their SHA-256 under `<blobs>/<2 hex>/<hash>`, written (and
 //! fsynced) before the database records them and never changed or deleted afterwards.
 //! So copying the photo files *after* the database snapshot gives every photo the

@@ -24,12 +24,12 @@ use saferound_core::demo;
 use saferound_core::ids::{InstitutionId, UserId};
 use saferound_core::model::Role;
 
-use crate::store::{Department, Site, Storage, User};
+use crate::store::{Department, Site, Store, User};
 
 /// Shared by every handler: cheap to clone.
 #[derive(Clone)]
 pub struct AppState {
-    pub storage: Arc<dyn Storage>,
+    pub storage: Arc<Store>,
     /// This server process's own Automerge actor, for documents it writes itself.
     pub actor: automerge::ActorId,
     /// Verified against for unknown logins, so a failed login takes as long either way.
@@ -57,7 +57,7 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn new(storage: Arc<dyn Storage>, blobs: std::path::PathBuf) -> Self {
+    pub fn new(storage: Arc<Store>, blobs: std::path::PathBuf) -> Self {
         AppState {
             storage,
             actor: automerge::ActorId::random(),

@@ -5,9 +5,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
-use saferound_server::store::postgres::{self, PostgresStorage};
-use saferound_server::store::sqlite::SqliteStorage;
-use saferound_server::store::{Storage, User};
+use saferound_server::store::{self, Store, User};
 use saferound_server::{AppState, DEMO_PASSWORD, accounts, bootstrap_admin, http, load_demo};
 
 #[derive(Parser)]
@@ -260,7 +258,7 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         cli.public_url.as_deref(),
         cli.tls_cert.is_some(),
     )?;
-    let pg_url = cli.db.to_str().filter(|d| postgres::is_url(d));
+    let pg_url = cli.db.to_str().filter(|d| store::is_url(d));
     // Before anything opens (and so creates) the database.
     if let (Some(Command::Restore { .. }), Some(_)) = (&cli.command, pg_url) {
         return Err(
@@ -280,7 +278,7 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         );
     }
     if let Some(Command::Restore { from, blobs_from }) = &cli.command {
-        let epoch = SqliteStorage::restore(from, &cli.db)?;
+        let epoch = Store::restore_sqlite(from, &cli.db)?;
         println!(
             "restored {} from {}; new epoch {epoch}: devices will push again what it lacks",
             cli.db.display(),
@@ -292,9 +290,9 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         }
         return Ok(());
     }
-    let storage: Arc<dyn Storage> = match pg_url {
+    let storage: Arc<Store> = match pg_url {
         Some(url) => {
-            let pg = PostgresStorage::connect(url).await?;
+            let pg = Store::connect_postgres(url).await?;
             if let Some(Command::MarkRestored) = cli.command {
                 let epoch = pg.mark_restored().await?;
                 println!(
@@ -304,7 +302,7 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             }
             Arc::new(pg)
         }
-        None => Arc::new(SqliteStorage::open(&cli.db)?),
+        None => Arc::new(Store::open_sqlite(&cli.db)?),
     };
     let mut state = AppState::new(storage.clone(), cli.blobs.clone())
         .with_origin(origin)

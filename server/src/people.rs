@@ -6,7 +6,7 @@
 use saferound_core::ids::{DepartmentId, InstitutionId, UserId};
 use saferound_core::model::Role;
 
-use crate::store::{Storage, StoreError, User};
+use crate::store::{Store, StoreError, User};
 
 /// Logins and names, at most.
 pub const MAX_NAME_CHARS: usize = 100;
@@ -50,7 +50,7 @@ pub fn roles(roles: &[Role]) -> Result<Vec<Role>, Refused> {
 
 /// A department of `institution`, or none.
 pub async fn department(
-    storage: &dyn Storage,
+    storage: &Store,
     institution: InstitutionId,
     id: Option<DepartmentId>,
 ) -> Result<Option<DepartmentId>, Refused> {
@@ -80,7 +80,7 @@ pub struct NewUser<'a> {
 
 /// The user of `institution` that `new` describes, checked, its password hashed.
 pub async fn user(
-    storage: &dyn Storage,
+    storage: &Store,
     institution: InstitutionId,
     new: NewUser<'_>,
 ) -> Result<User, Refused> {

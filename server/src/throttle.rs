@@ -13,7 +13,7 @@
 
 use std::net::IpAddr;
 
-use crate::store::{Storage, StoreError};
+use crate::store::{Store, StoreError};
 
 /// The window both counts live in.
 pub const WINDOW_SECS: i64 = 15 * 60;
@@ -43,7 +43,7 @@ fn delay(n: i64) -> i64 {
 /// Counts this attempt: its number in the login's window, or `Throttled` when it must
 /// not be checked now.
 async fn attempt(
-    storage: &dyn Storage,
+    storage: &Store,
     login: &str,
     addr: Option<IpAddr>,
     now: i64,
@@ -90,7 +90,7 @@ fn addr_key(a: IpAddr) -> String {
 /// failure counts against the address, and from the last free attempt on sets the wait
 /// before the login's next one.
 async fn outcome(
-    storage: &dyn Storage,
+    storage: &Store,
     login: &str,
     addr: Option<IpAddr>,
     n: i64,
@@ -126,7 +126,7 @@ pub enum Checked {
 /// `hash` (the dummy hash for an unknown login, so timing tells nothing), then recorded
 /// (`outcome`).
 pub async fn check(
-    storage: &dyn Storage,
+    storage: &Store,
     login: &str,
     addr: Option<IpAddr>,
     password: &str,

@@ -1,5 +1,5 @@
 //! One storage test suite, run against every backend: each test is an async fn taking
-//! an `Arc<dyn Storage>`, and `storage_tests!` instantiates it for SQLite (a temporary
+//! an `Arc<Store>`, and `storage_tests!` instantiates it for SQLite (a temporary
 //! file) and for PostgreSQL (a fresh database per test, so tests run in parallel).
 //!
 //! PostgreSQL comes from `SAFEROUND_TEST_PG` (an admin URL such as
@@ -20,16 +20,14 @@ use saferound_core::ids::{
 use saferound_core::model::{HazardCategory, RiskGrade, Role, SiteKind};
 use saferound_core::sync::wire::heads_to_bytes;
 use saferound_server::ledger::{EventRow, HazardRow, LedgerRows, ReportRow};
-use saferound_server::store::postgres::PostgresStorage;
 use saferound_server::store::scratch;
-use saferound_server::store::sqlite::SqliteStorage;
 use saferound_server::store::*;
 
 // ---------------------------------------------------------------------------------------
 // Backends
 
 struct Backend {
-    storage: Arc<dyn Storage>,
+    storage: Arc<Store>,
     /// (admin URL, database name) to drop at the end.
     pg: Option<(String, String)>,
     _dir: Option<tempfile::TempDir>,
@@ -49,7 +47,7 @@ impl Backend {
 
 fn sqlite() -> Backend {
     let dir = tempfile::tempdir().unwrap();
-    let s = SqliteStorage::open(dir.path().join("server.db")).unwrap();
+    let s = Store::open_sqlite(dir.path().join("server.db")).unwrap();
     Backend {
         storage: Arc::new(s),
         pg: None,
@@ -71,7 +69,7 @@ async fn postgres() -> Option<Backend> {
     let db = scratch::create_database(&admin, "sr_test")
         .await
         .expect("create a test database");
-    let s = PostgresStorage::connect(&scratch::with_database(&admin, &db))
+    let s = Store::connect_postgres(&scratch::with_database(&admin, &db))
         .await
         .expect("connect and migrate");
     Some(Backend {
@@ -121,7 +119,16 @@ storage_tests!(
     institution_weekly_report_figures_and_filings,
     positions_only_move_forward,
     password_attempts_count_in_windows_and_clear,
+    every_named_statement_prepares,
 );
+
+/// Each statement is written once for both databases: every one of them is valid on
+/// this one, its tables, columns and (on PostgreSQL) parameter types resolved. What the
+/// statements do is the business of the other tests here, which run on both.
+async fn every_named_statement_prepares(s: Arc<Store>) {
+    let n = s.prepare_statements().await.unwrap();
+    assert!(n > 90, "only {n} statements were prepared");
+}
 
 // ---------------------------------------------------------------------------------------
 // Documents and commits
@@ -250,7 +257,7 @@ impl TestDoc {
 
 /// A department 后勤 of `inst` with one site 食堂 of `kind`.
 async fn department_with_site(
-    s: &dyn Storage,
+    s: &Store,
     inst: InstitutionId,
     kind: SiteKind,
 ) -> (DepartmentId, SiteId) {
@@ -277,13 +284,13 @@ async fn department_with_site(
     (dept, site)
 }
 
-async fn commit_ok(s: &dyn Storage, commits: Vec<DocCommit>) {
+async fn commit_ok(s: &Store, commits: Vec<DocCommit>) {
     let stale = s.commit(commits).await.unwrap();
     assert!(stale.is_empty(), "stale: {stale:?}");
 }
 
 /// Every feed item of the institution after `after` (nobody's changes skipped).
-async fn whole_feed(s: &dyn Storage, inst: InstitutionId, after: u64) -> Vec<FeedItem> {
+async fn whole_feed(s: &Store, inst: InstitutionId, after: u64) -> Vec<FeedItem> {
     let mut out = Vec::new();
     let mut cursor = after;
     loop {
@@ -296,7 +303,7 @@ async fn whole_feed(s: &dyn Storage, inst: InstitutionId, after: u64) -> Vec<Fee
     }
 }
 
-async fn stored_heads(s: &dyn Storage, inst: InstitutionId, id: DocId) -> Option<Vec<u8>> {
+async fn stored_heads(s: &Store, inst: InstitutionId, id: DocId) -> Option<Vec<u8>> {
     s.load_documents(inst, vec![id])
         .await
         .unwrap()
@@ -340,7 +347,7 @@ fn hazard_row(id: DocId) -> HazardRow {
 
 /// Commits a plain document carrying the given ledger rows (the storage does not derive
 /// them, so queries can be tested on rows chosen field by field).
-async fn commit_rows(s: &dyn Storage, inst: InstitutionId, id: DocId, ledger: LedgerRows) {
+async fn commit_rows(s: &Store, inst: InstitutionId, id: DocId, ledger: LedgerRows) {
     let mut d = TestDoc::plain(inst, &ActorId::random());
     d.id = id;
     let mut c = d.commit(false);
@@ -372,7 +379,7 @@ async fn next_named_notice(
 /// not announced.
 /// The password throttle's counts: one more per attempt within a window, a fresh window
 /// (and no delay) once it is over, a delay kept until cleared, expired rows removed.
-async fn password_attempts_count_in_windows_and_clear(s: Arc<dyn Storage>) {
+async fn password_attempts_count_in_windows_and_clear(s: Arc<Store>) {
     let s = s.as_ref();
     let k = vec!["login:owner".to_string(), "addr:127.0.0.1".to_string()];
     let first = s.count_attempts(&k, 1_000, 100).await.unwrap();
@@ -401,7 +408,7 @@ async fn password_attempts_count_in_windows_and_clear(s: Arc<dyn Storage>) {
 
 /// The server's own positions (the webhook's cursor): unset, then only ever further, so a
 /// process that lost its turn cannot put one back.
-async fn positions_only_move_forward(s: Arc<dyn Storage>) {
+async fn positions_only_move_forward(s: Arc<Store>) {
     let s = s.as_ref();
     assert_eq!(s.position("test_cursor").await.unwrap(), None);
     s.advance_position("test_cursor", 5).await.unwrap();
@@ -417,7 +424,7 @@ async fn positions_only_move_forward(s: Arc<dyn Storage>) {
     assert_eq!(s.position("other").await.unwrap(), None);
 }
 
-async fn commits_are_announced_to_subscribers(s: Arc<dyn Storage>) {
+async fn commits_are_announced_to_subscribers(s: Arc<Store>) {
     let s = s.as_ref();
     let mut rx = s.subscribe_changes();
     let (x, y) = (InstitutionId::new(), InstitutionId::new());
@@ -440,7 +447,7 @@ async fn commits_are_announced_to_subscribers(s: Arc<dyn Storage>) {
     assert_eq!(next_named_notice(&mut rx).await, y);
 }
 
-async fn commit_is_atomic_with_ledger_and_reports_stale_documents(s: Arc<dyn Storage>) {
+async fn commit_is_atomic_with_ledger_and_reports_stale_documents(s: Arc<Store>) {
     let s = s.as_ref();
     let inst = InstitutionId::new();
     let device = ActorId::random();
@@ -516,7 +523,7 @@ async fn commit_is_atomic_with_ledger_and_reports_stale_documents(s: Arc<dyn Sto
     );
 }
 
-async fn compare_and_swap_refuses_wrong_expectations(s: Arc<dyn Storage>) {
+async fn compare_and_swap_refuses_wrong_expectations(s: Arc<Store>) {
     let s = s.as_ref();
     let inst = InstitutionId::new();
     let actor = ActorId::random();
@@ -559,7 +566,7 @@ async fn compare_and_swap_refuses_wrong_expectations(s: Arc<dyn Storage>) {
 /// `FEED_PAGE_ROWS` of the storage.
 const PAGE_ROWS: usize = 2000;
 
-async fn feed_pages_by_bytes_and_rows_and_skips_own_actor(s: Arc<dyn Storage>) {
+async fn feed_pages_by_bytes_and_rows_and_skips_own_actor(s: Arc<Store>) {
     let s = s.as_ref();
     let inst = InstitutionId::new();
     let (mine, theirs) = (ActorId::random(), ActorId::random());
@@ -662,7 +669,7 @@ async fn feed_pages_by_bytes_and_rows_and_skips_own_actor(s: Arc<dyn Storage>) {
     assert!(whole_feed(s, InstitutionId::new(), 0).await.is_empty());
 }
 
-async fn reapplying_the_same_changes_adds_no_feed_rows(s: Arc<dyn Storage>) {
+async fn reapplying_the_same_changes_adds_no_feed_rows(s: Arc<Store>) {
     let s = s.as_ref();
     let inst = InstitutionId::new();
     let mut d = TestDoc::plain(inst, &ActorId::random());
@@ -695,7 +702,7 @@ async fn reapplying_the_same_changes_adds_no_feed_rows(s: Arc<dyn Storage>) {
     assert_eq!(loaded.get_heads(), d.doc.get_heads());
 }
 
-async fn concurrent_writers_on_one_document(s: Arc<dyn Storage>) {
+async fn concurrent_writers_on_one_document(s: Arc<Store>) {
     const WRITERS: usize = 6;
     const ROUNDS: usize = 6;
     const EACH: usize = 4;
@@ -708,7 +715,7 @@ async fn concurrent_writers_on_one_document(s: Arc<dyn Storage>) {
     // One writer's step: loads the document, changes it under its own actor, and makes
     // the commit on the heads it loaded.
     async fn prepare(
-        s: &dyn Storage,
+        s: &Store,
         inst: InstitutionId,
         id: DocId,
         actor: &ActorId,
@@ -813,7 +820,7 @@ async fn concurrent_writers_on_one_document(s: Arc<dyn Storage>) {
     }
 }
 
-async fn feed_readers_never_skip_a_change(s: Arc<dyn Storage>) {
+async fn feed_readers_never_skip_a_change(s: Arc<Store>) {
     const WRITERS: usize = 4;
     const COMMITS: usize = 20;
     const READERS: usize = 3;
@@ -885,7 +892,7 @@ async fn feed_readers_never_skip_a_change(s: Arc<dyn Storage>) {
 // ---------------------------------------------------------------------------------------
 // Accounts, the dashboard, the office
 
-async fn accounts_devices_sessions_audit_round_trip(s: Arc<dyn Storage>) {
+async fn accounts_devices_sessions_audit_round_trip(s: Arc<Store>) {
     let s = s.as_ref();
     assert!(!s.epoch().await.unwrap().is_empty());
     assert_eq!(s.epoch().await.unwrap(), s.epoch().await.unwrap());
@@ -1243,7 +1250,7 @@ async fn accounts_devices_sessions_audit_round_trip(s: Arc<dyn Storage>) {
     );
 }
 
-async fn office_campaigns_duty_templates_round_trip(s: Arc<dyn Storage>) {
+async fn office_campaigns_duty_templates_round_trip(s: Arc<Store>) {
     let s = s.as_ref();
     let inst = InstitutionId::new();
     let other = InstitutionId::new();
@@ -1428,7 +1435,7 @@ async fn office_campaigns_duty_templates_round_trip(s: Arc<dyn Storage>) {
 // ---------------------------------------------------------------------------------------
 // The ledger
 
-async fn hazard_queries_filter_and_page(s: Arc<dyn Storage>) {
+async fn hazard_queries_filter_and_page(s: Arc<Store>) {
     let s = s.as_ref();
     let inst = InstitutionId::new();
     s.create_institution(inst, "一中", "2026-01-01T00:00:00Z")
@@ -1759,7 +1766,7 @@ fn real_hazards(inst: InstitutionId) -> Vec<DocCommit> {
     out
 }
 
-async fn ledger_dump_is_equal_after_rebuild(s: Arc<dyn Storage>) {
+async fn ledger_dump_is_equal_after_rebuild(s: Arc<Store>) {
     let s = s.as_ref();
     let inst = InstitutionId::new();
     for c in real_hazards(inst) {
@@ -1789,7 +1796,7 @@ async fn ledger_dump_is_equal_after_rebuild(s: Arc<dyn Storage>) {
 // ---------------------------------------------------------------------------------------
 // The institution's weekly report to the province
 
-async fn institution_weekly_report_figures_and_filings(s: Arc<dyn Storage>) {
+async fn institution_weekly_report_figures_and_filings(s: Arc<Store>) {
     let s = s.as_ref();
     let inst = InstitutionId::new();
     s.create_institution(inst, "一中", "2026-01-01T00:00:00Z")
@@ -2115,10 +2122,7 @@ async fn postgres_replicas_migrate_together_and_refuse_a_newer_schema() {
         .await
         .unwrap();
     let url = scratch::with_database(&admin, &fresh);
-    let (a, b) = tokio::join!(
-        PostgresStorage::connect(&url),
-        PostgresStorage::connect(&url)
-    );
+    let (a, b) = tokio::join!(Store::connect_postgres(&url), Store::connect_postgres(&url));
     let (a, b) = (a.unwrap(), b.unwrap());
     assert_eq!(a.epoch().await.unwrap(), b.epoch().await.unwrap());
     // A schema from a newer server is refused, as SQLite refuses one.
@@ -2126,7 +2130,7 @@ async fn postgres_replicas_migrate_together_and_refuse_a_newer_schema() {
     db_b.batch_execute("INSERT INTO schema_migrations VALUES (999, 'future')")
         .await
         .unwrap();
-    match PostgresStorage::connect(&url).await {
+    match Store::connect_postgres(&url).await {
         Err(StoreError::Corrupt(m)) => assert!(m.contains("newer"), "{m}"),
         other => panic!("a newer schema was accepted: {:?}", other.err()),
     }
@@ -2140,7 +2144,7 @@ async fn postgres_replicas_migrate_together_and_refuse_a_newer_schema() {
     db_b.batch_execute("DELETE FROM schema_migrations WHERE version = 999")
         .await
         .unwrap();
-    let again = PostgresStorage::connect(&url).await.unwrap();
+    let again = Store::connect_postgres(&url).await.unwrap();
     assert!(again.restored().await.unwrap());
     assert_eq!(again.epoch().await.unwrap(), epoch);
     drop((a, b, again, db_b));
@@ -2157,7 +2161,7 @@ async fn postgres_replicas_migrate_together_and_refuse_a_newer_schema() {
 async fn postgres_replicas_hear_each_others_commits_and_seed_one_at_a_time() {
     let Some(pg) = postgres().await else { return };
     let (admin, db) = pg.pg.clone().unwrap();
-    let b = PostgresStorage::connect(&scratch::with_database(&admin, &db))
+    let b = Store::connect_postgres(&scratch::with_database(&admin, &db))
         .await
         .unwrap();
     let mut heard_by_b = b.subscribe_changes();
@@ -2211,7 +2215,7 @@ async fn postgres_replicas_hear_each_others_commits_and_seed_one_at_a_time() {
 #[tokio::test]
 async fn postgres_unreachable_is_transient_and_a_503() {
     // Port 1 on loopback: nothing listens, the connection is refused at once.
-    let err = PostgresStorage::connect("postgres://postgres@127.0.0.1:1/none")
+    let err = Store::connect_postgres("postgres://postgres@127.0.0.1:1/none")
         .await
         .err()
         .expect("nothing listens on port 1");
@@ -2408,7 +2412,7 @@ async fn sqlite_and_postgres_migrations_build_the_same_schema() {
     let (admin, db) = pg.pg.clone().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("server.db");
-    drop(SqliteStorage::open(&file).unwrap());
+    drop(Store::open_sqlite(&file).unwrap());
     let lite = sqlite_shape(&file);
     let client = scratch::admin_client(&scratch::with_database(&admin, &db))
         .await

@@ -354,10 +354,7 @@ fn a_full_disk_during_a_commit_keeps_the_changes_on_the_device_until_there_is_ro
     let full = Server::start_env(
         tmp.path(),
         &[],
-        &[(
-            saferound_server::store::sqlite::MAX_PAGE_COUNT_ENV,
-            limit.as_str(),
-        )],
+        &[(saferound_server::store::MAX_PAGE_COUNT_ENV, limit.as_str())],
     );
     a.store()
         .set_server(&full.url, Some(&saferound_tests::token(&a)))

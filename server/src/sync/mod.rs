@@ -19,7 +19,7 @@ use saferound_core::sync::wire::{
 };
 
 use crate::ledger;
-use crate::store::{DeviceAuth, DocCommit, NewChange, Storage, StoreError, StoredDoc};
+use crate::store::{DeviceAuth, DocCommit, NewChange, Store, StoreError, StoredDoc};
 
 /// Changes appended after a snapshot before the server compacts the document.
 const COMPACT_AFTER: usize = 64;
@@ -404,7 +404,7 @@ pub enum SyncError {
 
 /// Handles one sync request of an authenticated device.
 pub async fn handle(
-    storage: &dyn Storage,
+    storage: &Store,
     device: &DeviceAuth,
     req: SyncRequest,
     received: saferound_core::ids::Timestamp,
@@ -587,7 +587,7 @@ impl Committed {
     }
 }
 
-async fn commit_part(storage: &dyn Storage, batch: Batch) -> Result<Committed, SyncError> {
+async fn commit_part(storage: &Store, batch: Batch) -> Result<Committed, SyncError> {
     let stale = if batch.commits.is_empty() {
         HashSet::new()
     } else {
@@ -670,7 +670,7 @@ async fn merge_part(
 /// committed: the device has not uploaded them yet (it uploads before it pushes), so it
 /// is told to sync again, as for any other missing dependency; nothing is quarantined.
 async fn known_photos(
-    storage: &dyn Storage,
+    storage: &Store,
     device: &DeviceAuth,
     id: DocId,
     o: Outcome,
@@ -706,7 +706,7 @@ async fn known_photos(
 /// The institution's directory, parsed once per version of it (every sync judges
 /// references against it).
 pub(crate) async fn directory(
-    storage: &dyn Storage,
+    storage: &Store,
     institution: saferound_core::ids::InstitutionId,
 ) -> Result<Option<std::sync::Arc<doc::directory::Directory>>, SyncError> {
     type Cache = HashMap<
@@ -767,7 +767,7 @@ fn push_update(
 /// actor, bypassing device checks. `edit` may run more than once (when another writer
 /// got there first, it is applied again to the newer copy).
 pub async fn write_server_document(
-    storage: &dyn Storage,
+    storage: &Store,
     institution: saferound_core::ids::InstitutionId,
     id: DocId,
     actor: &automerge::ActorId,

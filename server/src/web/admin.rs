@@ -110,7 +110,7 @@ fn roles_of(f: &HashMap<String, String>) -> Result<Vec<Role>, String> {
 
 /// The department chosen on a form, if any: one of the institution's.
 async fn department_of(
-    s: &dyn crate::store::Storage,
+    s: &crate::store::Store,
     inst: saferound_core::ids::InstitutionId,
     f: &HashMap<String, String>,
 ) -> Result<Option<DepartmentId>, (StatusCode, String)> {

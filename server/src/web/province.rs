@@ -2,7 +2,7 @@
 //!
 //! An institution's week gathers its departments' reports (on time, late by how much or
 //! missing, judged by server receipt against Friday 12:00 or the campaign's deadline) and
-//! the week's ledger figures, computed in SQL (`Storage::week_figures`). The safety office
+//! the week's ledger figures, computed in SQL (`Store::week_figures`). The safety office
 //! files it — a summary or an all-clear 报平安 — and the filing is a server row, not a
 //! document: only the dashboard writes it and phones never need it. Each filing is kept
 //! with a JSON snapshot of what it said; the first filing's receipt time (the server's

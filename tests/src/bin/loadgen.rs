@@ -108,7 +108,7 @@ impl Db {
         else {
             return Db { pg: None };
         };
-        if !saferound_server::store::postgres::is_url(url) {
+        if !saferound_server::store::is_url(url) {
             eprintln!("--db takes a postgres:// URL (SQLite is the default)");
             std::process::exit(2);
         }
