@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use saferound_core::ids::{DocId, InstitutionId};
 
-use super::ledger::write_ledger;
+use super::ledger::{LEDGER_TABLES, write_ledger};
 use super::rows::{now, parse};
 use super::sql::{Db, Dialect, Tx, args, postgres, statements};
 use super::{Result, Store, StoreError};
@@ -114,6 +114,7 @@ statements! {
          JOIN documents d ON d.institution = c.institution AND d.id = c.doc_id
          WHERE c.institution = ?1 AND c.seq > ?2 AND c.seq <= ?3 AND c.actor <> ?4
          ORDER BY c.seq";
+    ALL_DOCUMENTS = "SELECT institution, id FROM documents ORDER BY institution, id";
     POSITION = "SELECT value FROM meta WHERE key = ?1";
     /// Only forward: a process that lost its turn cannot move it back.
     ADVANCE_POSITION = "INSERT INTO meta (key, value) VALUES (?1, ?2)
@@ -141,6 +142,14 @@ pub(crate) async fn load_doc(tx: &mut dyn Tx, inst: &str, id: &str) -> Result<Op
         heads,
         changes_after_snapshot: changes.len(),
     }))
+}
+
+/// The ledger rows of a stored document (for `rebuild_ledger`).
+pub(crate) fn derive_ledger(id: &str, bytes: &[u8]) -> Result<LedgerRows> {
+    let mut doc = saferound_core::codec::load_stored(bytes)
+        .map_err(|e| StoreError::Corrupt(format!("document {id}: {e}")))?;
+    crate::ledger::derive(&mut doc, None)
+        .map_err(|e| StoreError::Corrupt(format!("document {id}: {e}")))
 }
 
 /// A feed position read from the database.
@@ -273,6 +282,32 @@ impl Store {
                         page.cursor = page.cursor.max(seq_of(newest)?);
                     }
                     Ok(page)
+                })
+            })
+            .await
+    }
+
+    /// Rebuilds every ledger row from the documents; returns how many documents.
+    pub async fn rebuild_ledger(&self) -> Result<usize> {
+        self.db
+            .write(move |tx| {
+                Box::pin(async move {
+                    if tx.dialect() == Dialect::Postgres {
+                        tx.execute(postgres::EXCLUDE_COMMITS, &[]).await?;
+                    }
+                    let docs = tx.query(ALL_DOCUMENTS, &[]).await?;
+                    for t in &LEDGER_TABLES {
+                        tx.execute(&format!("DELETE FROM {}", t.name), &[]).await?;
+                    }
+                    for r in &docs {
+                        let (inst, id): (String, String) = (r.get(0)?, r.get(1)?);
+                        let Some(stored) = load_doc(tx, &inst, &id).await? else {
+                            continue;
+                        };
+                        let rows = derive_ledger(&id, &stored.bytes)?;
+                        write_ledger(tx, &inst, &id, &rows, false).await?;
+                    }
+                    Ok(docs.len())
                 })
             })
             .await

@@ -5,9 +5,8 @@
 use saferound_core::ids::{DocId, InstitutionId};
 use serde::Serialize;
 
-use super::documents::load_doc;
 use super::office::CampaignScope;
-use super::sql::{Dialect, Row, Tx, Value, args, postgres, statements};
+use super::sql::{Row, Tx, Value, args, statements};
 use super::{Result, Store, StoreError};
 use crate::ledger::{ConflictRow, EventRow, HazardRow, InspectionRow, LedgerRows};
 
@@ -207,7 +206,6 @@ statements! {
     INSPECTION_LIST = concat!("SELECT ", inspection_cols!(), " FROM ledger_inspections
          WHERE (CAST(?1 AS TEXT) IS NULL OR institution = ?1) AND (CAST(?2 AS TEXT) IS NULL OR site_id = ?2)
          ORDER BY started_at DESC, id DESC LIMIT ?3 OFFSET ?4");
-    ALL_DOCUMENTS = "SELECT institution, id FROM documents ORDER BY institution, id";
 }
 
 /// Writes a document's ledger rows; `replace`: remove its earlier rows first (a new
@@ -311,14 +309,6 @@ pub(crate) async fn write_ledger(
         tx.execute(INSERT_REPORT, &v).await?;
     }
     Ok(())
-}
-
-/// The ledger rows of a stored document (for `rebuild_ledger`).
-pub(crate) fn derive_ledger(id: &str, bytes: &[u8]) -> Result<LedgerRows> {
-    let mut doc = saferound_core::codec::load_stored(bytes)
-        .map_err(|e| StoreError::Corrupt(format!("document {id}: {e}")))?;
-    crate::ledger::derive(&mut doc, None)
-        .map_err(|e| StoreError::Corrupt(format!("document {id}: {e}")))
 }
 
 /// The `WHERE` condition of a ledger hazard query and its arguments in order (`?n`
@@ -538,32 +528,6 @@ impl Store {
                         .map(inspection_of)
                         .collect::<Result<Vec<_>>>()?;
                     Ok((rows, total))
-                })
-            })
-            .await
-    }
-
-    /// Rebuilds every ledger row from the documents; returns how many documents.
-    pub async fn rebuild_ledger(&self) -> Result<usize> {
-        self.db
-            .write(move |tx| {
-                Box::pin(async move {
-                    if tx.dialect() == Dialect::Postgres {
-                        tx.execute(postgres::EXCLUDE_COMMITS, &[]).await?;
-                    }
-                    let docs = tx.query(ALL_DOCUMENTS, &[]).await?;
-                    for t in &LEDGER_TABLES {
-                        tx.execute(&format!("DELETE FROM {}", t.name), &[]).await?;
-                    }
-                    for r in &docs {
-                        let (inst, id): (String, String) = (r.get(0)?, r.get(1)?);
-                        let Some(stored) = load_doc(tx, &inst, &id).await? else {
-                            continue;
-                        };
-                        let rows = derive_ledger(&id, &stored.bytes)?;
-                        write_ledger(tx, &inst, &id, &rows, false).await?;
-                    }
-                    Ok(docs.len())
                 })
             })
             .await
