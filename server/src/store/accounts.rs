@@ -124,7 +124,7 @@ impl Store {
         created_at: &str,
     ) -> Result<()> {
         self.db
-            .execute(CREATE_INSTITUTION, args![id, name, created_at])
+            .execute(CREATE_INSTITUTION, &args![id, name, created_at])
             .await?;
         Ok(())
     }
@@ -132,7 +132,7 @@ impl Store {
     /// When the institution was set up (RFC 3339), if it exists.
     pub async fn institution_created_at(&self, id: InstitutionId) -> Result<Option<String>> {
         self.db
-            .query_opt(INSTITUTION_CREATED_AT, args![id])
+            .query_opt(INSTITUTION_CREATED_AT, &args![id])
             .await?
             .map(|r| r.get(0))
             .transpose()
@@ -140,7 +140,7 @@ impl Store {
 
     pub async fn institutions(&self) -> Result<Vec<(InstitutionId, String)>> {
         self.db
-            .query(INSTITUTIONS, args![])
+            .query(INSTITUTIONS, &args![])
             .await?
             .iter()
             .map(|r| Ok((parse(&r.get::<String>(0)?, "institution")?, r.get(1)?)))
@@ -153,7 +153,7 @@ impl Store {
         institution: InstitutionId,
     ) -> Result<Option<(i32, String)>> {
         self.db
-            .query_opt(INSTITUTION_TZ, args![institution])
+            .query_opt(INSTITUTION_TZ, &args![institution])
             .await?
             .map(|r| Ok((r.get(0)?, r.get(1)?)))
             .transpose()
@@ -167,21 +167,24 @@ impl Store {
     ) -> Result<bool> {
         Ok(self
             .db
-            .execute(SET_INSTITUTION_TZ, args![institution, offset_minutes, name])
+            .execute(
+                SET_INSTITUTION_TZ,
+                &args![institution, offset_minutes, name],
+            )
             .await?
             == 1)
     }
 
     pub async fn create_department(&self, d: &Department) -> Result<()> {
         self.db
-            .execute(CREATE_DEPARTMENT, args![d.id, d.institution, &d.name])
+            .execute(CREATE_DEPARTMENT, &args![d.id, d.institution, &d.name])
             .await?;
         Ok(())
     }
 
     pub async fn departments(&self, institution: InstitutionId) -> Result<Vec<Department>> {
         self.db
-            .query(DEPARTMENTS, args![institution])
+            .query(DEPARTMENTS, &args![institution])
             .await?
             .iter()
             .map(|r| {
@@ -198,7 +201,7 @@ impl Store {
         self.db
             .execute(
                 CREATE_SITE,
-                args![
+                &args![
                     s.id,
                     s.institution,
                     s.department,
@@ -214,7 +217,7 @@ impl Store {
 
     pub async fn sites(&self, institution: InstitutionId) -> Result<Vec<Site>> {
         self.db
-            .query(SITES, args![institution])
+            .query(SITES, &args![institution])
             .await?
             .iter()
             .map(|r| {
@@ -236,7 +239,7 @@ impl Store {
             .db
             .execute(
                 CREATE_USER,
-                args![
+                &args![
                     u.id,
                     u.institution,
                     u.department,
@@ -278,7 +281,7 @@ impl Store {
 
     pub async fn user_by_login(&self, login: &str) -> Result<Option<User>> {
         self.db
-            .query_opt(USER_BY_LOGIN, args![login])
+            .query_opt(USER_BY_LOGIN, &args![login])
             .await?
             .map(|r| user_at(&r, 0))
             .transpose()
@@ -286,7 +289,7 @@ impl Store {
 
     pub async fn user_by_id(&self, id: UserId) -> Result<Option<User>> {
         self.db
-            .query_opt(USER_BY_ID, args![id])
+            .query_opt(USER_BY_ID, &args![id])
             .await?
             .map(|r| user_at(&r, 0))
             .transpose()
@@ -294,7 +297,7 @@ impl Store {
 
     pub async fn users(&self, institution: InstitutionId) -> Result<Vec<User>> {
         self.db
-            .query(USERS, args![institution])
+            .query(USERS, &args![institution])
             .await?
             .iter()
             .map(|r| user_at(r, 0))
@@ -302,7 +305,7 @@ impl Store {
     }
 
     pub async fn user_count(&self) -> Result<i64> {
-        self.db.query_one(USER_COUNT, args![]).await?.get(0)
+        self.db.query_one(USER_COUNT, &args![]).await?.get(0)
     }
 
     /// Deactivation ends the user's sessions and revokes their devices; activating the
@@ -343,7 +346,7 @@ impl Store {
             .db
             .execute(
                 SET_USER_ROLES,
-                args![id, institution, roles_text(roles), department],
+                &args![id, institution, roles_text(roles), department],
             )
             .await?
             > 0)
@@ -352,14 +355,14 @@ impl Store {
     /// The user must choose a new password before anything else (cleared by
     /// `set_password`).
     pub async fn set_password_due(&self, user: UserId) -> Result<()> {
-        self.db.execute(SET_PASSWORD_DUE, args![user]).await?;
+        self.db.execute(SET_PASSWORD_DUE, &args![user]).await?;
         Ok(())
     }
 
     pub async fn password_due(&self, user: UserId) -> Result<bool> {
         Ok(self
             .db
-            .query_opt(PASSWORD_DUE, args![user])
+            .query_opt(PASSWORD_DUE, &args![user])
             .await?
             .is_some())
     }

@@ -43,7 +43,7 @@ impl Store {
         self.db
             .execute(
                 RECORD_BLOB,
-                args![institution, hash, size, content_type, now(), uploaded_by],
+                &args![institution, hash, size, content_type, now(), uploaded_by],
             )
             .await?;
         Ok(())
@@ -56,7 +56,7 @@ impl Store {
         hash: &str,
     ) -> Result<Option<(u64, String)>> {
         self.db
-            .query_opt(BLOB, args![institution, hash])
+            .query_opt(BLOB, &args![institution, hash])
             .await?
             .map(|r| Ok((unsigned(r.get(0)?, "size")?, r.get(1)?)))
             .transpose()
@@ -67,7 +67,7 @@ impl Store {
     pub async fn reference_blob(&self, institution: InstitutionId, hash: &str) -> Result<bool> {
         Ok(self
             .db
-            .execute(REFERENCE_BLOB, args![institution, hash])
+            .execute(REFERENCE_BLOB, &args![institution, hash])
             .await?
             > 0)
     }
@@ -81,7 +81,7 @@ impl Store {
     ) -> Result<(u64, u64)> {
         let r = self
             .db
-            .query_one(UNREFERENCED_BYTES, args![institution, uploaded_by])
+            .query_one(UNREFERENCED_BYTES, &args![institution, uploaded_by])
             .await?;
         Ok((unsigned(r.get(0)?, "bytes")?, unsigned(r.get(1)?, "bytes")?))
     }

@@ -79,7 +79,7 @@ impl Store {
     /// The actors bound to the institution's devices (phones and dashboard users).
     pub async fn institution_actors(&self, institution: InstitutionId) -> Result<Vec<Vec<u8>>> {
         self.db
-            .query(INSTITUTION_ACTORS, args![institution])
+            .query(INSTITUTION_ACTORS, &args![institution])
             .await?
             .iter()
             .map(|r| r.get(0))
@@ -87,7 +87,7 @@ impl Store {
     }
 
     pub async fn enroll_device(&self, d: &NewDevice) -> Result<()> {
-        let n = self.db.execute(ENROLL_DEVICE, device_args(d)).await?;
+        let n = self.db.execute(ENROLL_DEVICE, &device_args(d)).await?;
         if n == 0 {
             return Err(StoreError::Conflict(
                 "this Automerge actor is already bound to a device".into(),
@@ -98,7 +98,7 @@ impl Store {
 
     pub async fn device_by_token(&self, token_hash: [u8; 32]) -> Result<Option<DeviceAuth>> {
         self.db
-            .query_opt(DEVICE_BY_TOKEN, args![token_hash])
+            .query_opt(DEVICE_BY_TOKEN, &args![token_hash])
             .await?
             .map(|r| device_auth_of(&r))
             .transpose()
@@ -106,7 +106,7 @@ impl Store {
 
     pub async fn devices(&self, institution: InstitutionId) -> Result<Vec<DeviceInfo>> {
         self.db
-            .query(DEVICES, args![institution])
+            .query(DEVICES, &args![institution])
             .await?
             .iter()
             .map(|r| {
@@ -131,13 +131,13 @@ impl Store {
     ) -> Result<bool> {
         Ok(self
             .db
-            .execute(REVOKE_DEVICE, args![id, institution, now()])
+            .execute(REVOKE_DEVICE, &args![id, institution, now()])
             .await?
             > 0)
     }
 
     pub async fn touch_device(&self, id: &str) -> Result<()> {
-        self.db.execute(TOUCH_DEVICE, args![id, now()]).await?;
+        self.db.execute(TOUCH_DEVICE, &args![id, now()]).await?;
         Ok(())
     }
 
@@ -148,7 +148,7 @@ impl Store {
         institution: InstitutionId,
     ) -> Result<Option<DeviceAuth>> {
         self.db
-            .query_opt(WEB_DEVICE, args![user, institution])
+            .query_opt(WEB_DEVICE, &args![user, institution])
             .await?
             .map(|r| device_auth_of(&r))
             .transpose()
@@ -175,7 +175,7 @@ impl Store {
     }
 }
 
-fn device_args(d: &NewDevice) -> Vec<super::sql::Value> {
+fn device_args(d: &NewDevice) -> [super::sql::Value; 7] {
     args![
         &d.id,
         d.user,

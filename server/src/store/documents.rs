@@ -316,7 +316,7 @@ impl Store {
     /// A position the database keeps for the server's own bookkeeping (in `meta`), e.g.
     /// the webhook's cursor.
     pub async fn position(&self, key: &str) -> Result<Option<i64>> {
-        let Some(r) = self.db.query_opt(POSITION, args![key]).await? else {
+        let Some(r) = self.db.query_opt(POSITION, &args![key]).await? else {
             return Ok(None);
         };
         let v: String = r.get(0)?;
@@ -329,7 +329,7 @@ impl Store {
     /// process that lost its turn cannot move it back.
     pub async fn advance_position(&self, key: &str, value: i64) -> Result<()> {
         self.db
-            .execute(ADVANCE_POSITION, args![key, value.to_string()])
+            .execute(ADVANCE_POSITION, &args![key, value.to_string()])
             .await?;
         Ok(())
     }

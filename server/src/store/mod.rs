@@ -194,7 +194,7 @@ impl Store {
     /// migrations this binary has and the database lacks, and reads the epoch.
     pub async fn connect_postgres(url: &str) -> Result<Self> {
         Ok(Store {
-            db: Db::Postgres(sql::postgres::PgDb::connect(url).await?),
+            db: Db::Postgres(Box::new(sql::postgres::PgDb::connect(url).await?)),
         })
     }
 

@@ -169,7 +169,7 @@ fn campaign_of(institution: InstitutionId, r: &Row) -> Result<Campaign> {
 }
 
 fn duty_slot_args(d: &DutySlot) -> Vec<super::sql::Value> {
-    args![
+    Vec::from(args![
         &d.id,
         d.institution,
         &d.starts,
@@ -178,7 +178,7 @@ fn duty_slot_args(d: &DutySlot) -> Vec<super::sql::Value> {
         &d.officer_phone,
         &d.leader,
         &d.leader_phone
-    ]
+    ])
 }
 
 impl Store {
@@ -190,7 +190,7 @@ impl Store {
             .db
             .execute(
                 SAVE_CAMPAIGN,
-                args![
+                &args![
                     k.id,
                     k.institution,
                     &k.name,
@@ -217,7 +217,7 @@ impl Store {
     /// Oldest first.
     pub async fn campaigns(&self, institution: InstitutionId) -> Result<Vec<Campaign>> {
         self.db
-            .query(CAMPAIGNS, args![institution])
+            .query(CAMPAIGNS, &args![institution])
             .await?
             .iter()
             .map(|r| campaign_of(institution, r))
@@ -227,7 +227,7 @@ impl Store {
     pub async fn add_duty_slot(&self, s: &DutySlot) -> Result<()> {
         let mut a = duty_slot_args(s);
         a.push(now().into());
-        self.db.execute(ADD_DUTY_SLOT, a).await?;
+        self.db.execute(ADD_DUTY_SLOT, &a).await?;
         Ok(())
     }
 
@@ -239,7 +239,7 @@ impl Store {
         before: &str,
     ) -> Result<Vec<DutySlot>> {
         self.db
-            .query(DUTY_SLOTS, args![institution, from, before])
+            .query(DUTY_SLOTS, &args![institution, from, before])
             .await?
             .iter()
             .map(|r| {
@@ -263,13 +263,13 @@ impl Store {
         let mut a = duty_slot_args(s);
         // (institution, id) first, as the statement numbers them.
         a.swap(0, 1);
-        Ok(self.db.execute(UPDATE_DUTY_SLOT, a).await? == 1)
+        Ok(self.db.execute(UPDATE_DUTY_SLOT, &a).await? == 1)
     }
 
     pub async fn delete_duty_slot(&self, institution: InstitutionId, id: &str) -> Result<bool> {
         Ok(self
             .db
-            .execute(DELETE_DUTY_SLOT, args![institution, id])
+            .execute(DELETE_DUTY_SLOT, &args![institution, id])
             .await?
             == 1)
     }
@@ -278,7 +278,7 @@ impl Store {
         self.db
             .execute(
                 ADD_HOLIDAY,
-                args![&h.id, h.institution, &h.name, h.starts, h.ends, now()],
+                &args![&h.id, h.institution, &h.name, h.starts, h.ends, now()],
             )
             .await?;
         Ok(())
@@ -286,7 +286,7 @@ impl Store {
 
     pub async fn holidays(&self, institution: InstitutionId) -> Result<Vec<Holiday>> {
         self.db
-            .query(HOLIDAYS, args![institution])
+            .query(HOLIDAYS, &args![institution])
             .await?
             .iter()
             .map(|r| {
@@ -304,7 +304,7 @@ impl Store {
     pub async fn delete_holiday(&self, institution: InstitutionId, id: &str) -> Result<bool> {
         Ok(self
             .db
-            .execute(DELETE_HOLIDAY, args![institution, id])
+            .execute(DELETE_HOLIDAY, &args![institution, id])
             .await?
             == 1)
     }
@@ -322,7 +322,7 @@ impl Store {
             .db
             .execute(
                 ADD_TEMPLATE,
-                args![institution, &t.id, t.version, body, by, now()],
+                &args![institution, &t.id, t.version, body, by, now()],
             )
             .await?;
         if n == 0 {
@@ -337,7 +337,7 @@ impl Store {
     /// Every version of every template of the institution.
     pub async fn templates(&self, institution: InstitutionId) -> Result<Vec<Template>> {
         self.db
-            .query(TEMPLATES, args![institution])
+            .query(TEMPLATES, &args![institution])
             .await?
             .iter()
             .map(|r| {

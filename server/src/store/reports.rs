@@ -274,7 +274,7 @@ impl Store {
             ReportOrder::OldestFirst => REPORTS_OLDEST_FIRST,
         };
         self.db
-            .query(sql, args![institution, kind, after_seq, limit])
+            .query(sql, &args![institution, kind, after_seq, limit])
             .await?
             .iter()
             .map(receipt_of)
@@ -366,7 +366,7 @@ impl Store {
         week: &str,
     ) -> Result<Vec<ReportReceipt>> {
         self.db
-            .query(WEEK_REPORTS, args![institution, week])
+            .query(WEEK_REPORTS, &args![institution, week])
             .await?
             .iter()
             .map(receipt_of)
@@ -398,7 +398,7 @@ impl Store {
         week: &str,
     ) -> Result<Vec<InstitutionFiling>> {
         self.db
-            .query(FILINGS, args![institution, week])
+            .query(FILINGS, &args![institution, week])
             .await?
             .iter()
             .map(|r| {
@@ -424,7 +424,7 @@ impl Store {
         to_week: &str,
     ) -> Result<Vec<InstitutionReceipt>> {
         self.db
-            .query(RECEIPTS, args![from_week, to_week])
+            .query(RECEIPTS, &args![from_week, to_week])
             .await?
             .iter()
             .map(|r| {

@@ -113,7 +113,7 @@ impl Store {
     /// and the user is active.
     pub async fn session(&self, token_hash: [u8; 32], now: &str) -> Result<Option<WebSession>> {
         self.db
-            .query_opt(SESSION, args![token_hash, now])
+            .query_opt(SESSION, &args![token_hash, now])
             .await?
             .map(|r| {
                 Ok(WebSession {
@@ -125,7 +125,7 @@ impl Store {
     }
 
     pub async fn delete_session(&self, token_hash: [u8; 32]) -> Result<()> {
-        self.db.execute(DELETE_SESSION, args![token_hash]).await?;
+        self.db.execute(DELETE_SESSION, &args![token_hash]).await?;
         Ok(())
     }
 
@@ -160,7 +160,7 @@ impl Store {
     /// The key's attempts in its window, without counting one.
     pub async fn attempts_of(&self, key: &str) -> Result<Option<Attempts>> {
         self.db
-            .query_opt(ATTEMPTS_OF, args![key])
+            .query_opt(ATTEMPTS_OF, &args![key])
             .await?
             .map(|r| attempts_of(&r))
             .transpose()
@@ -169,14 +169,14 @@ impl Store {
     /// The key's next attempt waits until `not_before` (Unix seconds).
     pub async fn delay_attempts(&self, key: &str, not_before: i64) -> Result<()> {
         self.db
-            .execute(DELAY_ATTEMPTS, args![key, not_before])
+            .execute(DELAY_ATTEMPTS, &args![key, not_before])
             .await?;
         Ok(())
     }
 
     /// Forgets the key's attempts (a login that succeeded).
     pub async fn clear_attempts(&self, key: &str) -> Result<()> {
-        self.db.execute(CLEAR_ATTEMPTS, args![key]).await?;
+        self.db.execute(CLEAR_ATTEMPTS, &args![key]).await?;
         Ok(())
     }
 
@@ -191,7 +191,7 @@ impl Store {
         self.db
             .execute(
                 AUDIT,
-                args![
+                &args![
                     now(),
                     institution,
                     user.map(|u| u.id),
@@ -215,7 +215,7 @@ impl Store {
         self.db
             .query(
                 AUDIT_LOG,
-                args![institution, &about.action, &about.detail_prefix, limit],
+                &args![institution, &about.action, &about.detail_prefix, limit],
             )
             .await?
             .iter()

@@ -152,10 +152,11 @@ text_values!(
     chrono::NaiveDate
 );
 
-/// The parameters of a statement: `args![a, b, c]`, each converted with `Value::from`.
+/// The parameters of a statement: `args![a, b, c]`, an array of each converted with
+/// `Value::from`.
 macro_rules! args {
     ($($v:expr),* $(,)?) => {
-        vec![$($crate::store::sql::Value::from($v)),*]
+        [$($crate::store::sql::Value::from($v)),*]
     };
 }
 pub(crate) use args;
@@ -316,7 +317,8 @@ pub type TxFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T>> + Send + 'a>>;
 /// `postgres` behind the backend methods of `Store`.
 pub enum Db {
     Sqlite(sqlite::SqliteDb),
-    Postgres(postgres::PgDb),
+    /// Boxed: a pool and a listener are much larger than SQLite's handles.
+    Postgres(Box<postgres::PgDb>),
 }
 
 impl Db {
@@ -328,25 +330,25 @@ impl Db {
     }
 
     /// One statement's rows, outside any transaction of ours.
-    pub async fn query(&self, sql: &str, args: Vec<Value>) -> Result<Vec<Row>> {
+    pub async fn query(&self, sql: &str, args: &[Value]) -> Result<Vec<Row>> {
         match self {
             Db::Sqlite(d) => d.query(sql, args).await,
             Db::Postgres(d) => d.query(sql, args).await,
         }
     }
 
-    pub async fn query_opt(&self, sql: &str, args: Vec<Value>) -> Result<Option<Row>> {
+    pub async fn query_opt(&self, sql: &str, args: &[Value]) -> Result<Option<Row>> {
         Ok(self.query(sql, args).await?.into_iter().next())
     }
 
-    pub async fn query_one(&self, sql: &str, args: Vec<Value>) -> Result<Row> {
+    pub async fn query_one(&self, sql: &str, args: &[Value]) -> Result<Row> {
         self.query_opt(sql, args)
             .await?
             .ok_or_else(|| StoreError::Corrupt("a statement returned no row".into()))
     }
 
     /// One statement that writes (committed by itself); the number of rows it changed.
-    pub async fn execute(&self, sql: &str, args: Vec<Value>) -> Result<u64> {
+    pub async fn execute(&self, sql: &str, args: &[Value]) -> Result<u64> {
         match self {
             Db::Sqlite(d) => d.execute(sql, args).await,
             Db::Postgres(d) => d.execute(sql, args).await,

@@ -222,14 +222,14 @@ impl PgDb {
         Ok(self.pool.get().await?)
     }
 
-    pub(super) async fn query(&self, sql: &str, args: Vec<Value>) -> Result<Vec<Row>> {
+    pub(super) async fn query(&self, sql: &str, args: &[Value]) -> Result<Vec<Row>> {
         let c = self.client().await?;
-        query(&c, sql, &args).await
+        query(&c, sql, args).await
     }
 
-    pub(super) async fn execute(&self, sql: &str, args: Vec<Value>) -> Result<u64> {
+    pub(super) async fn execute(&self, sql: &str, args: &[Value]) -> Result<u64> {
         let c = self.client().await?;
-        execute(&c, sql, &args).await
+        execute(&c, sql, args).await
     }
 
     pub(super) async fn prepare(&self, sql: &str) -> Result<()> {
@@ -394,12 +394,12 @@ pub fn is_url(db: &str) -> bool {
     db.starts_with("postgres://") || db.starts_with("postgresql://")
 }
 
-struct PgTx<'t, C: GenericClient + Sync> {
+struct PgTx<'t, C: GenericClient> {
     c: &'t C,
 }
 
 #[async_trait]
-impl<C: GenericClient + Sync> Tx for PgTx<'_, C> {
+impl<C: GenericClient> Tx for PgTx<'_, C> {
     async fn query(&mut self, sql: &str, args: &[Value]) -> Result<Vec<Row>> {
         query(self.c, sql, args).await
     }
@@ -417,13 +417,13 @@ fn params(args: &[Value]) -> Vec<&(dyn ToSql + Sync)> {
     args.iter().map(|a| a as &(dyn ToSql + Sync)).collect()
 }
 
-async fn query(c: &(impl GenericClient + Sync), sql: &str, args: &[Value]) -> Result<Vec<Row>> {
+async fn query(c: &impl GenericClient, sql: &str, args: &[Value]) -> Result<Vec<Row>> {
     let stmt = c.prepare_cached(&postgres_placeholders(sql)).await?;
     let rows = c.query(&stmt, &params(args)).await?;
     rows.iter().map(row_of).collect()
 }
 
-async fn execute(c: &(impl GenericClient + Sync), sql: &str, args: &[Value]) -> Result<u64> {
+async fn execute(c: &impl GenericClient, sql: &str, args: &[Value]) -> Result<u64> {
     let stmt = c.prepare_cached(&postgres_placeholders(sql)).await?;
     Ok(c.execute(&stmt, &params(args)).await?)
 }

@@ -177,13 +177,13 @@ impl SqliteDb {
         .map_err(|e| StoreError::Task(e.to_string()))?
     }
 
-    pub(super) async fn query(&self, sql: &str, args: Vec<Value>) -> Result<Vec<Row>> {
-        let sql = sql.to_string();
+    pub(super) async fn query(&self, sql: &str, args: &[Value]) -> Result<Vec<Row>> {
+        let (sql, args) = (sql.to_string(), args.to_vec());
         self.on_reader(move |c| query(c, &sql, &args)).await
     }
 
-    pub(super) async fn execute(&self, sql: &str, args: Vec<Value>) -> Result<u64> {
-        let sql = sql.to_string();
+    pub(super) async fn execute(&self, sql: &str, args: &[Value]) -> Result<u64> {
+        let (sql, args) = (sql.to_string(), args.to_vec());
         self.on_writer(move |c| execute(c, &sql, &args)).await
     }
 
