@@ -1,13 +1,21 @@
-//! Upgrades: a database made by the previous release opens with this one and keeps all
-//! its data; a device speaking the previous sync protocol is told to update, and
-//! nothing it sent is taken.
+//! Upgrades: a database made by the previous release opens with this one, ends with the
+//! schema a fresh database has and keeps every row it held; a device speaking the
+//! previous sync protocol is told to update, and nothing it sent is taken.
 //!
-//! The fixture `tests/fixtures/server-previous.db` was made by the release before this
-//! one (schema 4): a `--demo` server, an inspector's phone that synced one inspection
-//! with a finding and a separate hazard, the office's regrade of it. Its canonical ledger
-//! dump is `server-previous.ledger`. Regenerate both with the release that should be the
-//! "previous" one: `SAFEROUND_WRITE_FIXTURE=1 cargo test -p saferound-tests --test e2e
-//! write_upgrade_fixture -- --ignored`.
+//! The fixtures were written by the previous release's server (commit `d13bc72`): a
+//! `--demo` server, an inspector's phone that synced one inspection with a finding and a
+//! separate hazard, the office's regrade of it — on SQLite (`server-previous.db`, its
+//! ledger dump `server-previous.ledger`) and on PostgreSQL (`server-previous.pg.sql`, a
+//! `pg_dump --inserts` of it, and `server-previous.pg.ledger`). `server-schema4.db` (and
+//! its `.ledger`) holds the same records as an older release wrote them, at schema 4, so
+//! every migration since runs on real data. Regenerate the previous release's fixtures with the
+//! release that should be the "previous" one, built and named by
+//! `SAFEROUND_SERVER_BINARY`:
+//!
+//! ```text
+//! SAFEROUND_WRITE_FIXTURE=1 SAFEROUND_SERVER_BINARY=<previous>/saferound-server \
+//!   scripts/with-postgres.sh cargo test -p saferound-tests --test e2e write_upgrade_fixture -- --ignored
+//! ```
 
 use std::path::Path;
 
@@ -16,22 +24,20 @@ use saferound_core::device::NewFinding;
 use saferound_core::doc::inspection::AnswerResult;
 use saferound_core::model::RiskGrade;
 use saferound_core::sync::wire;
-use saferound_tests::{DEMO_PASSWORD, Server, enroll, integrity_check, post_raw, sync, token};
+use saferound_server::store::{Store, scratch, shape};
+use saferound_tests::{
+    DEMO_PASSWORD, PgDatabase, Server, block_on, enroll, integrity_check, post_raw, sync, token,
+};
 
 fn fixtures() -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures")
 }
 
-#[test]
-#[ignore = "writes the fixture; run by hand with SAFEROUND_WRITE_FIXTURE=1"]
-fn write_upgrade_fixture() {
-    if std::env::var("SAFEROUND_WRITE_FIXTURE").is_err() {
-        return;
-    }
-    let tmp = tempfile::tempdir().unwrap();
-    let mut server = Server::start(tmp.path());
-    let a = enroll(&server, tmp.path(), "a", "inspector", DEMO_PASSWORD);
-    let o = enroll(&server, tmp.path(), "o", "office", DEMO_PASSWORD);
+/// The fixtures' records, written through `server`: an inspection with a passed and a
+/// failed item and a finding, a separate hazard, and the office's regrade of it.
+fn record_fixture_scenario(server: &Server, dir: &Path) {
+    let a = enroll(server, dir, "a", "inspector", DEMO_PASSWORD);
+    let o = enroll(server, dir, "o", "office", DEMO_PASSWORD);
     let i = a
         .start_inspection(demo::site("5号学生公寓"), None, None)
         .unwrap();
@@ -61,6 +67,21 @@ fn write_upgrade_fixture() {
     sync(&o);
     o.regrade(h, RiskGrade::Significant, "复核").unwrap();
     sync(&o);
+}
+
+fn writing_fixtures() -> bool {
+    std::env::var("SAFEROUND_WRITE_FIXTURE").is_ok()
+}
+
+#[test]
+#[ignore = "writes the fixture; run by hand with SAFEROUND_WRITE_FIXTURE=1"]
+fn write_upgrade_fixture_sqlite() {
+    if !writing_fixtures() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let mut server = Server::start(tmp.path());
+    record_fixture_scenario(&server, tmp.path());
     let ledger = server.dump_ledger();
     server.terminate();
     let out = fixtures().join("server-previous.db");
@@ -72,21 +93,55 @@ fn write_upgrade_fixture() {
 }
 
 #[test]
-fn a_database_of_the_previous_release_migrates_forward_with_all_its_data() {
+#[ignore = "writes the fixture; run by hand with SAFEROUND_WRITE_FIXTURE=1"]
+fn write_upgrade_fixture_postgres() {
+    if !writing_fixtures() {
+        return;
+    }
+    let db = PgDatabase::for_test("write_upgrade_fixture_postgres")
+        .expect("run under scripts/with-postgres.sh");
     let tmp = tempfile::tempdir().unwrap();
-    let db = tmp.path().join("server.db");
-    std::fs::copy(fixtures().join("server-previous.db"), &db).unwrap();
-    let expected = std::fs::read_to_string(fixtures().join("server-previous.ledger")).unwrap();
-    let server = Server::start_with(tmp.path(), &[]);
-    assert_eq!(integrity_check(&db), "ok");
+    let mut server = Server::start_with_db(tmp.path(), &db.url, &["--demo"]);
+    record_fixture_scenario(&server, tmp.path());
+    let ledger = server.dump_ledger();
+    server.terminate();
+    let pg_dump = std::fs::read_dir("/usr/lib/postgresql")
+        .ok()
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.ok())
+        .map(|e| e.path().join("bin/pg_dump"))
+        .find(|p| p.exists())
+        .unwrap_or_else(|| "pg_dump".into());
+    let out = std::process::Command::new(pg_dump)
+        .args([
+            "--inserts",
+            "--no-owner",
+            "--no-privileges",
+            "--dbname",
+            &db.url,
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::write(fixtures().join("server-previous.pg.sql"), out.stdout).unwrap();
+    std::fs::write(fixtures().join("server-previous.pg.ledger"), ledger).unwrap();
+}
+
+/// A database of the previous release, opened by this one: the migrated schema is a fresh
+/// database's, every row the old one held is still there, its ledger is the same and so
+/// is a ledger rebuilt from its documents, and a phone enrolled now receives them.
+fn migrated_forward(server: &mut Server, dir: &Path, expected_ledger: &str) {
     assert_eq!(
         server.dump_ledger().trim(),
-        expected.trim(),
+        expected_ledger.trim(),
         "the ledger survives the upgrade"
     );
-    // The documents survive too: a phone enrolled now receives them, and a ledger
-    // rebuilt from them alone is the same ledger.
-    let d = enroll(&server, tmp.path(), "new", "inspector", DEMO_PASSWORD);
+    let d = enroll(server, dir, "new", "inspector", DEMO_PASSWORD);
     let hazards = d.hazards(&Default::default()).unwrap();
     assert_eq!(hazards.len(), 2, "{hazards:?}");
     assert!(
@@ -96,14 +151,89 @@ fn a_database_of_the_previous_release_migrates_forward_with_all_its_data() {
         "{hazards:?}"
     );
     server.admin(&["rebuild-ledger"]);
-    assert_eq!(server.dump_ledger().trim(), expected.trim());
-    // Accounts survive: the old demo logins still work (the enrolment above), and the
-    // database is now at this release's schema.
-    let version: i64 = rusqlite::Connection::open(&db)
-        .unwrap()
-        .query_row("PRAGMA user_version", [], |r| r.get(0))
-        .unwrap();
-    assert!(version >= 4);
+    assert_eq!(server.dump_ledger().trim(), expected_ledger.trim());
+}
+
+#[test]
+fn a_sqlite_database_of_the_previous_release_migrates_forward_with_all_its_data() {
+    sqlite_fixture_migrates_forward("server-previous");
+}
+
+/// An older database still (schema 4, the same records as an older release's server wrote
+/// them) takes every migration since in one start.
+#[test]
+fn a_sqlite_database_of_schema_4_migrates_forward_with_all_its_data() {
+    sqlite_fixture_migrates_forward("server-schema4");
+}
+
+fn sqlite_fixture_migrates_forward(fixture: &str) {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = tmp.path().join("server.db");
+    std::fs::copy(fixtures().join(format!("{fixture}.db")), &db).unwrap();
+    let old = shape::sqlite_shape(&db).unwrap();
+    let before = shape::sqlite_rows(&db, &old).unwrap();
+    let expected = std::fs::read_to_string(fixtures().join(format!("{fixture}.ledger"))).unwrap();
+    let mut server = Server::start_with(tmp.path(), &[]);
+    assert_eq!(integrity_check(&db), "ok");
+    let fresh = tmp.path().join("fresh.db");
+    drop(Store::open_sqlite(&fresh).unwrap());
+    let differences = shape::differences(
+        &shape::sqlite_shape(&db).unwrap(),
+        &shape::sqlite_shape(&fresh).unwrap(),
+        "the migrated database",
+        "a fresh one",
+    );
+    assert!(differences.is_empty(), "{}", differences.join("\n"));
+    let lost = shape::missing_rows(&before, &shape::sqlite_rows(&db, &old).unwrap());
+    assert!(lost.is_empty(), "lost in the upgrade:\n{}", lost.join("\n"));
+    migrated_forward(&mut server, tmp.path(), &expected);
+}
+
+#[test]
+fn a_postgres_database_of_the_previous_release_migrates_forward_with_all_its_data() {
+    let Some(db) = PgDatabase::for_test("upgrade") else {
+        return;
+    };
+    let dump = std::fs::read_to_string(fixtures().join("server-previous.pg.sql")).unwrap();
+    // psql's meta-commands (`\restrict`) are not SQL.
+    let dump: String = dump
+        .lines()
+        .filter(|l| !l.starts_with('\\'))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let (old, before) = block_on(async {
+        let load = scratch::admin_client(&db.url).await.unwrap();
+        load.batch_execute(&dump).await.unwrap();
+        // (The dump empties the loading session's search path.)
+        let c = scratch::admin_client(&db.url).await.unwrap();
+        let old = shape::postgres_shape(&c).await.unwrap();
+        let rows = shape::postgres_rows(&c, &old).await.unwrap();
+        (old, rows)
+    });
+    let expected = std::fs::read_to_string(fixtures().join("server-previous.pg.ledger")).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let mut server = Server::start_with_db(tmp.path(), &db.url, &[]);
+    let fresh = PgDatabase::for_test("upgrade").unwrap();
+    let (migrated, fresh_shape, after) = block_on(async {
+        drop(Store::connect_postgres(&fresh.url).await.unwrap());
+        let c = scratch::admin_client(&db.url).await.unwrap();
+        let f = scratch::admin_client(&fresh.url).await.unwrap();
+        (
+            shape::postgres_shape(&c).await.unwrap(),
+            shape::postgres_shape(&f).await.unwrap(),
+            shape::postgres_rows(&c, &old).await.unwrap(),
+        )
+    });
+    let differences = shape::differences(
+        &migrated,
+        &fresh_shape,
+        "the migrated database",
+        "a fresh one",
+    );
+    assert!(differences.is_empty(), "{}", differences.join("\n"));
+    let lost = shape::missing_rows(&before, &after);
+    assert!(lost.is_empty(), "lost in the upgrade:\n{}", lost.join("\n"));
+    migrated_forward(&mut server, tmp.path(), &expected);
 }
 
 #[test]

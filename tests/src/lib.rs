@@ -20,12 +20,21 @@ pub const METRICS_TOKEN: &str = "test-metrics-token-0123456789";
 /// The password of every demo person on a `--demo` server.
 pub const DEMO_PASSWORD: &str = saferound_server::DEMO_PASSWORD;
 
+/// `SAFEROUND_SERVER_BINARY`: a `saferound-server` binary to run instead of this
+/// build's — the previous release's, when its databases are written as upgrade fixtures
+/// (`tests/e2e/upgrade.rs`).
+pub const SERVER_BINARY_ENV: &str = "SAFEROUND_SERVER_BINARY";
+
 /// The `saferound-server` binary of this build, brought up to date once per test run
-/// (a no-op when it is; it keeps tests from running a stale server).
+/// (a no-op when it is; it keeps tests from running a stale server), or the one
+/// `SAFEROUND_SERVER_BINARY` names.
 pub fn server_binary() -> PathBuf {
     static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
     BUILT
         .get_or_init(|| {
+            if let Some(other) = std::env::var_os(SERVER_BINARY_ENV) {
+                return PathBuf::from(other);
+            }
             let exe = std::env::current_exe().expect("test executable");
             // target/<profile>/deps/<test> or target/<profile>/<bin> → target/<profile>
             let mut dir = exe.parent().expect("target dir");
@@ -320,7 +329,7 @@ impl Drop for PgDatabase {
 
 /// Runs a future of the scratch-database helpers (tokio-postgres) to completion on a
 /// runtime of its own: the tests and the load generator are otherwise synchronous.
-fn block_on<F: std::future::Future>(f: F) -> F::Output {
+pub fn block_on<F: std::future::Future>(f: F) -> F::Output {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

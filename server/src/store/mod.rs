@@ -19,6 +19,8 @@ mod rows;
 #[doc(hidden)]
 pub mod scratch;
 pub mod sessions;
+#[doc(hidden)]
+pub mod shape;
 pub mod sql;
 
 use std::path::Path;
