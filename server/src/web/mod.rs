@@ -1,7 +1,9 @@
 //! The safety office's web dashboard: server-rendered HTML (minijinja templates embedded
 //! in the binary), session cookies, CSRF tokens on every form, zh-CN with an English
-//! switch. Every page reads the ledger; every action goes through the hazard documents
-//! (`actions`), so phones and dashboard never disagree.
+//! switch. Lists and figures read the ledger tables (a hazard's photos and a weekly
+//! report's contents come from their documents; the office's own plans from their
+//! tables); every action goes through the hazard documents (`actions`), so phones and
+//! dashboard never disagree.
 
 mod account;
 pub mod action_error;

@@ -76,7 +76,7 @@ CREATE TABLE documents (
 -- seq 11 could be visible before seq 10 and a reader's cursor would skip 10 for good.
 -- Instead a commit inserts its changes with seq NULL (never visible so: they get their
 -- seq before the transaction commits) and, as its last step, takes the next n numbers
--- from `feed_counter` (see `PostgresStorage::commit`).
+-- from `feed_counter` (see `store::sql::postgres::assign_feed_positions`).
 CREATE TABLE changes (
     seq          BIGINT UNIQUE,
     institution  TEXT COLLATE "C" NOT NULL,
