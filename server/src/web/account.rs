@@ -1,7 +1,5 @@
 //! Signing in and out, one's own account (password, devices), the language switch.
 
-use std::collections::HashMap;
-
 use axum::Form;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -10,9 +8,8 @@ use chrono::Duration;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{
-    LANG_COOKIE, SESSION_COOKIE, SESSION_HOURS, Web, csrf_refusal, error_page, i18n, render,
-};
+use super::form::{Anyone, Posted};
+use super::{LANG_COOKIE, SESSION_COOKIE, SESSION_HOURS, Web, error_page, i18n, render};
 use crate::AppState;
 use crate::store::User;
 
@@ -240,12 +237,8 @@ async fn own_devices(state: &AppState, web: &Web) -> Vec<crate::store::DeviceInf
 /// lost phone); anyone else's is "not found".
 pub async fn revoke_own_device(
     State(state): State<AppState>,
-    web: Web,
-    Form(f): Form<HashMap<String, String>>,
+    Posted { web, form: f, .. }: Posted<Anyone>,
 ) -> Response {
-    if let Some(refused) = csrf_refusal(&state, &web, &f) {
-        return refused;
-    }
     let id = f.get("device").cloned().unwrap_or_default();
     let mine = own_devices(&state, &web)
         .await
@@ -275,12 +268,8 @@ pub async fn revoke_own_device(
 pub async fn change_password(
     State(state): State<AppState>,
     crate::http::ClientAddr(addr): crate::http::ClientAddr,
-    web: Web,
-    Form(f): Form<HashMap<String, String>>,
+    Posted { web, form: f, .. }: Posted<Anyone>,
 ) -> Response {
-    if let Some(refused) = csrf_refusal(&state, &web, &f) {
-        return refused;
-    }
     let get = |k: &str| f.get(k).cloned().unwrap_or_default();
     let (current, new, repeat) = (get("current"), get("new"), get("repeat"));
     let lang = web.lang;
@@ -357,14 +346,7 @@ pub async fn change_password(
     start_session(&state, lang, &web.user, "/ledger?msg=password_changed").await
 }
 
-pub async fn logout(
-    State(state): State<AppState>,
-    web: Web,
-    Form(f): Form<HashMap<String, String>>,
-) -> Response {
-    if let Some(refused) = csrf_refusal(&state, &web, &f) {
-        return refused;
-    }
+pub async fn logout(State(state): State<AppState>, Posted { web, .. }: Posted<Anyone>) -> Response {
     if let Err(e) = state.storage.delete_session(web.token_hash).await {
         return error_page(
             &state,

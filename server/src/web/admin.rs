@@ -4,7 +4,6 @@
 
 use std::collections::HashMap;
 
-use axum::Form;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -12,20 +11,13 @@ use saferound_core::ids::{DepartmentId, SiteId, UserId};
 use saferound_core::model::{Role, SiteKind};
 use serde_json::json;
 
-use super::{Web, csrf_refusal, error_page, render};
+use super::form::{Acting as _, Admin, Posted};
+use super::{Web, error_page, render};
 use crate::AppState;
 use crate::store::{Department, Site};
 
-fn admin_institution(web: &Web) -> Option<saferound_core::ids::InstitutionId> {
-    if web.is(Role::Administrator) {
-        web.user.institution
-    } else {
-        None
-    }
-}
-
 pub async fn page(State(state): State<AppState>, web: Web) -> Response {
-    let Some(inst) = admin_institution(&web) else {
+    let Some(inst) = Admin::acts_for(&web) else {
         return super::forbidden(&state, &web);
     };
     let s = state.storage.as_ref();
@@ -143,16 +135,14 @@ async fn department_of(
 /// administrator's change to their institution, audited.
 pub async fn post(
     State(state): State<AppState>,
-    web: Web,
     Path(what): Path<String>,
-    Form(f): Form<HashMap<String, String>>,
+    Posted {
+        web,
+        form: f,
+        acting_for: inst,
+        ..
+    }: Posted<Admin>,
 ) -> Response {
-    if let Some(refused) = csrf_refusal(&state, &web, &f) {
-        return refused;
-    }
-    let Some(inst) = admin_institution(&web) else {
-        return super::forbidden(&state, &web);
-    };
     let s = state.storage.as_ref();
     let result: Result<String, (StatusCode, String)> = async {
         let bad = |e: String| (StatusCode::BAD_REQUEST, e);

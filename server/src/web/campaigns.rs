@@ -11,17 +11,17 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::{Datelike, FixedOffset, NaiveDate};
 use saferound_core::ids::{CampaignId, InstitutionId, Timestamp};
-use saferound_core::model::{HazardCategory, Lang, RiskGrade, Role, SiteKind};
+use saferound_core::model::{HazardCategory, Lang, RiskGrade, SiteKind};
 use serde::Serialize;
 use serde_json::json;
 
-use super::{Web, csrf_refusal, error_page, internal, render};
+use super::form::{Acting as _, Office, Posted};
+use super::{Web, error_page, internal, render};
 use crate::AppState;
 use crate::store::{
     Campaign, CampaignScope, Department, HazardFigure, InspectionFigure, Phase, WeeklyDue,
@@ -230,12 +230,6 @@ fn figures_json(f: &Figures) -> serde_json::Value {
 
 /// May create campaigns and set their deadlines: the institution's safety office and
 /// administrators (provincial reviewers read only).
-fn can_manage(web: &Web) -> Option<InstitutionId> {
-    (web.is(Role::SafetyOffice) || web.is(Role::Administrator))
-        .then_some(web.user.institution)
-        .flatten()
-}
-
 fn institution_of(web: &Web, q: &HashMap<String, String>) -> Option<InstitutionId> {
     web.scope()
         .or_else(|| q.get("institution").and_then(|i| i.parse().ok()))
@@ -309,7 +303,7 @@ pub async fn list(
         "/campaigns",
         json!({
             "campaigns": list.iter().rev().map(|c| campaign_json(c, today, web.lang)).collect::<Vec<_>>(),
-            "can_manage": can_manage(&web).is_some(),
+            "can_manage": Office::acts_for(&web).is_some(),
             "institution": inst.to_string(),
             "institutions": if web.scope().is_none() {
                 institutions.iter().map(|(i, n)| json!({"id": i.to_string(), "name": n})).collect::<Vec<_>>()
@@ -417,15 +411,13 @@ async fn save(state: &AppState, c: &Campaign) -> Result<(), crate::store::StoreE
 /// office's own (`name`, `starts`, `ends`, `phases`), with optional weekly deadlines.
 pub async fn create(
     State(state): State<AppState>,
-    web: Web,
-    Form(f): Form<HashMap<String, String>>,
+    Posted {
+        web,
+        form: f,
+        acting_for: inst,
+        ..
+    }: Posted<Office>,
 ) -> Response {
-    if let Some(refused) = csrf_refusal(&state, &web, &f) {
-        return refused;
-    }
-    let Some(inst) = can_manage(&web) else {
-        return super::forbidden(&state, &web);
-    };
     let built = (|| -> Result<Campaign, String> {
         let mut c = if f.get("template").map(String::as_str) == Some("hundred_day") {
             hundred_day(inst, date(&f, "start")?)
@@ -598,7 +590,7 @@ pub async fn progress(
     };
     let c = &sum.c;
     let mut ctx = summary_context(&sum, web.lang);
-    ctx["can_manage"] = json!(can_manage(&web) == Some(c.institution));
+    ctx["can_manage"] = json!(Office::acts_for(&web) == Some(c.institution));
     ctx["qs"] = json!(if web.scope().is_none() {
         format!("?institution={}", c.institution)
     } else {
@@ -633,16 +625,14 @@ pub async fn summary(
 /// `POST /campaigns/{id}/deadlines`: the weekly report deadlines of this campaign.
 pub async fn deadlines(
     State(state): State<AppState>,
-    web: Web,
     Path(id): Path<String>,
-    Form(f): Form<HashMap<String, String>>,
+    Posted {
+        web,
+        form: f,
+        acting_for: inst,
+        ..
+    }: Posted<Office>,
 ) -> Response {
-    if let Some(refused) = csrf_refusal(&state, &web, &f) {
-        return refused;
-    }
-    let Some(inst) = can_manage(&web) else {
-        return super::forbidden(&state, &web);
-    };
     let (mut c, _) = match find(&state, &web, &id, &HashMap::new()).await {
         Ok(x) => x,
         Err(r) => return r,

@@ -7,16 +7,15 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use axum::Form;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use saferound_core::ids::InstitutionId;
 use saferound_core::model::templates::{self, Template, TemplateItem};
-use saferound_core::model::{HazardCategory, Lang, RiskGrade, Role, SiteKind};
+use saferound_core::model::{HazardCategory, Lang, RiskGrade, SiteKind};
 use serde_json::json;
 
-use super::{Web, csrf_refusal, error_page, render};
+use super::form::{Acting as _, Office, Posted};
+use super::{Web, error_page, render};
 use crate::AppState;
 
 pub const MAX_ITEMS: usize = 200;
@@ -26,12 +25,6 @@ pub const MAX_TITLE_CHARS: usize = 100;
 /// directory document to every phone, so their number is bounded (each is bounded by
 /// the form's size).
 pub const MAX_VERSIONS: usize = 100;
-
-fn can_edit(web: &Web) -> Option<InstitutionId> {
-    (web.is(Role::SafetyOffice) || web.is(Role::Administrator))
-        .then_some(web.user.institution)
-        .flatten()
-}
 
 /// Items, one per line: `code | 中文 | English | category | risk` (English may be empty).
 pub fn parse_items(s: &str) -> Result<Vec<TemplateItem>, String> {
@@ -168,7 +161,7 @@ pub async fn page(
                 v
             }).collect::<Vec<_>>(),
             "builtin": builtin.iter().map(|t| summary(t, web.lang)).collect::<Vec<_>>(),
-            "can_edit": can_edit(&web) == Some(inst),
+            "can_edit": Office::acts_for(&web) == Some(inst),
             "edit": edit.map(|t| json!({"id": t.id, "version": t.version + 1})),
             "form": from.map(|t| json!({
                 "title_zh": t.title_zh, "title_en": t.title_en, "site_kind": t.site_kind.code(),
@@ -196,15 +189,13 @@ fn text(f: &HashMap<String, String>, k: &str, required: bool) -> Result<String, 
 /// next version of one of the institution's own (`id`).
 pub async fn publish(
     State(state): State<AppState>,
-    web: Web,
-    Form(f): Form<HashMap<String, String>>,
+    Posted {
+        web,
+        form: f,
+        acting_for: inst,
+        ..
+    }: Posted<Office>,
 ) -> Response {
-    if let Some(refused) = csrf_refusal(&state, &web, &f) {
-        return refused;
-    }
-    let Some(inst) = can_edit(&web) else {
-        return super::forbidden(&state, &web);
-    };
     let own = match state.storage.templates(inst).await {
         Ok(t) => t,
         Err(e) => {

@@ -6,16 +6,15 @@
 
 use std::collections::HashMap;
 
-use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use chrono::{DateTime, Duration, FixedOffset, NaiveDate, NaiveDateTime, Utc};
-use saferound_core::ids::{InstitutionId, Timestamp};
-use saferound_core::model::Role;
+use saferound_core::ids::Timestamp;
 use serde_json::json;
 
-use super::{Web, csrf_refusal, error_page, internal, render};
+use super::form::{Acting as _, Office, Posted};
+use super::{Web, error_page, internal, render};
 use crate::AppState;
 use crate::store::{DutySlot, Holiday};
 
@@ -24,12 +23,6 @@ pub const MAX_SLOT_DAYS: i64 = 31;
 pub const MAX_HOLIDAY_DAYS: i64 = 60;
 /// The roster page shows slots from a day ago to this many days ahead.
 pub const AHEAD_DAYS: i64 = 90;
-
-fn can_edit(web: &Web) -> Option<InstitutionId> {
-    (web.is(Role::SafetyOffice) || web.is(Role::Administrator))
-        .then_some(web.user.institution)
-        .flatten()
-}
 
 fn utc(t: &str) -> Option<DateTime<Utc>> {
     t.parse::<Timestamp>().ok().map(|t| t.0)
@@ -173,7 +166,7 @@ pub async fn page(
             "slots": slots.iter().filter(|s| utc(&s.ends).is_some_and(|b| b > from)).map(|s| slot_json(s, tz)).collect::<Vec<_>>(),
             "holidays": holidays,
             "uncovered_count": uncovered,
-            "can_edit": can_edit(&web) == Some(inst),
+            "can_edit": Office::acts_for(&web) == Some(inst),
             // `?edit=<slot id>` fills the slot form with that slot, to change it.
             "editing": q.get("edit").and_then(|id| slots.iter().find(|s| &s.id == id)).map(|s| slot_json(s, tz)),
             "tz": tz.to_string(),
@@ -225,16 +218,14 @@ fn date(f: &HashMap<String, String>, k: &str) -> Result<NaiveDate, String> {
 /// `POST /duty/{slot|slot_delete|holiday|holiday_delete}`
 pub async fn post(
     State(state): State<AppState>,
-    web: Web,
     Path(what): Path<String>,
-    Form(f): Form<HashMap<String, String>>,
+    Posted {
+        web,
+        form: f,
+        acting_for: inst,
+        ..
+    }: Posted<Office>,
 ) -> Response {
-    if let Some(refused) = csrf_refusal(&state, &web, &f) {
-        return refused;
-    }
-    let Some(inst) = can_edit(&web) else {
-        return super::forbidden(&state, &web);
-    };
     let tz = state.tz(Some(inst)).await;
     let s = state.storage.as_ref();
     let result: Result<String, (StatusCode, String)> = async {

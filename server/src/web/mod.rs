@@ -13,6 +13,7 @@ pub mod campaigns;
 pub mod checklists;
 pub mod demo;
 pub mod duty;
+pub mod form;
 pub mod i18n;
 pub mod pages;
 pub mod province;
@@ -334,29 +335,6 @@ impl FromRequestParts<AppState> for Web {
             )),
         }
     }
-}
-
-/// Constant-time comparison of the CSRF token a form sent with the session's.
-fn csrf_ok(web: &Web, sent: Option<&String>) -> bool {
-    let Some(sent) = sent else { return false };
-    crate::accounts::same_secret(sent.as_bytes(), web.csrf.as_bytes())
-}
-
-/// The answer to a form POST whose CSRF token is missing or wrong; `None` when it is right.
-/// Every form handler starts with it.
-pub(crate) fn csrf_refusal(
-    state: &AppState,
-    web: &Web,
-    form: &HashMap<String, String>,
-) -> Option<Response> {
-    (!csrf_ok(web, form.get("csrf"))).then(|| {
-        error_page(
-            state,
-            web.lang,
-            StatusCode::FORBIDDEN,
-            "CSRF token missing or wrong",
-        )
-    })
 }
 
 #[derive(Serialize)]

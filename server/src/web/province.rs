@@ -14,7 +14,6 @@
 
 use std::collections::HashMap;
 
-use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -22,12 +21,13 @@ use chrono::{DateTime, FixedOffset, NaiveDate, Utc, Weekday};
 use saferound_core::doc::weekly::{self, IsoWeek};
 use saferound_core::doc::{limits, short_text};
 use saferound_core::ids::{DocId, InstitutionId, Timestamp};
-use saferound_core::model::{HazardCategory, Lang, RiskGrade, Role, SiteKind};
+use saferound_core::model::{HazardCategory, Lang, RiskGrade, SiteKind};
 use serde_json::json;
 
 use super::campaigns::{Figures, summarize};
+use super::form::{Acting as _, Office, Posted};
 use super::reports::{WEEKS, deadline, dues, judge, week_list};
-use super::{Web, csrf_refusal, error_page, internal, render};
+use super::{Web, error_page, internal, render};
 use crate::AppState;
 use crate::store::{InstitutionFiling, ReportReceipt, WeekFigures, WeekRange};
 
@@ -70,12 +70,6 @@ async fn institution_for(
 
 /// May file the institution's report: its safety office and administrators (never the
 /// provincial reviewer, who receives it).
-fn can_file(web: &Web) -> Option<InstitutionId> {
-    (web.is(Role::SafetyOffice) || web.is(Role::Administrator))
-        .then_some(web.user.institution)
-        .flatten()
-}
-
 /// The week's first local midnight and the next Monday's, and the date overdue is judged
 /// on: the week's end once it is over, else today (a running week's figures are "now").
 pub fn week_range(week: IsoWeek, tz: FixedOffset, now: DateTime<Utc>) -> Option<WeekRange> {
@@ -339,7 +333,7 @@ fn context(r: &WeekReport, web: &Web) -> serde_json::Value {
         "filings": filings,
         "latest": filings.last(),
         "status": r.status,
-        "can_file": can_file(web) == Some(r.institution) && r.begun,
+        "can_file": Office::acts_for(web) == Some(r.institution) && r.begun,
         "qs": if web.scope().is_none() { format!("?institution={}", r.institution) } else { String::new() },
     })
 }
@@ -524,18 +518,11 @@ pub async fn export(
 /// all-clear). Every filing is kept; the first one's receipt judges lateness.
 pub async fn file(
     State(state): State<AppState>,
-    web: Web,
     Path(week): Path<String>,
     Query(q): Query<HashMap<String, String>>,
-    Form(f): Form<HashMap<String, String>>,
-) -> Response {
-    if let Some(refused) = csrf_refusal(&state, &web, &f) {
-        return refused;
-    }
     // The reviewer receives reports and never files; nor do other roles.
-    if can_file(&web).is_none() {
-        return super::forbidden(&state, &web);
-    }
+    Posted { web, form: f, .. }: Posted<Office>,
+) -> Response {
     let asked = q.get("institution").or_else(|| f.get("institution"));
     let (inst, name) = match institution_for(&state, &web, asked).await {
         Ok(x) => x,

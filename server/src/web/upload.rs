@@ -88,7 +88,7 @@ impl FromRequest<AppState> for FormInput {
             let Form(fields) = Form::<HashMap<String, String>>::from_request(req, state)
                 .await
                 .map_err(IntoResponse::into_response)?;
-            if let Some(refused) = super::csrf_refusal(state, &web, &fields) {
+            if let Some(refused) = super::form::csrf_refusal(state, &web, &fields) {
                 return Err(refused);
             }
             return Ok(FormInput {
@@ -127,7 +127,7 @@ impl FromRequest<AppState> for FormInput {
             }
             // The token comes first on every form: a photo before it, or with a wrong
             // one, is refused before any of its bytes are read.
-            if let Some(refused) = super::csrf_refusal(state, &web, &fields) {
+            if let Some(refused) = super::form::csrf_refusal(state, &web, &fields) {
                 return Err(refused);
             }
             let room = photos.len() < MAX_PHOTOS_PER_ACTION;
@@ -136,7 +136,7 @@ impl FromRequest<AppState> for FormInput {
             }
         }
         // A form without photos has its token checked here, with the rest in hand.
-        if let Some(refused) = super::csrf_refusal(state, &web, &fields) {
+        if let Some(refused) = super::form::csrf_refusal(state, &web, &fields) {
             return Err(refused);
         }
         Ok(FormInput {
