@@ -421,9 +421,65 @@ pub async fn handle(
     if claimed > wire::MAX_OPS_PER_REQUEST {
         return Err(SyncError::TooManyOperations(wire::MAX_OPS_PER_REQUEST));
     }
+    let Accepted {
+        acks,
+        rejections,
+        mut updates,
+    } = accept_changes(storage, device, req.docs, received).await?;
+    // Everything else of the institution that changed since the device's cursor.
+    let budget = req.max_update_bytes.clamp(64 * 1024, MAX_UPDATE_BYTES) as usize;
+    let page = storage
+        .feed(device.institution, req.cursor, device.actor.clone(), budget)
+        .await?;
+    let mut by_doc: HashMap<DocId, usize> = HashMap::new();
+    for item in page.items {
+        let slot = *by_doc.entry(item.doc_id).or_insert_with(|| {
+            updates.push(Update {
+                id: item.doc_id.0,
+                kind: item.kind.clone(),
+                changes: Vec::new(),
+                heads: Vec::new(),
+            });
+            updates.len() - 1
+        });
+        updates[slot]
+            .changes
+            .push(serde_bytes::ByteBuf::from(item.bytes));
+    }
+    storage.touch_device(&device.device_id).await?;
+    Ok(SyncResponse {
+        protocol: wire::PROTOCOL_VERSION,
+        acks,
+        rejections,
+        updates,
+        cursor: page.cursor,
+        more: page.more,
+        epoch: storage.epoch().await?,
+    })
+}
+
+/// What `accept_changes` answers: the documents committed (with the server's heads), those
+/// refused (with why), and what each pushed document lacks for its device.
+pub struct Accepted {
+    pub acks: Vec<Ack>,
+    pub rejections: Vec<Rejection>,
+    pub updates: Vec<Update>,
+}
+
+/// Merges the changes `device` made to the documents of `docs` and commits them with
+/// their ledger rows: every check of a phone's sync (the actor is the device's, each run
+/// of changes judged as its author saw the record, photos named must be held), nothing
+/// of a refused document kept. The write path of a phone's sync (`handle`) and of the
+/// dashboard's actions, which write as a device of their own (`web::actions`).
+pub async fn accept_changes(
+    storage: &Store,
+    device: &DeviceAuth,
+    docs: Vec<PushDoc>,
+    received: saferound_core::ids::Timestamp,
+) -> Result<Accepted, SyncError> {
     // The same document twice in one request: the later entry wins.
     let mut pushes: HashMap<DocId, PushDoc> = HashMap::new();
-    for p in req.docs {
+    for p in docs {
         pushes.insert(DocId(p.id), p);
     }
     let mut acks = Vec::new();
@@ -526,35 +582,10 @@ pub async fn handle(
             )
             .await?;
     }
-    // Everything else of the institution that changed since the device's cursor.
-    let budget = req.max_update_bytes.clamp(64 * 1024, MAX_UPDATE_BYTES) as usize;
-    let page = storage
-        .feed(device.institution, req.cursor, device.actor.clone(), budget)
-        .await?;
-    let mut by_doc: HashMap<DocId, usize> = HashMap::new();
-    for item in page.items {
-        let slot = *by_doc.entry(item.doc_id).or_insert_with(|| {
-            updates.push(Update {
-                id: item.doc_id.0,
-                kind: item.kind.clone(),
-                changes: Vec::new(),
-                heads: Vec::new(),
-            });
-            updates.len() - 1
-        });
-        updates[slot]
-            .changes
-            .push(serde_bytes::ByteBuf::from(item.bytes));
-    }
-    storage.touch_device(&device.device_id).await?;
-    Ok(SyncResponse {
-        protocol: wire::PROTOCOL_VERSION,
+    Ok(Accepted {
         acks,
         rejections,
         updates,
-        cursor: page.cursor,
-        more: page.more,
-        epoch: storage.epoch().await?,
     })
 }
 

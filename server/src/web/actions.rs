@@ -4,9 +4,10 @@
 //! registered like a phone, its token never handed out) with a fresh Automerge actor
 //! bound to it. An action loads the hazard document, checks the role rule and the
 //! lifecycle exactly as the phone's core does (`Action::allowed`, `lifecycle::transition`),
-//! makes the edit with the core's document functions under that actor, and pushes the
-//! change through `sync::handle` — the very path of a phone's sync: actor → device → user
-//! attribution, per-change role validation, trial merge, ledger derivation and commit.
+//! makes the edit with the core's document functions under that actor, and hands the
+//! change to `sync::accept_changes` — the write path of a phone's sync: actor → device →
+//! user attribution, per-change role validation, trial merge, ledger derivation and
+//! commit.
 //! A refused action changes nothing.
 
 use automerge::{ActorId, AutoCommit};
@@ -17,7 +18,7 @@ use saferound_core::ids::{BlobHash, DocId, InstitutionId, LocalDate, Timestamp, 
 use saferound_core::model::lifecycle::{self, EventKind};
 use saferound_core::model::{Action, HazardCategory, RiskGrade};
 use saferound_core::policy;
-use saferound_core::sync::wire::{self, PushDoc, RejectCode, SyncRequest};
+use saferound_core::sync::wire::{self, PushDoc, RejectCode};
 
 use super::action_error::ActionError;
 use crate::AppState;
@@ -122,7 +123,7 @@ pub async fn web_device(
         .ok_or_else(|| ActionError::Forbidden("this account is not active".into()))
 }
 
-/// Pushes the changes made on `d` since `before` as `device`, through the sync path.
+/// Commits the changes made on `d` since `before` as `device`, through the sync write path.
 async fn push(
     state: &AppState,
     device: &DeviceAuth,
@@ -135,21 +136,20 @@ async fn push(
         .into_iter()
         .map(|c| serde_bytes::ByteBuf::from(c.raw_bytes().to_vec()))
         .collect();
-    let req = SyncRequest {
-        protocol: wire::PROTOCOL_VERSION,
-        // Past the end of the feed: the dashboard needs no updates back.
-        cursor: i64::MAX as u64,
-        docs: vec![PushDoc {
-            id: id.0,
-            heads: wire::heads_to_bytes(&d.get_heads()),
-            changes,
-        }],
-        max_update_bytes: 0,
+    let push = PushDoc {
+        id: id.0,
+        heads: wire::heads_to_bytes(&d.get_heads()),
+        changes,
     };
-    let resp = crate::sync::handle(state.storage.as_ref(), device, req, Timestamp(state.now()))
-        .await
-        .map_err(|e| ActionError::Internal(e.to_string()))?;
-    if let Some(r) = resp.rejections.into_iter().next() {
+    let accepted = crate::sync::accept_changes(
+        state.storage.as_ref(),
+        device,
+        vec![push],
+        Timestamp(state.now()),
+    )
+    .await
+    .map_err(|e| ActionError::Internal(e.to_string()))?;
+    if let Some(r) = accepted.rejections.into_iter().next() {
         return match r.code {
             RejectCode::Forbidden => Err(ActionError::Forbidden(r.reason)),
             // Busy (merged concurrently): the caller tries again on the newer copy.
