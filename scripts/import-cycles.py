@@ -1,11 +1,14 @@
 #!/usr/bin/env python3
-"""Fails when the modules of a crate import each other in a circle.
+"""Fails when the modules of a crate import each other in a circle, or name an item of
+the crate root.
 
 For each crate's src/ tree, every file is a module (src/a/b.rs and src/a/b/mod.rs are
 `a::b`); an edge runs from a module to each module of the same crate it names through
 `crate::…` or `super::…` (in `use` lines and in paths), test modules (`#[cfg(test)]`
 to the end of the file) left out. A circle is a strongly connected group of two or more
-modules. Prints each circle and exits 1 if there is one.
+modules. The crate root (lib.rs) only declares the modules and re-exports some of their
+items for other crates: a module naming `crate::Item` of the root would reach up through
+it, so that is reported too. Prints each finding and exits 1 if there is one.
 
     scripts/import-cycles.py                 the workspace's crates
     scripts/import-cycles.py server/src      one crate
@@ -60,7 +63,9 @@ def edges(mod, file, mods):
     def add(kind, parts):
         path = (base_super if kind == "super" else []) + parts
         target = resolve(path, mods)
-        if target is not None and target != mod and target[: len(mod)] != mod:
+        if target is None and path and mod != ():
+            found.add(("(root item)", path[0]))
+        elif target is not None and target != mod and target[: len(mod)] != mod:
             found.add(target)
 
     for m in GROUP.finditer(text):
@@ -117,6 +122,19 @@ def main():
         src = os.path.join(root, crate)
         mods = modules(src)
         graph = {m: edges(m, f, mods) for m, f in mods.items()}
+        # Only a root that is a table of contents (modules and re-exports) is held to it;
+        # a crate whose lib.rs is itself code (the test harness) is not.
+        root_is_contents = () in mods and not re.search(
+            r"^\s*(pub(\([^)]*\))?\s+)?(async\s+)?(fn|struct|enum|const|static|impl|trait|type)\b",
+            open(mods[()], encoding="utf-8").read().split("#[cfg(test)]")[0],
+            re.M,
+        )
+        for m in sorted(graph):
+            for t in sorted(t for t in graph[m] if root_is_contents and t and t[0] == "(root item)"):
+                failed = True
+                print(f"{crate}: {'::'.join(m)} names crate::{t[1]} of the crate root: "
+                      "name it from the module that defines it")
+            graph[m] = {t for t in graph[m] if not (t and t[0] == "(root item)")}
         for c in circles(graph):
             failed = True
             names = ["::".join(m) or "(root)" for m in c]

@@ -428,7 +428,7 @@ pub fn encode_heads(heads: &[ChangeHash]) -> Vec<u8> {
     sorted.iter().flat_map(|h| h.0).collect()
 }
 
-pub fn decode_heads(bytes: &[u8]) -> crate::Result<Vec<ChangeHash>> {
+pub fn decode_heads(bytes: &[u8]) -> crate::error::Result<Vec<ChangeHash>> {
     if !bytes.len().is_multiple_of(32) {
         return Err(Error::Document("stored heads are not whole hashes".into()));
     }

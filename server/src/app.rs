@@ -4,7 +4,7 @@
 
 use axum::Router;
 
-use crate::AppState;
+use crate::state::AppState;
 
 pub fn app(state: AppState) -> Router {
     crate::http::routes()

@@ -6,7 +6,7 @@ use saferound_core::ids::InstitutionId;
 use saferound_core::ids::LocalDate;
 use saferound_core::model::Role;
 
-use crate::AppState;
+use crate::state::AppState;
 use crate::sync::{SyncError, write_server_document};
 
 /// Rewrites the directory of `institution` from the account tables, its time zone, its
@@ -80,4 +80,22 @@ pub async fn refresh(state: &AppState, institution: InstitutionId) -> Result<(),
         directory::write(doc, &d)
     })
     .await
+}
+
+/// Sets the institution's time zone and carries it to the phones in the directory.
+pub async fn set_time_zone(
+    state: &AppState,
+    institution: InstitutionId,
+    minutes: i32,
+    name: &str,
+) -> Result<bool, SyncError> {
+    if !state
+        .storage
+        .set_institution_tz(institution, minutes, name)
+        .await?
+    {
+        return Ok(false);
+    }
+    refresh(state, institution).await?;
+    Ok(true)
 }

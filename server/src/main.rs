@@ -254,7 +254,7 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
     if metrics_token.is_some_and(|t| t.len() < 16) {
         return Err("--metrics-token must be at least 16 characters".into());
     }
-    let origin = saferound_server::http::guard::Origin::new(
+    let origin = saferound_server::http::origin::Origin::new(
         cli.public_url.as_deref(),
         cli.tls_cert.is_some(),
     )?;
@@ -306,7 +306,7 @@ async fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
     };
     let mut state = AppState::new(storage.clone(), cli.blobs.clone())
         .with_origin(origin)
-        .with_photo_quota(http::blobs::PhotoQuota {
+        .with_photo_quota(http::admission::PhotoQuota {
             device: cli.device_photo_quota_mib.saturating_mul(1 << 20),
             institution: cli.institution_photo_quota_mib.saturating_mul(1 << 20),
         });
@@ -523,14 +523,11 @@ async fn serve(
     if webhook.is_some() {
         // Under the same lock: replicas starting together agree on where the webhook
         // starts, and no incident falls between one's start and the other's.
-        saferound_server::web::reports::webhook_cursor(&state).await?;
+        saferound_server::incidents::webhook_cursor(&state).await?;
     }
     drop(seeding);
     if let Some(url) = webhook {
-        tokio::spawn(saferound_server::web::reports::run_webhook(
-            state.clone(),
-            url,
-        ));
+        tokio::spawn(saferound_server::incidents::run_webhook(state.clone(), url));
     }
     // Photos no record used in time and stale partial uploads: at start, then hourly.
     tokio::spawn(http::blobs::sweep_every(

@@ -122,15 +122,15 @@ impl std::fmt::Display for Refusal {
     }
 }
 
-impl From<Refusal> for crate::Error {
+impl From<Refusal> for crate::error::Error {
     fn from(r: Refusal) -> Self {
         if r.forbidden {
-            crate::Error::NotAllowed {
+            crate::error::Error::NotAllowed {
                 action: r.field,
                 who: r.reason,
             }
         } else {
-            crate::Error::invalid(r.field, r.reason)
+            crate::error::Error::invalid(r.field, r.reason)
         }
     }
 }

@@ -149,3 +149,21 @@ mod tests {
         assert!(a.admit("d4", usize::MAX).await.is_ok());
     }
 }
+
+/// Bytes of photos no document references yet (arrived or arriving) that one device,
+/// and one institution with all its devices, may hold. A phone back from a week offline
+/// stays far below the default: each sync pushes the records right after their photos.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PhotoQuota {
+    pub device: u64,
+    pub institution: u64,
+}
+
+impl Default for PhotoQuota {
+    fn default() -> Self {
+        PhotoQuota {
+            device: 512 << 20,
+            institution: 4096 << 20,
+        }
+    }
+}

@@ -9,9 +9,9 @@ use saferound_core::model::{HazardStatus, RiskGrade, Role};
 use saferound_core::sync::wire::{self, SyncRequest};
 use serde::{Deserialize, Serialize};
 
-use super::metrics::Metrics;
 use super::{ApiError, AuthDevice};
-use crate::AppState;
+use crate::metrics::Metrics;
+use crate::state::AppState;
 use crate::store::{HazardQuery, NewDevice};
 
 #[derive(Deserialize)]

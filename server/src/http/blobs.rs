@@ -14,9 +14,9 @@ use axum::response::{IntoResponse, Response};
 use saferound_core::ids::BlobHash;
 use saferound_core::store::blobs::{DEFAULT_MAX_PHOTO_BYTES, sniff_image};
 
-use super::metrics::Metrics;
 use super::{ApiError, AuthDevice};
-use crate::AppState;
+use crate::metrics::Metrics;
+use crate::state::AppState;
 
 pub fn parse_hash(s: &str) -> Result<String, ApiError> {
     s.parse::<BlobHash>()
@@ -47,24 +47,6 @@ pub const UNREFERENCED_GRACE: std::time::Duration = std::time::Duration::from_se
 
 /// A partial upload nobody appended to for this long is removed.
 pub const PARTIAL_EXPIRY: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
-
-/// Bytes of photos no document references yet (arrived or arriving) that one device,
-/// and one institution with all its devices, may hold. A phone back from a week offline
-/// stays far below the default: each sync pushes the records right after their photos.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PhotoQuota {
-    pub device: u64,
-    pub institution: u64,
-}
-
-impl Default for PhotoQuota {
-    fn default() -> Self {
-        PhotoQuota {
-            device: 512 << 20,
-            institution: 4096 << 20,
-        }
-    }
-}
 
 /// Serializes putting a file in place with removing one: an expired photo's file is never
 /// removed while an upload of the same bytes (another institution's) is placing it.

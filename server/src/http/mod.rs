@@ -5,7 +5,7 @@ pub mod api;
 pub mod blobs;
 mod decoder;
 pub mod guard;
-pub mod metrics;
+pub mod origin;
 pub mod serve;
 
 use axum::Router;
@@ -16,7 +16,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use saferound_core::sync::wire;
 
-use crate::AppState;
+use crate::state::AppState;
 use crate::store::{DeviceAuth, StoreError};
 
 /// The body of a login or an enrolment: a login name, a password, a device name.
@@ -233,7 +233,7 @@ impl FromRequestParts<AppState> for AuthDevice {
             .device_by_token(crate::accounts::token_hash(token))
             .await?;
         let Some(device) = device else {
-            metrics::Metrics::add(&state.metrics.auth_failures, 1);
+            crate::metrics::Metrics::add(&state.metrics.auth_failures, 1);
             return Err(ApiError::Unauthenticated);
         };
         Ok(AuthDevice(device))

@@ -10,7 +10,7 @@ use serde_json::json;
 
 use super::form::{Anyone, Posted};
 use super::{LANG_COOKIE, SESSION_COOKIE, SESSION_HOURS, Web, error_page, i18n, render};
-use crate::AppState;
+use crate::state::AppState;
 use crate::store::User;
 
 /// A cookie of the dashboard's: HttpOnly, SameSite=Strict, and Secure when browsers reach
@@ -141,7 +141,7 @@ pub async fn login(
     let user = match user {
         Some(u) if ok && u.active => u,
         _ => {
-            crate::http::metrics::Metrics::add(&state.metrics.auth_failures, 1);
+            crate::metrics::Metrics::add(&state.metrics.auth_failures, 1);
             state
                 .audit(user.as_ref(), f.login.trim(), "login_failed", "")
                 .await;

@@ -21,7 +21,7 @@ use saferound_core::policy;
 use saferound_core::sync::wire::{self, PushDoc, RejectCode};
 
 use super::action_error::ActionError;
-use crate::AppState;
+use crate::state::AppState;
 use crate::store::{DeviceAuth, NewDevice, User};
 
 /// What the dashboard can do to a hazard (DOMAIN.md, "who may do what to a hazard").

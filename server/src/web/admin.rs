@@ -13,7 +13,7 @@ use serde_json::json;
 
 use super::form::{Acting as _, Admin, Posted};
 use super::{Web, error_page, render};
-use crate::AppState;
+use crate::state::AppState;
 use crate::store::{Department, Site};
 
 pub async fn page(State(state): State<AppState>, web: Web) -> Response {
@@ -73,7 +73,7 @@ pub async fn page(State(state): State<AppState>, web: Web) -> Response {
             "sites": sites.iter().map(|x| json!({"id": x.id.to_string(), "name": x.name, "kind": x.kind.code(), "building": x.building, "floor_room": x.floor_room, "department": dept_name(&x.department)})).collect::<Vec<_>>(),
             "devices": devices.iter().map(|d| json!({"id": d.id, "user": name_of(&d.user_id), "name": d.name, "created_at": d.created_at, "revoked_at": d.revoked_at, "last_sync_at": d.last_sync_at})).collect::<Vec<_>>(),
             "audit": audit,
-            "utc_offset": crate::offset(offset).map(|o| o.to_string()).unwrap_or_default(),
+            "utc_offset": crate::time_zone::offset(offset).map(|o| o.to_string()).unwrap_or_default(),
             "time_zone": tz_name,
             "role_codes": Role::ALL.iter().filter(|r| **r != Role::ProvincialReviewer).map(|r| r.code()).collect::<Vec<_>>(),
             "site_kinds": SiteKind::ALL.iter().map(|k| k.code()).collect::<Vec<_>>(),
@@ -242,14 +242,14 @@ pub async fn post(
             }
             "timezone" => {
                 let offset = field(&f, "utc_offset", 10).map_err(bad)?;
-                let minutes = crate::parse_offset(&offset)
+                let minutes = crate::time_zone::parse_offset(&offset)
                     .ok_or_else(|| bad("utc_offset: like +08:00, within ±14:00".into()))?;
                 let name = f
                     .get("time_zone")
                     .map(|n| n.trim().chars().take(60).collect::<String>())
                     .filter(|n| !n.is_empty())
                     .unwrap_or_else(|| format!("UTC{offset}"));
-                crate::set_time_zone(&state, inst, minutes, &name)
+                crate::directory::set_time_zone(&state, inst, minutes, &name)
                     .await
                     .map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
                 Ok(format!("time zone {offset} {name}"))

@@ -22,7 +22,7 @@ use serde_json::json;
 
 use super::form::{Acting as _, Office, Posted};
 use super::{Web, error_page, internal, render};
-use crate::AppState;
+use crate::state::AppState;
 use crate::store::{
     Campaign, CampaignScope, Department, HazardFigure, InspectionFigure, Phase, WeeklyDue,
 };

@@ -16,7 +16,7 @@ use serde_json::json;
 
 use super::form::{Acting as _, Office, Posted};
 use super::{Web, error_page, render};
-use crate::AppState;
+use crate::state::AppState;
 
 pub const MAX_ITEMS: usize = 200;
 pub const MAX_ITEM_CHARS: usize = 500;

@@ -8,7 +8,7 @@ use saferound_core::model::{HazardCategory, RiskGrade};
 
 use super::actions::{self, HazardAction, NewReport};
 use super::upload;
-use crate::AppState;
+use crate::state::AppState;
 
 /// The demo's photos, small PNGs drawn for it: a before-photo on every demo hazard, an
 /// after-photo on the rectified ones, so the hazard page shows both kinds.

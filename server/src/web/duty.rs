@@ -15,7 +15,7 @@ use serde_json::json;
 
 use super::form::{Acting as _, Office, Posted};
 use super::{Web, error_page, internal, render};
-use crate::AppState;
+use crate::state::AppState;
 use crate::store::{DutySlot, Holiday};
 
 /// A slot lasts at most this long; a holiday period at most `MAX_HOLIDAY_DAYS`.

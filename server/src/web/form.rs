@@ -14,7 +14,7 @@ use saferound_core::ids::InstitutionId;
 use saferound_core::model::Role;
 
 use super::{Web, error_page, forbidden};
-use crate::AppState;
+use crate::state::AppState;
 
 /// Who may post a form, and for what.
 pub trait Acting: Send + Sync + 'static {

@@ -19,9 +19,9 @@ use super::action_error::ActionError;
 use super::actions::{self, HazardAction};
 use super::upload::FormInput;
 use super::{Web, error_page, render};
-use crate::AppState;
 use crate::export;
 use crate::ledger::HazardRow;
+use crate::state::AppState;
 use crate::store::HazardQuery;
 use saferound_core::model::deadline::{self, DUE_SOON_DAYS, ESCALATE_AFTER_DAYS};
 

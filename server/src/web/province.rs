@@ -28,7 +28,7 @@ use super::campaigns::{Figures, summarize};
 use super::form::{Acting as _, Office, Posted};
 use super::reports::{WEEKS, deadline, dues, judge, week_list};
 use super::{Web, error_page, internal, render};
-use crate::AppState;
+use crate::state::AppState;
 use crate::store::{InstitutionFiling, ReportReceipt, WeekFigures, WeekRange};
 
 fn not_found(state: &AppState, web: &Web) -> Response {

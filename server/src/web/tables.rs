@@ -5,8 +5,8 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 
 use super::Web;
-use crate::AppState;
 use crate::export;
+use crate::state::AppState;
 
 pub(crate) fn download(content_type: &str, name: &str, bytes: Vec<u8>) -> Response {
     (

@@ -26,7 +26,7 @@ use tokio::io::AsyncWriteExt;
 
 use super::action_error::ActionError;
 use super::{MAX_FORM_BYTES, Web};
-use crate::AppState;
+use crate::state::AppState;
 
 /// Photos one dashboard action may carry.
 pub const MAX_PHOTOS_PER_ACTION: usize = 6;
