@@ -16,11 +16,13 @@ scripts/system-deps.sh
 target="${CARGO_TARGET_DIR:-$PWD/target}"
 phase "system packages"
 
-# Habits the code keeps: formatted, and no module of a crate importing another in a
-# circle (scripts/import-cycles.py).
+# Habits the code keeps: formatted, no module of a crate importing another in a circle
+# (scripts/import-cycles.py), and every dependency under an allowed licence
+# (scripts/licences.py).
 cargo fmt --all --check
 python3 scripts/import-cycles.py
-phase "format and import circles"
+python3 scripts/licences.py
+phase "format, import circles and licences"
 
 # One build for everything: the tests crate turns on the features the suite needs
 # (including saferound-mobile's uniffi-bindgen), so building the workspace at once unifies
