@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Fails when a crate SafeRound depends on is under a licence not allowed here.
 
-Reads the dependency tree from `cargo metadata` (offline: the registry's cached copies
+Reads the dependency tree from `cargo metadata` (the registry's copies, cached by the build,
 carry each crate's SPDX licence expression) and judges each third-party crate's
 expression against ALLOWED: an `OR` needs one allowed side, an `AND` both, and
 `X WITH exception` is judged as written. A crate with no licence expression (only a
@@ -96,7 +96,7 @@ def allowed(expr):
 
 def main():
     out = subprocess.run(
-        ["cargo", "metadata", "--format-version", "1", "--locked", "--offline"],
+        ["cargo", "metadata", "--format-version", "1", "--locked"],
         check=True,
         capture_output=True,
         text=True,
