@@ -9,6 +9,9 @@
 //!
 //! Run: `cargo bench -p saferound-core --bench core`.
 
+// A benchmark: a step that fails ends the run with its message, as a test fails.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::sync::Arc;
 
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};

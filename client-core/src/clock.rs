@@ -9,6 +9,8 @@ use chrono::{DateTime, Duration, FixedOffset, Utc};
 pub const DEFAULT_TIME_ZONE: &str = "Asia/Shanghai";
 pub const DEFAULT_UTC_OFFSET_MINUTES: i32 = 8 * 60;
 
+// A constant offset, well within chrono's ±24 h.
+#[allow(clippy::expect_used)]
 pub fn default_tz() -> FixedOffset {
     FixedOffset::east_opt(DEFAULT_UTC_OFFSET_MINUTES * 60).expect("UTC+8 is a valid offset")
 }

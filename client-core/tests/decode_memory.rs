@@ -2,6 +2,9 @@
 //! item limits of `wire` hold while decoding, not after. Its own test binary, because it
 //! counts every allocation of the process.
 
+// Test code: a step that fails ends the run with its message, as a test fails.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 

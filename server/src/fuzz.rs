@@ -5,6 +5,9 @@
 //! bytes: no panic outside the guarded Automerge calls, bounded work, and agreement
 //! between our own bounded checks and Automerge's parser.
 
+// Fuzz targets: a broken invariant must crash the fuzzer, which reports it.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use automerge::AutoCommit;
 use axum::extract::Query;
 use axum::http::{HeaderMap, HeaderName, HeaderValue};

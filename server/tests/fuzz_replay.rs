@@ -3,6 +3,9 @@
 //! (`saferound_server::fuzz`) on stable, so CI keeps every crash fixed without libFuzzer.
 //! The long runs are `scripts/fuzz.sh`.
 
+// Test code: a step that fails ends the run with its message, as a test fails.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::path::{Path, PathBuf};
 
 fn fuzz_dir() -> PathBuf {

@@ -4,6 +4,9 @@
 //! dashboard form passes (session, CSRF token, role). What crosses processes (phones,
 //! replicas, a browser) is tested end to end in `tests/`.
 
+// Test code: a step that fails ends the run with its message, as a test fails.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::sync::Arc;
 
 use axum::Router;

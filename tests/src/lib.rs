@@ -2,6 +2,9 @@
 //! process on a free loopback port with its own database, and devices that are real
 //! store files driven by the core's API and its sync client.
 
+// The test harness: a step that fails ends the run with its message, as a test fails.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

@@ -546,7 +546,7 @@ impl Judge {
 
 fn local_midnight_utc(d: NaiveDate, tz: FixedOffset) -> String {
     use chrono::TimeZone;
-    let local = d.and_hms_opt(0, 0, 0).expect("midnight exists");
+    let local = d.and_time(chrono::NaiveTime::MIN);
     match tz.from_local_datetime(&local).single() {
         Some(t) => Timestamp(t.with_timezone(&chrono::Utc)).to_string(),
         None => Timestamp(local.and_utc()).to_string(),

@@ -238,6 +238,7 @@ pub enum WireError {
 pub fn encode<T: Serialize>(v: &T) -> Vec<u8> {
     let mut out = Vec::new();
     // Writing into a Vec cannot fail for these plain types.
+    #[allow(clippy::expect_used)]
     ciborium::into_writer(v, &mut out).expect("CBOR encoding into memory");
     out
 }

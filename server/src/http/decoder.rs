@@ -24,6 +24,8 @@ type Job = (Bytes, oneshot::Sender<Result<SyncRequest, WireError>>);
 
 fn decoder() -> &'static Sender<Job> {
     static DECODER: OnceLock<Sender<Job>> = OnceLock::new();
+    // Started at the first sync; a process that cannot start one thread cannot serve.
+    #[allow(clippy::expect_used)]
     DECODER.get_or_init(|| {
         let (tx, mut rx) = channel::<Job>(QUEUE);
         std::thread::Builder::new()

@@ -33,6 +33,8 @@ pub const MAX_PHASES: usize = 20;
 
 /// The hundred-day campaign of notice 赣教稳定字〔2020〕13号, with its own dates, or
 /// moved so that it starts on `start` (every phase keeps its place relative to the start).
+// The notice's dates are real calendar dates.
+#[allow(clippy::expect_used)]
 pub fn hundred_day(institution: InstitutionId, start: Option<NaiveDate>) -> Campaign {
     let d = |y, m, day| NaiveDate::from_ymd_opt(y, m, day).expect("a calendar date");
     let base = d(2020, 12, 21);

@@ -7,6 +7,9 @@
 //! throwaway server and sets it). Unset, the PostgreSQL tests print a skip notice and
 //! pass — unless `SAFEROUND_REQUIRE_PG=1` (CI), when they fail.
 
+// Test code: a step that fails ends the run with its message, as a test fails.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};

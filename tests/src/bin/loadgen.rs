@@ -29,6 +29,9 @@
 //! received documents on the 2 cores the server runs on, work real phones do on their own
 //! CPUs. `--institutions 1` runs the single-school case.
 
+// The load generator, a test tool: a step that fails ends the run with its message, as a test fails.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
