@@ -8,7 +8,12 @@
 //! ledger dump `server-previous.ledger`) and on PostgreSQL (`server-previous.pg.sql`, a
 //! `pg_dump --inserts` of it, and `server-previous.pg.ledger`). `server-schema4.db` (and
 //! its `.ledger`) holds the same records as an older release wrote them, at schema 4, so
-//! every migration since runs on real data. Regenerate the previous release's fixtures with the
+//! every migration since runs on real data. `loadgen-previous.db` is the load generator's
+//! data (12 inspections, their findings and hazards, regrades) as the previous release
+//! stored it, with that release's ledger dump: the ledger this release derives from the
+//! same documents must be byte-identical (`loadgen --inspections 12 --keep-db
+//! tests/fixtures/loadgen-previous.db`, run with `SAFEROUND_SERVER_BINARY`). Regenerate
+//! the previous release's fixtures with the
 //! release that should be the "previous" one, built and named by
 //! `SAFEROUND_SERVER_BINARY`:
 //!
@@ -187,6 +192,28 @@ fn sqlite_fixture_migrates_forward(fixture: &str) {
     let lost = shape::missing_rows(&before, &shape::sqlite_rows(&db, &old).unwrap());
     assert!(lost.is_empty(), "lost in the upgrade:\n{}", lost.join("\n"));
     migrated_forward(&mut server, tmp.path(), &expected);
+}
+
+/// The load generator's documents give, derived by this release, the very ledger the
+/// previous release derived from them: every table, byte for byte.
+#[test]
+fn the_load_generators_data_gives_the_previous_releases_ledger_byte_for_byte() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = tmp.path().join("server.db");
+    std::fs::copy(fixtures().join("loadgen-previous.db"), &db).unwrap();
+    let expected = std::fs::read_to_string(fixtures().join("loadgen-previous.ledger")).unwrap();
+    assert!(
+        expected.lines().count() > 200,
+        "the fixture holds a real ledger"
+    );
+    let server = Server::start_with(tmp.path(), &[]);
+    assert_eq!(server.dump_ledger(), expected, "as stored");
+    server.admin(&["rebuild-ledger"]);
+    assert_eq!(
+        server.dump_ledger(),
+        expected,
+        "derived again by this release"
+    );
 }
 
 #[test]

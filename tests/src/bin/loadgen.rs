@@ -13,6 +13,9 @@
 //! The JSON line says which (`"db"`). The server's CPU and memory figures are the server
 //! process's alone; PostgreSQL's own processes are not counted in them.
 //!
+//! `--keep-db PATH.db` keeps the server's SQLite database and its ledger dump
+//! (`PATH.ledger`).
+//!
 //! Concurrent mode (`--concurrent D --minutes M`): D devices start within 10 s, each
 //! recording 5 inspections and one edit and syncing every 30 s for M minutes; then a
 //! Friday-noon burst where every device files its department's weekly report within one
@@ -640,4 +643,16 @@ fn main() {
             "requests": requests + resync_requests,
         })
     );
+    // `--keep-db PATH.db`: the server's SQLite database as the run left it, and its
+    // ledger dump beside it (`PATH.ledger`): the ledger fixture of `tests/e2e/upgrade.rs`.
+    if let Some(keep) = std::env::args().skip_while(|a| a != "--keep-db").nth(1) {
+        let ledger = server.dump_ledger();
+        let _ = std::fs::remove_file(&keep);
+        rusqlite::Connection::open(&server.db)
+            .and_then(|c| c.execute("VACUUM INTO ?1", [&keep]))
+            .expect("copy the database");
+        let dump = std::path::Path::new(&keep).with_extension("ledger");
+        std::fs::write(dump, ledger).expect("write the ledger dump");
+        eprintln!("kept the database at {keep}");
+    }
 }
