@@ -499,6 +499,14 @@ async fn serve(
         .storage
         .lock(saferound_server::store::LockFor::Startup)
         .await?;
+    // A ledger an older derivation made is derived again from the documents first, so
+    // the pages show what this release projects for every record, not only for those
+    // that change from now on.
+    if let Some(n) = state.storage.rebuild_ledger_if_older().await?
+        && n > 0
+    {
+        println!("Rebuilt the ledger from {n} documents for this release.");
+    }
     if let Some(password) = bootstrap_admin(&state).await? {
         println!(
             "Created the administrator: login 'admin', one-time password '{password}'. Change it after first login."

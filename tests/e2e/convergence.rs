@@ -134,6 +134,15 @@ fn devices_and_ledger_converge_whatever_order_they_sync_in() {
             photo.to_string(),
             "{detail}"
         );
+        // Listed once: the report's own event does not repeat its photos as "after".
+        assert!(
+            detail["photos"]["events"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|e| e["event"] != "reported"),
+            "{detail}"
+        );
         let (_, inspections) = get_json(&server, &office, "/api/v1/inspections");
         assert_eq!(inspections["total"], 1);
         assert_eq!(inspections["inspections"][0]["findings"], 1);

@@ -333,40 +333,27 @@ pub async fn hazard(
         .hazard(scope(&me)?, id)
         .await?
         .ok_or(ApiError::NotFound)?;
-    // Photos from the document itself: the report's (before) and each event's (after).
+    // Photos from the ledger: the report's (before) and each later event's (after).
     let inst: InstitutionId = h
         .institution
         .parse()
         .map_err(|_| ApiError::Internal("institution id".into()))?;
-    let photos = match state
+    let reported = saferound_core::model::lifecycle::EventKind::Reported.code();
+    let (before, after): (Vec<_>, Vec<_>) = state
         .storage
-        .load_documents(inst, vec![id])
+        .hazard_photos(inst, id)
         .await?
-        .remove(&id)
-    {
-        Some(stored) => tokio::task::spawn_blocking(move || {
-            saferound_core::codec::load_stored(&stored.bytes)
-                .ok()
-                .and_then(|d| saferound_core::doc::hazard::read_with(&d, false).ok())
-                .map(|hz| {
-                    let after: Vec<serde_json::Value> = hz
-                        .events
-                        .iter()
-                        .flat_map(|e| {
-                            e.photos.iter().map(
-                                move |p| serde_json::json!({"hash": p, "event": e.kind.code()}),
-                            )
-                        })
-                        .collect();
-                    serde_json::json!({"reported": hz.photos, "events": after})
-                })
-        })
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))?,
-        None => None,
-    };
+        .into_iter()
+        .partition(|p| p.event == reported);
+    let photos = serde_json::json!({
+        "reported": before.into_iter().map(|p| p.hash).collect::<Vec<_>>(),
+        "events": after
+            .into_iter()
+            .map(|p| serde_json::json!({"hash": p.hash, "event": p.event}))
+            .collect::<Vec<_>>(),
+    });
     let mut v = serde_json::to_value(&h).map_err(|e| ApiError::Internal(e.to_string()))?;
-    v["photos"] = photos.unwrap_or(serde_json::Value::Null);
+    v["photos"] = photos;
     Ok(Json(v))
 }
 

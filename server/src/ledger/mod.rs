@@ -7,15 +7,35 @@ use saferound_core::doc::{self, DocKind};
 use saferound_core::model::{EventKind, HazardStatus};
 use serde::Serialize;
 
+/// The version of the derivation: a database whose ledger an older one derived is rebuilt
+/// from its documents when the server starts (`Store::rebuild_ledger_if_older`), so a
+/// table or column the derivation gained is filled for every record, not only for those
+/// that change afterwards.
+pub const LEDGER_VERSION: i64 = 2;
+
 /// Every ledger row of one document.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct LedgerRows {
     pub hazard: Option<HazardRow>,
     pub events: Vec<EventRow>,
+    /// A hazard's photos: the report's, then each later event's.
+    pub photos: Vec<PhotoRow>,
     pub inspection: Option<InspectionRow>,
     pub answers: Vec<AnswerRow>,
     pub conflicts: Vec<ConflictRow>,
     pub report: Option<ReportRow>,
+    /// A report's text: a weekly report's content, an incident's description.
+    pub report_text: Option<String>,
+}
+
+/// One photo of a hazard, in the order the page shows them: those of the report
+/// (`event` "reported": the state before), then those of each later event (its kind:
+/// rectification reported, verified, …; the state after).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PhotoRow {
+    pub seq: i64,
+    pub event: String,
+    pub hash: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -152,6 +172,25 @@ pub fn derive(d: &mut AutoCommit, read: Option<Read>) -> saferound_core::Result<
                 })
                 .collect();
             rows.conflicts = conflict_rows(&hz.conflicts);
+            // The report's own event carries the report's photos again: listed once.
+            let reported = hz
+                .photos
+                .iter()
+                .map(|p| (EventKind::Reported.code(), p.to_string()));
+            let later = hz
+                .events
+                .iter()
+                .filter(|e| e.kind != EventKind::Reported)
+                .flat_map(|e| e.photos.iter().map(move |p| (e.kind.code(), p.to_string())));
+            rows.photos = reported
+                .chain(later)
+                .enumerate()
+                .map(|(i, (event, hash))| PhotoRow {
+                    seq: i as i64,
+                    event: event.into(),
+                    hash,
+                })
+                .collect();
             rows.hazard = Some(HazardRow {
                 id: hz.id.to_string(),
                 campaign: hz.campaign.map(|c| c.to_string()),
@@ -239,6 +278,7 @@ pub fn derive(d: &mut AutoCommit, read: Option<Read>) -> saferound_core::Result<
                 title: format!("{} {}", r.department_name, r.week),
                 filed_at: r.filings.first().map(|f| f.at.to_string()),
             });
+            rows.report_text = Some(r.content.clone());
         }
         Some(Read::Incident(r)) => {
             rows.conflicts = conflict_rows(&r.conflicts);
@@ -251,6 +291,7 @@ pub fn derive(d: &mut AutoCommit, read: Option<Read>) -> saferound_core::Result<
                 title: r.title.clone(),
                 filed_at: Some(r.reported_at.to_string()),
             });
+            rows.report_text = Some(r.description.clone());
         }
     }
     Ok(rows)

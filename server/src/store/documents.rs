@@ -14,6 +14,9 @@ use super::sql::{Db, Dialect, Tx, args, postgres, statements};
 use super::{Result, Store, StoreError};
 use crate::ledger::LedgerRows;
 
+/// Where the database records the version of the derivation its ledger was made by.
+const LEDGER_VERSION_KEY: &str = "ledger_version";
+
 /// Changes one feed page returns at most (besides its byte budget).
 pub(crate) const FEED_PAGE_ROWS: usize = 2000;
 
@@ -289,7 +292,8 @@ impl Store {
 
     /// Rebuilds every ledger row from the documents; returns how many documents.
     pub async fn rebuild_ledger(&self) -> Result<usize> {
-        self.db
+        let n = self
+            .db
             .write(move |tx| {
                 Box::pin(async move {
                     if tx.dialect() == Dialect::Postgres {
@@ -310,7 +314,26 @@ impl Store {
                     Ok(docs.len())
                 })
             })
-            .await
+            .await?;
+        // This release's derivation made it (see `rebuild_ledger_if_older`).
+        self.advance_position(LEDGER_VERSION_KEY, crate::ledger::LEDGER_VERSION)
+            .await?;
+        Ok(n)
+    }
+
+    /// Rebuilds the ledger when an older derivation than this release's
+    /// (`ledger::LEDGER_VERSION`) made it, or none is recorded (a database from before
+    /// versions were kept). The number of documents derived again, or `None` when the
+    /// ledger was current. Run at start, under `LockFor::Startup`.
+    pub async fn rebuild_ledger_if_older(&self) -> Result<Option<usize>> {
+        if self
+            .position(LEDGER_VERSION_KEY)
+            .await?
+            .is_some_and(|v| v >= crate::ledger::LEDGER_VERSION)
+        {
+            return Ok(None);
+        }
+        Ok(Some(self.rebuild_ledger().await?))
     }
 
     /// A position the database keeps for the server's own bookkeeping (in `meta`), e.g.

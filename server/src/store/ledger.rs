@@ -8,7 +8,7 @@ use serde::Serialize;
 use super::office::CampaignScope;
 use super::sql::{Row, Tx, Value, args, statements};
 use super::{Result, Store, StoreError};
-use crate::ledger::{ConflictRow, EventRow, HazardRow, InspectionRow, LedgerRows};
+use crate::ledger::{ConflictRow, EventRow, HazardRow, InspectionRow, LedgerRows, PhotoRow};
 
 /// A ledger table: the column naming the document its rows come from (with
 /// `institution`), and the order `ledger_dump` lists its rows in.
@@ -20,7 +20,8 @@ pub(crate) struct LedgerTable {
 
 /// Every ledger table: what a rebuild empties, what a document's rewrite deletes from,
 /// what `ledger_dump` lists.
-pub(crate) const LEDGER_TABLES: [LedgerTable; 6] = [
+/// New tables go at the end, so the dump of the older ones stays as it was.
+pub(crate) const LEDGER_TABLES: [LedgerTable; 8] = [
     LedgerTable {
         name: "ledger_hazards",
         document: "id",
@@ -48,6 +49,16 @@ pub(crate) const LEDGER_TABLES: [LedgerTable; 6] = [
     },
     LedgerTable {
         name: "ledger_reports",
+        document: "id",
+        order: "institution, id",
+    },
+    LedgerTable {
+        name: "ledger_photos",
+        document: "hazard_id",
+        order: "institution, hazard_id, seq",
+    },
+    LedgerTable {
+        name: "ledger_report_texts",
         document: "id",
         order: "institution, id",
     },
@@ -187,6 +198,16 @@ statements! {
     INSERT_REPORT = "INSERT INTO ledger_reports
          (institution, id, kind, department, week, all_clear, title, filed_at)
          VALUES (?1,?2,?3,?4,?5,?6,?7,?8)";
+    INSERT_PHOTO = "INSERT INTO ledger_photos (institution, hazard_id, seq, event, hash)
+         VALUES (?1,?2,?3,?4,?5)";
+    INSERT_REPORT_TEXT =
+        "INSERT INTO ledger_report_texts (institution, id, content) VALUES (?1,?2,?3)";
+    HAZARD_PHOTOS = "SELECT seq, event, hash FROM ledger_photos
+         WHERE institution = ?1 AND hazard_id = ?2 ORDER BY seq";
+    /// The texts of a week's weekly reports of an institution, by report id.
+    WEEK_REPORT_TEXTS = "SELECT t.id, t.content FROM ledger_report_texts t
+         JOIN ledger_reports r ON r.institution = t.institution AND r.id = t.id
+         WHERE r.institution = ?1 AND r.kind = 'weekly_report' AND r.week = ?2";
     HAZARD = concat!("SELECT institution, ", hazard_cols!(), " FROM ledger_hazards
          WHERE id = ?1 AND (CAST(?2 AS TEXT) IS NULL OR institution = ?2)");
     HAZARD_EVENTS = "SELECT idx, kind, by_user, by_name, at, note, skipped FROM ledger_events
@@ -268,6 +289,10 @@ pub(crate) async fn write_ledger(
         ];
         tx.execute(INSERT_EVENT, &a).await?;
     }
+    for p in &rows.photos {
+        tx.execute(INSERT_PHOTO, &args![inst, id, p.seq, &p.event, &p.hash])
+            .await?;
+    }
     if let Some(i) = &rows.inspection {
         let a = args![
             inst,
@@ -307,6 +332,10 @@ pub(crate) async fn write_ledger(
             &r.filed_at
         ];
         tx.execute(INSERT_REPORT, &v).await?;
+    }
+    if let Some(text) = &rows.report_text {
+        tx.execute(INSERT_REPORT_TEXT, &args![inst, id, text])
+            .await?;
     }
     Ok(())
 }
@@ -531,6 +560,40 @@ impl Store {
                 })
             })
             .await
+    }
+
+    /// The hazard's photos, in page order.
+    pub async fn hazard_photos(
+        &self,
+        institution: InstitutionId,
+        id: DocId,
+    ) -> Result<Vec<PhotoRow>> {
+        self.db
+            .query(HAZARD_PHOTOS, &args![institution, id])
+            .await?
+            .iter()
+            .map(|r| {
+                Ok(PhotoRow {
+                    seq: r.get(0)?,
+                    event: r.get(1)?,
+                    hash: r.get(2)?,
+                })
+            })
+            .collect()
+    }
+
+    /// The content of each weekly report of the institution for `week`, by report id.
+    pub async fn week_report_texts(
+        &self,
+        institution: InstitutionId,
+        week: &str,
+    ) -> Result<std::collections::HashMap<String, String>> {
+        self.db
+            .query(WEEK_REPORT_TEXTS, &args![institution, week])
+            .await?
+            .iter()
+            .map(|r| Ok((r.get(0)?, r.get(1)?)))
+            .collect()
     }
 
     /// Every ledger table, ordered, as text: equal dumps mean equal ledgers.

@@ -386,41 +386,29 @@ async fn detail(
     Ok((h, inst))
 }
 
-/// Photo hashes of the hazard from its document: reported (before) and per event (after).
+/// The hazard's photos as its page shows them: the report's (before) and each later
+/// event's (after), from the ledger.
 async fn photos(
     state: &AppState,
     inst: InstitutionId,
     id: DocId,
 ) -> (Vec<String>, Vec<serde_json::Value>) {
-    let Ok(mut docs) = state.storage.load_documents(inst, vec![id]).await else {
-        return Default::default();
+    let rows = match state.storage.hazard_photos(inst, id).await {
+        Ok(rows) => rows,
+        Err(e) => {
+            tracing::warn!(%id, "photos of a hazard: {e}");
+            return Default::default();
+        }
     };
-    let Some(stored) = docs.remove(&id) else {
-        return Default::default();
-    };
-    tokio::task::spawn_blocking(move || {
-        saferound_core::codec::load_stored(&stored.bytes)
-            .ok()
-            .and_then(|d| saferound_core::doc::hazard::read_with(&d, false).ok())
-            .map(|hz| {
-                let before = hz.photos.iter().map(|p| p.to_string()).collect();
-                // The report's own event carries the before-photos again: not "after".
-                let after = hz
-                    .events
-                    .iter()
-                    .filter(|e| e.kind != saferound_core::model::lifecycle::EventKind::Reported)
-                    .flat_map(|e| {
-                        e.photos
-                            .iter()
-                            .map(move |p| json!({"hash": p.to_string(), "event": e.kind.code()}))
-                    })
-                    .collect();
-                (before, after)
-            })
-            .unwrap_or_default()
-    })
-    .await
-    .unwrap_or_default()
+    let reported = saferound_core::model::lifecycle::EventKind::Reported.code();
+    let (before, after): (Vec<_>, Vec<_>) = rows.into_iter().partition(|p| p.event == reported);
+    (
+        before.into_iter().map(|p| p.hash).collect(),
+        after
+            .into_iter()
+            .map(|p| json!({"hash": p.hash, "event": p.event}))
+            .collect(),
+    )
 }
 
 pub async fn hazard(

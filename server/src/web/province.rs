@@ -18,9 +18,9 @@ use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, FixedOffset, NaiveDate, Utc, Weekday};
-use saferound_core::doc::weekly::{self, IsoWeek};
+use saferound_core::doc::weekly::IsoWeek;
 use saferound_core::doc::{limits, short_text};
-use saferound_core::ids::{DocId, InstitutionId, Timestamp};
+use saferound_core::ids::{InstitutionId, Timestamp};
 use saferound_core::model::{HazardCategory, Lang, RiskGrade, SiteKind};
 use serde_json::json;
 
@@ -122,29 +122,6 @@ struct WeekReport {
     begun: bool,
 }
 
-/// The weekly report's all-clear and content, read from its document (the ledger keeps
-/// only the receipt); `None` when the document cannot be read.
-async fn contents(
-    state: &AppState,
-    inst: InstitutionId,
-    ids: Vec<DocId>,
-) -> HashMap<DocId, (bool, String)> {
-    let Ok(docs) = state.storage.load_documents(inst, ids).await else {
-        return HashMap::new();
-    };
-    tokio::task::spawn_blocking(move || {
-        docs.into_iter()
-            .filter_map(|(id, d)| {
-                let doc = saferound_core::codec::load_stored(&d.bytes).ok()?;
-                let r = weekly::read_with(&doc, false).ok()?;
-                Some((id, (r.all_clear, r.content)))
-            })
-            .collect()
-    })
-    .await
-    .unwrap_or_default()
-}
-
 async fn week_report(
     state: &AppState,
     web: &Web,
@@ -174,20 +151,16 @@ async fn week_report(
         .iter()
         .filter_map(|r| Some((r.department.clone()?, r)))
         .collect();
-    let text = contents(
-        state,
-        inst,
-        reports.iter().filter_map(|r| r.id.parse().ok()).collect(),
-    )
-    .await;
+    // The reports' contents, projected with the ledger.
+    let text = s
+        .week_report_texts(inst, &week.to_string())
+        .await
+        .map_err(|e| internal(state, web, e))?;
     let departments = depts
         .iter()
         .map(|d| {
             let r = by_dept.get(&d.id.to_string()).copied();
-            let content = r
-                .and_then(|r| r.id.parse::<DocId>().ok())
-                .and_then(|id| text.get(&id))
-                .map(|(_, c)| c.clone());
+            let content = r.and_then(|r| text.get(&r.id)).cloned();
             json!({
                 "department": d.name,
                 "id": d.id.to_string(),

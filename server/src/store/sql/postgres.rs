@@ -33,6 +33,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../pg_migrations/004_password_due.sql"),
     include_str!("../pg_migrations/005_photo_references.sql"),
     include_str!("../pg_migrations/006_audit_action.sql"),
+    include_str!("../pg_migrations/007_ledger_photos_and_texts.sql"),
 ];
 
 /// The advisory lock key migrations hold (any constant; "SafeRound" in ASCII, cut to fit).

@@ -27,6 +27,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/009_photo_references.sql"),
     include_str!("../migrations/010_audit_action.sql"),
     include_str!("../migrations/011_indexes_as_postgres.sql"),
+    include_str!("../migrations/012_ledger_photos_and_texts.sql"),
 ];
 
 /// Readers for concurrent queries; SQLite in WAL mode lets them run beside the writer.
