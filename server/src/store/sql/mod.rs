@@ -394,23 +394,22 @@ impl Db {
 /// `sql` with SQLite's `?n` placeholders written as PostgreSQL's `$n` (outside quoted
 /// text and identifiers, where a `?` is just a character).
 pub fn postgres_placeholders(sql: &str) -> String {
-    let mut out = String::with_capacity(sql.len());
-    let mut quote: Option<char> = None;
-    let mut chars = sql.chars().peekable();
-    while let Some(c) = chars.next() {
+    // `?` and `$` are one byte each, so the text keeps its length: a copy with bytes
+    // replaced in one pass (this runs for every statement sent to PostgreSQL).
+    let mut out = sql.as_bytes().to_vec();
+    let mut quote: Option<u8> = None;
+    for i in 0..out.len() {
+        let c = out[i];
         match quote {
             Some(q) if c == q => quote = None,
             Some(_) => {}
-            None if c == '\'' || c == '"' => quote = Some(c),
-            None if c == '?' && chars.peek().is_some_and(|n| n.is_ascii_digit()) => {
-                out.push('$');
-                continue;
-            }
+            None if c == b'\'' || c == b'"' => quote = Some(c),
+            None if c == b'?' && out.get(i + 1).is_some_and(u8::is_ascii_digit) => out[i] = b'$',
             None => {}
         }
-        out.push(c);
     }
-    out
+    // Only ASCII bytes were replaced by ASCII bytes: still the UTF-8 it was.
+    String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
 /// Named statements of one concern, written once for both databases. Each becomes a
