@@ -118,7 +118,7 @@ statements! {
          WHERE c.institution = ?1 AND c.seq > ?2 AND c.seq <= ?3 AND c.actor <> ?4
          ORDER BY c.seq";
     ALL_DOCUMENTS = "SELECT institution, id FROM documents ORDER BY institution, id";
-    POSITION = "SELECT value FROM meta WHERE key = ?1";
+    POSITION = super::sql::META_VALUE;
     /// Only forward: a process that lost its turn cannot move it back.
     ADVANCE_POSITION = "INSERT INTO meta (key, value) VALUES (?1, ?2)
          ON CONFLICT (key) DO UPDATE SET value = excluded.value

@@ -322,3 +322,34 @@ impl Store {
         Ok(n)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    /// Every named statement, of every concern and of the PostgreSQL backend.
+    fn all() -> Vec<(&'static str, &'static str)> {
+        [
+            super::accounts::STATEMENTS,
+            super::blobs::STATEMENTS,
+            super::devices::STATEMENTS,
+            super::documents::STATEMENTS,
+            super::ledger::STATEMENTS,
+            super::office::STATEMENTS,
+            super::reports::STATEMENTS,
+            super::sessions::STATEMENTS,
+            super::sql::postgres::STATEMENTS,
+        ]
+        .concat()
+    }
+
+    #[test]
+    fn no_statement_is_written_twice() {
+        let mut seen = std::collections::HashMap::new();
+        for (name, sql) in all() {
+            let text = sql.split_whitespace().collect::<Vec<_>>().join(" ");
+            if let Some(other) = seen.insert(text, name) {
+                panic!("{name} and {other} are the same statement: name it once");
+            }
+        }
+        assert!(seen.len() > 90);
+    }
+}

@@ -391,6 +391,9 @@ impl Db {
     }
 }
 
+/// A value the database keeps for itself (`meta`: the epoch, a restore, positions).
+pub(crate) const META_VALUE: &str = "SELECT value FROM meta WHERE key = ?1";
+
 /// `sql` with SQLite's `?n` placeholders written as PostgreSQL's `$n` (outside quoted
 /// text and identifiers, where a `?` is just a character).
 pub fn postgres_placeholders(sql: &str) -> String {

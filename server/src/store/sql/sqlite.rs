@@ -116,7 +116,7 @@ impl SqliteDb {
         )?;
         let meta = |key: &str| -> rusqlite::Result<Option<String>> {
             writer
-                .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+                .query_row(super::META_VALUE, [key], |r| r.get(0))
                 .optional()
         };
         // A backup copied into place by hand (not through `restore`) still gets a new
