@@ -223,3 +223,138 @@ async fn the_sync_endpoint_wants_a_device_token_and_a_sync_body() {
     let (status, _, body) = send(&h.app, sync(Some(&token), b"not cbor at all")).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
 }
+
+fn get(path: &str, cookie: &str) -> Request<Body> {
+    Request::get(path)
+        .header(header::COOKIE, cookie)
+        .body(Body::empty())
+        .unwrap()
+}
+
+/// The first hazard of the demo's ledger, assigned or not.
+async fn demo_hazard(h: &Harness, assigned: bool) -> saferound_server::ledger::HazardRow {
+    let (rows, _) = h
+        .state
+        .storage
+        .hazards(&saferound_server::store::HazardQuery {
+            institution: Some(demo::institution()),
+            limit: 500,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    rows.into_iter()
+        .find(|r| r.responsible.is_some() == assigned && r.status.as_deref() != Some("closed"))
+        .expect("a demo hazard")
+}
+
+/// The `<select>` named `name` in a page.
+fn select<'a>(page: &'a str, name: &str) -> &'a str {
+    let start = page
+        .find(&format!("<select name=\"{name}\""))
+        .unwrap_or_else(|| panic!("no {name} select"));
+    let end = start + page[start..].find("</select>").unwrap();
+    &page[start..end]
+}
+
+#[tokio::test]
+async fn forms_choose_nobody_and_no_grade_until_the_office_does() {
+    let h = harness().await;
+    saferound_server::web::demo::seed(&h.state).await.unwrap();
+    let (office, _) = session(&h.state, "office").await;
+    // An unassigned hazard: nobody chosen as responsible.
+    let open = demo_hazard(&h, false).await;
+    let (status, _, page) = send(&h.app, get(&format!("/hazards/{}", open.id), &office)).await;
+    assert_eq!(status, StatusCode::OK);
+    let responsible = select(&page, "responsible");
+    assert!(
+        responsible.contains("value=\"\" disabled selected"),
+        "{responsible}"
+    );
+    assert_eq!(responsible.matches(" selected").count(), 1, "{responsible}");
+    // The new-hazard form: no site, category or grade chosen for the office.
+    let (_, _, ledger) = send(&h.app, get("/ledger", &office)).await;
+    let form = &ledger[ledger.find("action=\"/hazards/new\"").unwrap()..];
+    for name in ["site", "category", "risk"] {
+        let s = select(form, name);
+        assert!(s.contains("value=\"\" disabled selected"), "{name}: {s}");
+    }
+    // Incidents are listed under their own heading, not a hazard's.
+    let (_, _, incidents) = send(&h.app, get("/incidents", &office)).await;
+    assert!(incidents.contains("<th>事件</th>"), "{incidents}");
+    assert!(!incidents.contains("隐患描述"));
+    // The hundred-day campaign starts today unless the office says otherwise.
+    let (_, _, campaigns) = send(&h.app, get("/campaigns", &office)).await;
+    let today = h
+        .state
+        .today_in(h.state.tz(Some(demo::institution())).await);
+    assert!(
+        campaigns.contains(&format!("name=\"start\" value=\"{today}\" required")),
+        "{campaigns}"
+    );
+}
+
+#[tokio::test]
+async fn the_supervision_letter_cites_a_campaign_only_when_the_hazard_is_in_one() {
+    let h = harness().await;
+    saferound_server::web::demo::seed(&h.state).await.unwrap();
+    let (office, csrf) = session(&h.state, "office").await;
+    let hazard = demo_hazard(&h, true).await;
+    let letter = format!("/hazards/{}/letter", hazard.id);
+    let (_, _, page) = send(&h.app, get(&letter, &office)).await;
+    assert!(page.contains("根据学校安全隐患排查治理工作要求"), "{page}");
+    assert!(!page.contains("工作方案要求"), "no campaign, no plan cited");
+    // A campaign holding the day it was reported: its plan is cited.
+    let reported: chrono::DateTime<chrono::Utc> = hazard.reported_at.parse().unwrap();
+    let day = reported
+        .with_timezone(&h.state.tz(Some(demo::institution())).await)
+        .date_naive();
+    let body = format!(
+        "csrf={csrf}&name=%E6%B6%88%E9%98%B2%E4%B8%93%E9%A1%B9&starts={}&ends={}",
+        day - chrono::Duration::days(1),
+        day + chrono::Duration::days(1)
+    );
+    let (status, _, b) = send(&h.app, form("/campaigns", Some(&office), &body)).await;
+    assert!(status.is_redirection(), "{status} {b}");
+    let (_, _, page) = send(&h.app, get(&letter, &office)).await;
+    assert!(page.contains("根据《消防专项》工作方案要求"), "{page}");
+}
+
+#[tokio::test]
+async fn weeks_before_the_institution_was_set_up_are_not_missing_reports() {
+    let h = harness().await;
+    let s = h.state.storage.as_ref();
+    let inst = saferound_core::ids::InstitutionId::new();
+    let now = h.state.now();
+    s.create_institution(
+        inst,
+        "新学校",
+        &saferound_core::ids::Timestamp(now).to_string(),
+    )
+    .await
+    .unwrap();
+    s.create_department(&saferound_server::store::Department {
+        id: saferound_core::ids::DepartmentId::new(),
+        institution: inst,
+        name: "保卫处".into(),
+    })
+    .await
+    .unwrap();
+    let today = h.state.today_in(h.state.tz(Some(inst)).await);
+    let grid = saferound_server::web::reports::grid(&h.state, inst, today, 8)
+        .await
+        .unwrap();
+    let cells = grid["rows"][0]["cells"].as_array().unwrap();
+    assert_eq!(cells.len(), 8);
+    let states: Vec<&str> = cells.iter().map(|c| c["state"].as_str().unwrap()).collect();
+    assert!(
+        states[..7].iter().all(|s| *s == "before_setup"),
+        "{states:?}"
+    );
+    assert!(!states.contains(&"missing"), "{states:?}");
+    // The demo institution, set up a year ago, owes every week shown.
+    let demo = saferound_server::web::reports::grid(&h.state, demo::institution(), today, 8)
+        .await
+        .unwrap();
+    assert!(!demo.to_string().contains("before_setup"));
+}

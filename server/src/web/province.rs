@@ -616,12 +616,17 @@ async fn province_grid(
     for (inst, name) in state.storage.institutions().await? {
         // Each institution's own time zone and campaign deadlines.
         let tz = state.tz(Some(inst)).await;
+        let set_up = super::reports::set_up_at(state, inst).await;
         let campaigns = state.storage.campaigns(inst).await?;
         let cells: Vec<serde_json::Value> = list
             .iter()
             .map(|w| {
                 let due = deadline(*w, dues(&campaigns, *w).1, tz);
-                let mut c = judge(by.get(&(inst.to_string(), w.to_string())), due, now, tz);
+                let mut c = if super::reports::before_setup(due, set_up) {
+                    json!({"state": "before_setup"})
+                } else {
+                    judge(by.get(&(inst.to_string(), w.to_string())), due, now, tz)
+                };
                 c["week"] = json!(w.to_string());
                 c["deadline"] = json!(local(due, tz));
                 c

@@ -91,6 +91,23 @@ pub fn judge(
     }
 }
 
+/// When the institution was set up on this server: no report is owed for a week whose
+/// deadline came before (its cells say so instead of "missing").
+pub async fn set_up_at(state: &AppState, institution: InstitutionId) -> Option<DateTime<Utc>> {
+    let at = state
+        .storage
+        .institution_created_at(institution)
+        .await
+        .ok()
+        .flatten()?;
+    at.parse::<Timestamp>().ok().map(|t| t.0)
+}
+
+/// A cell for a week whose deadline `due` came before the institution was set up.
+pub fn before_setup(due: Option<DateTime<Utc>>, set_up: Option<DateTime<Utc>>) -> bool {
+    matches!((due, set_up), (Some(d), Some(s)) if d < s)
+}
+
 /// The grid's weeks (oldest first), its rows (departments) and cells.
 pub async fn grid(
     state: &AppState,
@@ -100,6 +117,7 @@ pub async fn grid(
 ) -> Result<serde_json::Value, crate::store::StoreError> {
     let now = state.now();
     let tz = state.tz(Some(institution)).await;
+    let set_up = set_up_at(state, institution).await;
     let campaigns = state.storage.campaigns(institution).await?;
     let list = week_list(end, weeks);
     let depts = state.storage.departments(institution).await?;
@@ -136,6 +154,9 @@ pub async fn grid(
                 .iter()
                 .zip(&due)
                 .map(|(w, (dept_due, _))| {
+                    if before_setup(*dept_due, set_up) {
+                        return json!({"state": "before_setup"});
+                    }
                     judge(
                         by.get(&(d.id.to_string(), w.to_string())).copied(),
                         *dept_due,

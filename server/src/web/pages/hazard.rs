@@ -355,13 +355,30 @@ async fn printable(state: AppState, web: Web, id: String, template: &str) -> Res
         .unwrap_or_default();
     let tz = state.tz(Some(inst)).await;
     let today = state.today_in(tz);
+    // The campaign the hazard belongs to (tagged with it, or untagged and reported in its
+    // dates), whose plan the supervision letter cites; none, and it cites none.
+    let campaign = state
+        .storage
+        .campaigns(inst)
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .rev()
+        .find(|c| {
+            let scope = crate::web::campaigns::scope(c, tz);
+            match &h.hazard.campaign {
+                Some(tag) => *tag == scope.id,
+                None => h.hazard.reported_at >= scope.from && h.hazard.reported_at < scope.before,
+            }
+        })
+        .map(|c| c.name);
     render(
         &state,
         Some(&web),
         web.lang,
         template,
         "",
-        json!({"h": view(&h.hazard, today, tz), "institution_name": name, "today": today.to_string(), "events": h.events}),
+        json!({"h": view(&h.hazard, today, tz), "institution_name": name, "today": today.to_string(), "events": h.events, "campaign": campaign}),
     )
 }
 
