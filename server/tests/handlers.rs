@@ -166,6 +166,23 @@ async fn administration_is_the_administrators_alone() {
         .map(|d| d.name)
         .collect();
     assert!(names.contains(&"新部门".to_string()), "{names:?}");
+    // The audit log says what happened in the reader's language, at the institution's
+    // local time (+08:00), not in codes and UTC.
+    let (_, _, page) = send(&h.app, get("/admin", &admin)).await;
+    let audit = &page[page.find("id=\"audit\"").unwrap()..];
+    assert!(audit.contains("新增部门"), "{audit}");
+    let hour = |t: chrono::DateTime<chrono::Utc>| {
+        t.with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).unwrap())
+            .format("%Y-%m-%d %H:")
+            .to_string()
+    };
+    let now = chrono::Utc::now();
+    // (The post may have been a moment before an hour turned.)
+    let hours = [hour(now), hour(now - chrono::Duration::minutes(1))];
+    assert!(
+        hours.iter().any(|h| audit.contains(h)),
+        "{hours:?} in {audit}"
+    );
 }
 
 #[tokio::test]

@@ -42,6 +42,9 @@ pub async fn page(State(state): State<AppState>, web: Web) -> Response {
             );
         }
     };
+    // Times as the institution reads them, not UTC.
+    let tz = crate::time_zone::offset(offset).unwrap_or_else(saferound_core::clock::default_tz);
+    let local = |t: &str| crate::export::local_time(t, tz);
     let name_of = |id: &UserId| {
         users
             .iter()
@@ -71,8 +74,8 @@ pub async fn page(State(state): State<AppState>, web: Web) -> Response {
             })).collect::<Vec<_>>(),
             "departments": depts.iter().map(|d| json!({"id": d.id.to_string(), "name": d.name})).collect::<Vec<_>>(),
             "sites": sites.iter().map(|x| json!({"id": x.id.to_string(), "name": x.name, "kind": x.kind.code(), "building": x.building, "floor_room": x.floor_room, "department": dept_name(&x.department)})).collect::<Vec<_>>(),
-            "devices": devices.iter().map(|d| json!({"id": d.id, "user": name_of(&d.user_id), "name": d.name, "created_at": d.created_at, "revoked_at": d.revoked_at, "last_sync_at": d.last_sync_at})).collect::<Vec<_>>(),
-            "audit": audit,
+            "devices": devices.iter().map(|d| json!({"id": d.id, "user": name_of(&d.user_id), "name": d.name, "created_at": local(&d.created_at), "revoked_at": d.revoked_at.as_deref().map(local), "last_sync_at": d.last_sync_at.as_deref().map(local)})).collect::<Vec<_>>(),
+            "audit": audit.iter().map(|a| json!({"at": local(&a.at), "login": a.login, "action": super::i18n::audit_action(web.lang, &a.action), "code": a.action, "detail": a.detail})).collect::<Vec<_>>(),
             "utc_offset": crate::time_zone::offset(offset).map(|o| o.to_string()).unwrap_or_default(),
             "time_zone": tz_name,
             "role_codes": Role::ALL.iter().filter(|r| **r != Role::ProvincialReviewer).map(|r| r.code()).collect::<Vec<_>>(),

@@ -378,6 +378,62 @@ pub fn dict(lang: Lang) -> BTreeMap<&'static str, &'static str> {
         .collect()
 }
 
+/// What the audit log's action codes say, in both languages; `export_*` codes by what was
+/// exported. An unknown code is shown as it is.
+const AUDIT_ACTIONS: &[(&str, &str, &str)] = &[
+    ("login", "登录", "Signed in"),
+    ("login_failed", "登录失败", "Sign-in failed"),
+    ("login_locked", "登录已暂停", "Sign-in paused"),
+    ("logout", "退出登录", "Signed out"),
+    ("password_changed", "修改密码", "Password changed"),
+    (
+        "password_change_failed",
+        "修改密码失败",
+        "Password change failed",
+    ),
+    ("device_enrolled", "登记设备", "Device enrolled"),
+    ("device_revoked", "撤销设备", "Device revoked"),
+    ("enroll_failed", "设备登记失败", "Enrolment failed"),
+    ("enroll_throttled", "设备登记暂停", "Enrolment paused"),
+    ("clock_ahead", "手机时钟超前", "Phone clock ahead"),
+    ("checklist_publish", "发布检查表", "Checklist published"),
+    ("campaign_create", "创建专项行动", "Campaign created"),
+    (
+        "campaign_deadlines",
+        "修改周报截止时间",
+        "Weekly deadlines changed",
+    ),
+    (
+        "institution_report_file",
+        "报送学校周报",
+        "Weekly report filed",
+    ),
+    ("admin_department", "新增部门", "Department added"),
+    ("admin_site", "新增场所", "Site added"),
+    ("admin_user", "新增用户", "User added"),
+    ("admin_roles", "修改角色", "Roles changed"),
+    ("admin_timezone", "修改时区", "Time zone changed"),
+    ("admin_revoke", "撤销设备", "Device revoked"),
+    ("admin_deactivate", "停用用户", "User deactivated"),
+    ("admin_activate", "启用用户", "User activated"),
+    ("duty_slot", "安排值班", "Duty slot set"),
+    ("duty_slot_delete", "删除值班", "Duty slot removed"),
+    ("duty_holiday", "新增假期", "Holiday added"),
+    ("duty_holiday_delete", "删除假期", "Holiday removed"),
+];
+
+/// The audit log's action `code` as the reader's language says it.
+pub fn audit_action(lang: Lang, code: &str) -> String {
+    let pick = |zh: &str, en: &str| if lang == Lang::En { en } else { zh }.to_string();
+    if let Some((_, zh, en)) = AUDIT_ACTIONS.iter().find(|(k, _, _)| *k == code) {
+        return pick(zh, en);
+    }
+    match code.strip_prefix("export_") {
+        Some(what) => format!("{} ({what})", pick("导出", "Export")),
+        None => code.to_string(),
+    }
+}
+
 pub fn text(lang: Lang, key: &str) -> &'static str {
     TEXT.iter()
         .find(|(k, _, _)| *k == key)

@@ -76,7 +76,13 @@ fn sessions_csrf_lockout_and_audit() {
     let admin = Web::login(&server, "demo-admin");
     let p = admin.get("/admin");
     assert_eq!(p.status, 200);
-    for needle in ["login_failed", "login_locked", "logout", ">login<"] {
+    // Each action in words, its code beside it for whoever needs the exact event.
+    for needle in [
+        "title=\"login_failed\">登录失败<",
+        "title=\"login_locked\">登录已暂停<",
+        "title=\"logout\">退出登录<",
+        "title=\"login\">登录<",
+    ] {
         assert!(p.body.contains(needle), "audit log lacks {needle}");
     }
     assert_eq!(Web::login(&server, "office").get("/admin").status, 403);
