@@ -305,20 +305,17 @@ where
         let mut tx = SqliteTx { c };
         run_ready(f(&mut tx))
     };
-    match result {
-        Ok(v) => {
-            c.execute_batch("COMMIT")?;
-            Ok(v)
-        }
-        Err(e) => {
-            // A failed COMMIT or a statement error may have ended the transaction
-            // already; then there is nothing to roll back.
-            if !c.is_autocommit() {
-                let _ = c.execute_batch("ROLLBACK");
-            }
-            Err(e)
-        }
+    let result = result.and_then(|v| {
+        c.execute_batch("COMMIT")?;
+        Ok(v)
+    });
+    if result.is_err() && !c.is_autocommit() {
+        // A statement or the COMMIT failed (a full disk, say) and the transaction is
+        // still open: roll it back, so the connection is clean for the next caller. (An
+        // error that ended the transaction itself leaves nothing to roll back.)
+        let _ = c.execute_batch("ROLLBACK");
     }
+    result
 }
 
 /// Polls a transaction's future once: its statements ran synchronously on this thread,
