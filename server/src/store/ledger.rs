@@ -433,9 +433,14 @@ impl Store {
         self.db
             .read(move |tx| {
                 Box::pin(async move {
-                    let total: i64 = tx.query_one(&count, &params).await?.get(0)?;
+                    let total: i64 = tx
+                        .query_built(&count, &params)
+                        .await?
+                        .first()
+                        .ok_or_else(|| StoreError::Corrupt("no count".into()))?
+                        .get(0)?;
                     let rows = tx
-                        .query(&list, &params)
+                        .query_built(&list, &params)
                         .await?
                         .iter()
                         .map(|r| hazard_at(r, 0))

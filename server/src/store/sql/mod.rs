@@ -289,6 +289,10 @@ pub enum Dialect {
 #[async_trait]
 pub trait Tx: Send {
     async fn query(&mut self, sql: &str, args: &[Value]) -> Result<Vec<Row>>;
+    /// A statement built at run time (the ledger's filters): run without keeping it
+    /// prepared, so however many variants a user asks for, the connection's statement
+    /// cache holds only the named statements.
+    async fn query_built(&mut self, sql: &str, args: &[Value]) -> Result<Vec<Row>>;
     /// The number of rows the statement changed.
     async fn execute(&mut self, sql: &str, args: &[Value]) -> Result<u64>;
     fn dialect(&self) -> Dialect;

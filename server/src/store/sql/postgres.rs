@@ -405,6 +405,15 @@ impl<C: GenericClient> Tx for PgTx<'_, C> {
         query(self.c, sql, args).await
     }
 
+    async fn query_built(&mut self, sql: &str, args: &[Value]) -> Result<Vec<Row>> {
+        // An unnamed statement: prepared for this call only.
+        let rows = self
+            .c
+            .query(postgres_placeholders(sql).as_str(), &params(args))
+            .await?;
+        rows.iter().map(row_of).collect()
+    }
+
     async fn execute(&mut self, sql: &str, args: &[Value]) -> Result<u64> {
         execute(self.c, sql, args).await
     }

@@ -30,6 +30,9 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/012_ledger_photos_and_texts.sql"),
 ];
 
+/// Prepared statements each connection keeps (least recently used go first).
+const STATEMENT_CACHE: usize = 192;
+
 /// Readers for concurrent queries; SQLite in WAL mode lets them run beside the writer.
 const READERS: usize = 4;
 
@@ -68,6 +71,9 @@ fn open_conn(path: &Path) -> rusqlite::Result<Connection> {
     // FULL: an acknowledged change survives power loss, not only a crash.
     c.pragma_update(None, "synchronous", "FULL")?;
     c.pragma_update(None, "foreign_keys", "ON")?;
+    // Room for every named statement: a commit alone uses about 25, more than rusqlite's
+    // default of 16, which would prepare some again for every document.
+    c.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     if let Some(n) = std::env::var(MAX_PAGE_COUNT_ENV)
         .ok()
         .and_then(|v| v.parse::<i64>().ok())
@@ -341,6 +347,10 @@ impl Tx for SqliteTx<'_> {
         query(self.c, sql, args)
     }
 
+    async fn query_built(&mut self, sql: &str, args: &[Value]) -> Result<Vec<Row>> {
+        rows(&mut self.c.prepare(sql)?, args)
+    }
+
     async fn execute(&mut self, sql: &str, args: &[Value]) -> Result<u64> {
         execute(self.c, sql, args)
     }
@@ -383,7 +393,11 @@ fn value_of(v: ValueRef<'_>) -> Result<Value> {
 }
 
 fn query(c: &Connection, sql: &str, args: &[Value]) -> Result<Vec<Row>> {
-    let mut stmt = c.prepare_cached(sql)?;
+    rows(&mut *c.prepare_cached(sql)?, args)
+}
+
+/// Every row of `stmt` run with `args`, as `Value`s.
+fn rows(stmt: &mut rusqlite::Statement<'_>, args: &[Value]) -> Result<Vec<Row>> {
     let n = stmt.column_count();
     let mut rows = stmt.query(rusqlite::params_from_iter(args.iter()))?;
     let mut out = Vec::new();
