@@ -375,3 +375,37 @@ async fn weeks_before_the_institution_was_set_up_are_not_missing_reports() {
         .unwrap();
     assert!(!demo.to_string().contains("before_setup"));
 }
+
+#[tokio::test]
+async fn every_page_has_a_title_of_its_own() {
+    let h = harness().await;
+    saferound_server::web::demo::seed(&h.state).await.unwrap();
+    let (office, _) = session(&h.state, "office").await;
+    let (admin, _) = session(&h.state, "demo-admin").await;
+    let hazard = demo_hazard(&h, true).await;
+    let pages = [
+        ("/ledger", &office),
+        ("/overdue", &office),
+        ("/weekly", &office),
+        ("/incidents", &office),
+        ("/campaigns", &office),
+        ("/duty", &office),
+        ("/checklists", &office),
+        ("/account/password", &office),
+        ("/admin", &admin),
+        (&format!("/hazards/{}", hazard.id) as &str, &office),
+        (&format!("/hazards/{}/notice", hazard.id), &office),
+        (&format!("/hazards/{}/letter", hazard.id), &office),
+    ];
+    let mut titles = std::collections::HashMap::new();
+    for (path, cookie) in pages {
+        let (status, _, page) = send(&h.app, get(path, cookie)).await;
+        assert_eq!(status, StatusCode::OK, "{path}");
+        let start = page.find("<title>").unwrap() + "<title>".len();
+        let title = page[start..start + page[start..].find("</title>").unwrap()].to_string();
+        assert!(title.contains(" · "), "{path}: {title}");
+        if let Some(other) = titles.insert(title.clone(), path.to_string()) {
+            panic!("{path} and {other} share the title {title}");
+        }
+    }
+}
