@@ -526,6 +526,11 @@ async fn serve(
         let n = saferound_server::web::demo::seed(&state).await?;
         if n > 0 {
             println!("Loaded {n} demo hazards; the dashboard is at /login (login office).");
+        } else {
+            // Said, not skipped silently: the sample hazards would mix with real ones.
+            println!(
+                "--demo-hazards: the demo institution already has hazards, so no sample hazards were added (they go only into an empty ledger)."
+            );
         }
     }
     if webhook.is_some() {

@@ -636,3 +636,28 @@ fn institution_checklists_are_versioned_and_reach_phones() {
     let admin = Web::login(&server, "demo-admin");
     assert_eq!(count(&admin.get("/admin").body, "checklist_publish"), 2);
 }
+
+/// `--demo --demo-hazards` adds the sample hazards to an empty ledger only, and says so
+/// when it adds none, instead of doing nothing silently.
+#[test]
+fn demo_hazards_go_into_an_empty_ledger_and_the_server_says_when_it_adds_none() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut first = Server::start_with(tmp.path(), &["--demo", "--demo-hazards"]);
+    assert!(
+        first.startup.iter().any(|l| l.contains("demo hazards")),
+        "{:?}",
+        first.startup
+    );
+    let dump = first.dump_ledger();
+    first.kill();
+    let again = Server::start_with(tmp.path(), &["--demo", "--demo-hazards"]);
+    assert!(
+        again
+            .startup
+            .iter()
+            .any(|l| l.contains("no sample hazards were added")),
+        "{:?}",
+        again.startup
+    );
+    assert_eq!(again.dump_ledger(), dump, "nothing added the second time");
+}
