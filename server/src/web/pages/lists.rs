@@ -22,14 +22,7 @@ pub async fn ledger(State(state): State<AppState>, web: Web, Query(f): Query<Fil
     };
     let (rows, total) = match state.storage.hazards(&q).await {
         Ok(x) => x,
-        Err(e) => {
-            return error_page(
-                &state,
-                web.lang,
-                StatusCode::INTERNAL_SERVER_ERROR,
-                &e.to_string(),
-            );
-        }
+        Err(e) => return crate::web::internal(&state, &web, e),
     };
     let page = f.page.unwrap_or(0);
     let pages = (total as u32).div_ceil(PAGE_SIZE).max(1);
@@ -91,14 +84,7 @@ pub async fn overdue(State(state): State<AppState>, web: Web, Query(f): Query<Fi
     q.offset = 0;
     let (rows, total) = match state.storage.hazards(&q).await {
         Ok(x) => x,
-        Err(e) => {
-            return error_page(
-                &state,
-                web.lang,
-                StatusCode::INTERNAL_SERVER_ERROR,
-                &e.to_string(),
-            );
-        }
+        Err(e) => return crate::web::internal(&state, &web, e),
     };
     let views: Vec<serde_json::Value> = rows.iter().map(|h| view(h, today, tz)).collect();
     let escalated = views
