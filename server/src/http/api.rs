@@ -338,22 +338,9 @@ pub async fn hazard(
         .institution
         .parse()
         .map_err(|_| ApiError::Internal("institution id".into()))?;
-    let reported = saferound_core::model::lifecycle::EventKind::Reported.code();
-    let (before, after): (Vec<_>, Vec<_>) = state
-        .storage
-        .hazard_photos(inst, id)
-        .await?
-        .into_iter()
-        .partition(|p| p.event == reported);
-    let photos = serde_json::json!({
-        "reported": before.into_iter().map(|p| p.hash).collect::<Vec<_>>(),
-        "events": after
-            .into_iter()
-            .map(|p| serde_json::json!({"hash": p.hash, "event": p.event}))
-            .collect::<Vec<_>>(),
-    });
+    let photos = state.storage.hazard_photos(inst, id).await?;
     let mut v = serde_json::to_value(&h).map_err(|e| ApiError::Internal(e.to_string()))?;
-    v["photos"] = photos;
+    v["photos"] = serde_json::to_value(&photos).map_err(|e| ApiError::Internal(e.to_string()))?;
     Ok(Json(v))
 }
 

@@ -38,6 +38,39 @@ pub struct PhotoRow {
     pub hash: String,
 }
 
+/// A hazard's photos as its page and the API show them: the report's (before), then
+/// each later event's with the event's kind (after), in page order.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct HazardPhotos {
+    pub reported: Vec<String>,
+    pub events: Vec<EventPhoto>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EventPhoto {
+    pub hash: String,
+    pub event: String,
+}
+
+impl HazardPhotos {
+    /// From the hazard's `ledger_photos` rows, ordered by `seq`.
+    pub fn of(rows: Vec<PhotoRow>) -> Self {
+        let reported = EventKind::Reported.code();
+        let mut out = HazardPhotos::default();
+        for p in rows {
+            if p.event == reported {
+                out.reported.push(p.hash);
+            } else {
+                out.events.push(EventPhoto {
+                    hash: p.hash,
+                    event: p.event,
+                });
+            }
+        }
+        out
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct HazardRow {
     pub id: String,

@@ -8,7 +8,9 @@ use serde::Serialize;
 use super::office::CampaignScope;
 use super::sql::{Row, Tx, Value, args, statements};
 use super::{Result, Store, StoreError};
-use crate::ledger::{ConflictRow, EventRow, HazardRow, InspectionRow, LedgerRows, PhotoRow};
+use crate::ledger::{
+    ConflictRow, EventRow, HazardPhotos, HazardRow, InspectionRow, LedgerRows, PhotoRow,
+};
 
 /// A ledger table: the column naming the document its rows come from (with
 /// `institution`), and the order `ledger_dump` lists its rows in.
@@ -567,13 +569,14 @@ impl Store {
             .await
     }
 
-    /// The hazard's photos, in page order.
+    /// The hazard's photos: the report's (before) and each later event's (after).
     pub async fn hazard_photos(
         &self,
         institution: InstitutionId,
         id: DocId,
-    ) -> Result<Vec<PhotoRow>> {
-        self.db
+    ) -> Result<HazardPhotos> {
+        let rows = self
+            .db
             .query(HAZARD_PHOTOS, &args![institution, id])
             .await?
             .iter()
@@ -584,7 +587,8 @@ impl Store {
                     hash: r.get(2)?,
                 })
             })
-            .collect()
+            .collect::<Result<_>>()?;
+        Ok(HazardPhotos::of(rows))
     }
 
     /// The content of each weekly report of the institution for `week`, by report id.

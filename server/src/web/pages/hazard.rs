@@ -95,22 +95,13 @@ async fn photos(
     inst: InstitutionId,
     id: DocId,
 ) -> (Vec<String>, Vec<serde_json::Value>) {
-    let rows = match state.storage.hazard_photos(inst, id).await {
-        Ok(rows) => rows,
+    match state.storage.hazard_photos(inst, id).await {
+        Ok(p) => (p.reported, p.events.iter().map(|e| json!(e)).collect()),
         Err(e) => {
             tracing::warn!(%id, "photos of a hazard: {e}");
-            return Default::default();
+            Default::default()
         }
-    };
-    let reported = saferound_core::model::lifecycle::EventKind::Reported.code();
-    let (before, after): (Vec<_>, Vec<_>) = rows.into_iter().partition(|p| p.event == reported);
-    (
-        before.into_iter().map(|p| p.hash).collect(),
-        after
-            .into_iter()
-            .map(|p| json!({"hash": p.hash, "event": p.event}))
-            .collect(),
-    )
+    }
 }
 
 pub async fn hazard(
