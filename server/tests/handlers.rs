@@ -409,3 +409,48 @@ async fn every_page_has_a_title_of_its_own() {
         }
     }
 }
+
+#[tokio::test]
+async fn every_hazard_prints_a_number_of_its_own_on_its_pages_and_exports() {
+    let h = harness().await;
+    saferound_server::web::demo::seed(&h.state).await.unwrap();
+    let (office, _) = session(&h.state, "office").await;
+    let (rows, _) = h
+        .state
+        .storage
+        .hazards(&saferound_server::store::HazardQuery {
+            institution: Some(demo::institution()),
+            limit: 500,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert!(rows.len() > 3);
+    let mut numbers = std::collections::BTreeSet::new();
+    let (_, _, csv) = send(&h.app, get("/export/ledger.csv", &office)).await;
+    let (_, _, ledger) = send(&h.app, get("/ledger?page=0", &office)).await;
+    for r in &rows {
+        let serial = r.serial.clone().expect("numbered");
+        assert!(numbers.insert(serial.clone()), "{serial} given twice");
+        for page in ["notice", "letter"] {
+            let (status, _, body) =
+                send(&h.app, get(&format!("/hazards/{}/{page}", r.id), &office)).await;
+            assert_eq!(status, StatusCode::OK);
+            assert!(
+                body.contains(&format!("隐患编号：{serial}")),
+                "{page}: {body}"
+            );
+        }
+        let (_, _, page) = send(&h.app, get(&format!("/hazards/{}", r.id), &office)).await;
+        assert!(page.contains(&serial), "the hazard page shows {serial}");
+        // The export's 序号 is the number, first on the hazard's line.
+        let line = csv.lines().find(|l| l.contains(&r.id)).expect("exported");
+        assert!(line.starts_with(&format!("{serial},")), "{line}");
+    }
+    assert!(csv.lines().next().unwrap().contains("责任部门"));
+    let first = rows[0].serial.as_deref().unwrap();
+    assert!(
+        ledger.contains(&format!("<td class=\"serial\">{first}</td>")),
+        "{ledger}"
+    );
+}

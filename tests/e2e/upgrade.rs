@@ -31,7 +31,8 @@ use saferound_core::model::RiskGrade;
 use saferound_core::sync::wire;
 use saferound_server::store::{Store, scratch, shape};
 use saferound_tests::{
-    DEMO_PASSWORD, PgDatabase, Server, block_on, enroll, integrity_check, post_raw, sync, token,
+    DEMO_PASSWORD, PgDatabase, Server, block_on, enroll, get_json, integrity_check, post_raw, sync,
+    token,
 };
 
 fn fixtures() -> std::path::PathBuf {
@@ -170,8 +171,34 @@ fn migrated_forward(server: &mut Server, dir: &Path, expected_ledger: &str) {
             .any(|h| h.summary.title.contains("升级前的隐患")),
         "{hazards:?}"
     );
+    hazards_are_numbered(
+        server,
+        &enroll(server, dir, "office-new", "office", DEMO_PASSWORD),
+    );
     server.admin(&["rebuild-ledger"]);
     assert_eq!(server.dump_ledger(), dump, "derived again, the same ledger");
+}
+
+/// Every hazard in the ledger has its own number (2026-0042), hazards received before
+/// numbers existed too.
+fn hazards_are_numbered(server: &Server, office: &saferound_core::Device) {
+    let (status, v) = get_json(server, office, "/api/v1/hazards?limit=1000");
+    assert_eq!(status, 200, "{v}");
+    let rows = v["hazards"].as_array().expect("hazards");
+    let mut serials: Vec<&str> = rows
+        .iter()
+        .map(|h| h["serial"].as_str().unwrap_or_default())
+        .collect();
+    assert!(!serials.is_empty());
+    assert!(
+        serials
+            .iter()
+            .all(|s| s.len() == 9 && s.as_bytes()[4] == b'-'),
+        "{serials:?}"
+    );
+    serials.sort_unstable();
+    serials.dedup();
+    assert_eq!(serials.len(), rows.len(), "each its own number");
 }
 
 #[test]

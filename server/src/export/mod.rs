@@ -8,7 +8,9 @@ use saferound_core::model::{HazardCategory, HazardGrade, HazardStatus, Lang, Ris
 
 use crate::ledger::HazardRow;
 
-/// The customary ledger columns, then the hazard's id (to find it again).
+/// The customary ledger columns (序号 is the hazard's number, 2026-0042, as its notices
+/// print it), the responsible department beside the person, then the record's id (to
+/// find it again).
 pub const COLUMNS_ZH: &[&str] = &[
     "序号",
     "排查时间",
@@ -20,12 +22,13 @@ pub const COLUMNS_ZH: &[&str] = &[
     "整改措施",
     "整改资金",
     "责任人",
+    "责任部门",
     "完成时限",
     "整改情况",
     "复查人",
     "复查情况",
     "销号时间",
-    "隐患编号",
+    "记录ID",
 ];
 
 pub const COLUMNS_EN: &[&str] = &[
@@ -39,12 +42,13 @@ pub const COLUMNS_EN: &[&str] = &[
     "Measure",
     "Funds",
     "Responsible person",
+    "Responsible department",
     "Deadline",
     "Rectification",
     "Re-inspector",
     "Verification",
     "Written off",
-    "Hazard id",
+    "Record id",
 ];
 
 pub fn columns(lang: Lang) -> &'static [&'static str] {
@@ -79,14 +83,8 @@ pub fn is_overdue(h: &HazardRow, today: NaiveDate) -> bool {
     deadline::overdue(status, due, today)
 }
 
-/// One ledger row as the export's cells; `n` is its 序号.
-pub fn cells(
-    n: usize,
-    h: &HazardRow,
-    today: NaiveDate,
-    lang: Lang,
-    tz: FixedOffset,
-) -> Vec<String> {
+/// One ledger row as the export's cells.
+pub fn cells(h: &HazardRow, today: NaiveDate, lang: Lang, tz: FixedOffset) -> Vec<String> {
     let label = |r: Result<&'static str, ()>, code: &str| {
         r.map(str::to_string).unwrap_or_else(|_| code.to_string())
     };
@@ -141,7 +139,7 @@ pub fn cells(
         (None, None) => String::new(),
     };
     vec![
-        n.to_string(),
+        h.serial.clone().unwrap_or_default(),
         local_time(&h.reported_at, tz),
         h.reported_by_name.clone(),
         place,
@@ -157,6 +155,7 @@ pub fn cells(
         h.measure.clone(),
         h.funds.clone(),
         h.responsible_name.clone().unwrap_or_default(),
+        h.department_name.clone().unwrap_or_default(),
         h.deadline.clone().unwrap_or_default(),
         status,
         h.reinspector_name.clone().unwrap_or_default(),

@@ -11,7 +11,8 @@ use serde::Serialize;
 /// from its documents when the server starts (`Store::rebuild_ledger_if_older`), so a
 /// table or column the derivation gained is filled for every record, not only for those
 /// that change afterwards.
-pub const LEDGER_VERSION: i64 = 2;
+/// (3: hazard numbers; the rebuild numbers the hazards received before them.)
+pub const LEDGER_VERSION: i64 = 3;
 
 /// Every ledger row of one document.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -102,6 +103,11 @@ pub struct HazardRow {
     pub verified_at: Option<String>,
     pub verification_note: Option<String>,
     pub conflicts: i64,
+    /// The hazard's number (2026-0042), given by the server at first receipt
+    /// (`store::serials`): not derived, so `None` here and read beside the row.
+    pub serial: Option<String>,
+    /// The department the site belongs to (the directory's, read beside the row).
+    pub department_name: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -260,6 +266,8 @@ pub fn derive(d: &mut AutoCommit, read: Option<Read>) -> saferound_core::Result<
                     .or(last(EventKind::VerificationFailed))
                     .map(|e| e.note.clone()),
                 conflicts: rows.conflicts.len() as i64,
+                serial: None,
+                department_name: None,
             });
         }
         Some(Read::Inspection(i)) => {

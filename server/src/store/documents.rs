@@ -311,6 +311,7 @@ impl Store {
                         let rows = derive_ledger(&id, &stored.bytes)?;
                         write_ledger(tx, &inst, &id, &rows, false).await?;
                     }
+                    super::serials::number_unnumbered(tx).await?;
                     Ok(docs.len())
                 })
             })
@@ -450,6 +451,9 @@ async fn commit_in(tx: &mut dyn Tx, commits: &[DocCommit]) -> Result<Vec<DocId>>
             snapshots.push(i);
         }
         write_ledger(tx, inst, id, &d.ledger, current.is_some()).await?;
+        if current.is_none() && d.ledger.hazard.is_some() {
+            super::serials::number(tx, inst, id, &received).await?;
+        }
     }
     if postgres {
         postgres::assign_feed_positions(tx, &added).await?;

@@ -6,6 +6,7 @@ use saferound_core::ids::{DocId, InstitutionId};
 use serde::Serialize;
 
 use super::office::CampaignScope;
+use super::serials::serial_column;
 use super::sql::{Row, Tx, Value, args, statements};
 use super::{Result, Store, StoreError};
 use crate::ledger::{
@@ -124,6 +125,20 @@ macro_rules! hazard_cols {
     };
 }
 
+/// What a hazard is read with: its ledger columns, then its number and its site's
+/// department (neither derived from the document).
+macro_rules! hazard_read_cols {
+    () => {
+        concat!(
+            hazard_cols!(),
+            ", ",
+            serial_column!(),
+            ", (SELECT d.name FROM sites st JOIN departments d ON d.id = st.department
+                WHERE st.id = ledger_hazards.site_id)"
+        )
+    };
+}
+
 macro_rules! inspection_cols {
     () => {
         "id, campaign, site_id, site_name, site_kind, template, template_version, inspectors,
@@ -163,6 +178,8 @@ fn hazard_at(r: &Row, o: usize) -> Result<HazardRow> {
         verified_at: r.get(o + 26)?,
         verification_note: r.get(o + 27)?,
         conflicts: r.get(o + 28)?,
+        serial: r.get(o + 29)?,
+        department_name: r.get(o + 30)?,
     })
 }
 
@@ -210,7 +227,7 @@ statements! {
     WEEK_REPORT_TEXTS = "SELECT t.id, t.content FROM ledger_report_texts t
          JOIN ledger_reports r ON r.institution = t.institution AND r.id = t.id
          WHERE r.institution = ?1 AND r.kind = 'weekly_report' AND r.week = ?2";
-    HAZARD = concat!("SELECT institution, ", hazard_cols!(), " FROM ledger_hazards
+    HAZARD = concat!("SELECT institution, ", hazard_read_cols!(), " FROM ledger_hazards
          WHERE id = ?1 AND (CAST(?2 AS TEXT) IS NULL OR institution = ?2)");
     HAZARD_EVENTS = "SELECT idx, kind, by_user, by_name, at, note, skipped FROM ledger_events
          WHERE institution = ?1 AND hazard_id = ?2 ORDER BY idx";
@@ -427,7 +444,7 @@ impl Store {
         let list = format!(
             concat!(
                 "SELECT ",
-                hazard_cols!(),
+                hazard_read_cols!(),
                 " FROM ledger_hazards WHERE {} ORDER BY {} LIMIT {} OFFSET {}"
             ),
             filter, order, q.limit, q.offset

@@ -18,6 +18,7 @@ pub mod reports;
 mod rows;
 #[doc(hidden)]
 pub mod scratch;
+pub mod serials;
 pub mod sessions;
 #[doc(hidden)]
 pub mod shape;
@@ -300,6 +301,7 @@ impl Store {
             ledger::STATEMENTS,
             office::STATEMENTS,
             reports::STATEMENTS,
+            serials::STATEMENTS,
             sessions::STATEMENTS,
         ];
         let mut n = 0;
@@ -335,6 +337,7 @@ mod tests {
             super::ledger::STATEMENTS,
             super::office::STATEMENTS,
             super::reports::STATEMENTS,
+            super::serials::STATEMENTS,
             super::sessions::STATEMENTS,
             super::sql::postgres::STATEMENTS,
         ]

@@ -676,3 +676,78 @@ pub(crate) async fn sqlite_and_postgres_ledger_dumps_are_equal() {
     lite.finish().await;
     pg.finish().await;
 }
+
+// ---------------------------------------------------------------------------------------
+// Hazard numbers
+
+/// Each institution numbers its hazards 0001, 0002, … in the year they arrive; a later
+/// change or a rebuild keeps the number.
+pub(crate) async fn hazards_are_numbered_in_order_of_receipt(s: Arc<Store>) {
+    let s = s.as_ref();
+    let (a, b) = (InstitutionId::new(), InstitutionId::new());
+    for (i, name) in [(a, "一中"), (b, "二中")] {
+        s.create_institution(i, name, "2026-01-01T00:00:00Z")
+            .await
+            .unwrap();
+    }
+    let year = chrono::Utc::now()
+        .with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).unwrap())
+        .format("%Y")
+        .to_string();
+    let device = ActorId::random();
+    let mut first = TestDoc::hazard(a, &device, "1号学生公寓", RiskGrade::General);
+    commit_ok(s, vec![first.commit(false)]).await;
+    first.accepted();
+    // Two in one commit, with one of another institution.
+    let mut second = TestDoc::hazard(a, &device, "食堂", RiskGrade::Major);
+    let mut foreign = TestDoc::hazard(b, &device, "2号学生公寓", RiskGrade::Low);
+    let mut third = TestDoc::hazard(a, &device, "实验楼", RiskGrade::Low);
+    commit_ok(
+        s,
+        vec![
+            second.commit(false),
+            foreign.commit(false),
+            third.commit(false),
+        ],
+    )
+    .await;
+    let serials = |inst| async move {
+        let (rows, _) = s
+            .hazards(&HazardQuery {
+                institution: Some(inst),
+                limit: 10,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let mut v: Vec<(String, String)> = rows
+            .into_iter()
+            .map(|h| (h.id, h.serial.unwrap_or_default()))
+            .collect();
+        v.sort_by(|x, y| x.1.cmp(&y.1));
+        v
+    };
+    let numbered = serials(a).await;
+    assert_eq!(
+        numbered.iter().map(|x| x.1.as_str()).collect::<Vec<_>>(),
+        [1, 2, 3].map(|n| format!("{year}-000{n}")),
+        "{numbered:?}"
+    );
+    assert_eq!(
+        numbered[0].0,
+        first.id.to_string(),
+        "the first received is 0001"
+    );
+    assert_eq!(serials(b).await[0].1, format!("{year}-0001"));
+    // A later change keeps the number; so does a rebuild.
+    first.edit(7);
+    commit_ok(s, vec![first.commit(false)]).await;
+    s.rebuild_ledger().await.unwrap();
+    assert_eq!(serials(a).await, numbered);
+    let detail = s.hazard(Some(a), first.id).await.unwrap().unwrap();
+    assert_eq!(detail.hazard.serial, Some(format!("{year}-0001")));
+    assert_eq!(
+        detail.hazard.department_name, None,
+        "a site not in the directory"
+    );
+}

@@ -124,6 +124,7 @@ storage_tests!(
     accounts::office_campaigns_duty_templates_round_trip,
     ledger::hazard_queries_filter_and_page,
     ledger::ledger_dump_is_equal_after_rebuild,
+    ledger::hazards_are_numbered_in_order_of_receipt,
     commits::commits_are_announced_to_subscribers,
     ledger::institution_weekly_report_figures_and_filings,
     commits::positions_only_move_forward,
@@ -343,6 +344,8 @@ fn hazard_row(id: DocId) -> HazardRow {
         verified_at: None,
         verification_note: None,
         conflicts: 0,
+        serial: None,
+        department_name: None,
     }
 }
 

@@ -16,16 +16,21 @@ fn exports_match_the_ledger_and_filters() {
     assert_eq!(status, 200);
     let rows = xlsx_rows(bytes, "隐患台账");
     assert_eq!(rows[0][..3], ["序号", "排查时间", "排查人员"]);
-    assert_eq!(rows[0][14], "销号时间");
+    assert_eq!(rows[0][10], "责任部门");
+    assert_eq!(rows[0][15], "销号时间");
     assert_eq!(rows.len() - 1, ledger.len());
-    for (i, (row, h)) in rows[1..].iter().zip(&ledger).enumerate() {
-        assert_eq!(row[0], (i + 1).to_string());
-        assert_eq!(row[15], h["id"].as_str().unwrap());
+    for (row, h) in rows[1..].iter().zip(&ledger) {
+        assert_eq!(
+            row[0],
+            h["serial"].as_str().unwrap(),
+            "序号: the hazard's number"
+        );
+        assert_eq!(row[16], h["id"].as_str().unwrap());
         assert_eq!(row[2], h["reported_by_name"].as_str().unwrap());
         assert_eq!(row[4], h["description"].as_str().unwrap());
         assert_eq!(row[7], h["measure"].as_str().unwrap());
         assert_eq!(row[9], h["responsible_name"].as_str().unwrap_or(""));
-        assert_eq!(row[10], h["deadline"].as_str().unwrap_or(""));
+        assert_eq!(row[11], h["deadline"].as_str().unwrap_or(""));
         assert!(row[3].starts_with(h["site_name"].as_str().unwrap()));
     }
 
@@ -53,7 +58,7 @@ fn exports_match_the_ledger_and_filters() {
     let mut xlsx_ids: Vec<String> = xlsx_rows(bytes, "隐患台账")
         .into_iter()
         .skip(1)
-        .map(|r| r[15].clone())
+        .map(|r| r[16].clone())
         .collect();
     let mut api_ids: Vec<String> = majors
         .iter()

@@ -34,6 +34,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../pg_migrations/005_photo_references.sql"),
     include_str!("../pg_migrations/006_audit_action.sql"),
     include_str!("../pg_migrations/007_ledger_photos_and_texts.sql"),
+    include_str!("../pg_migrations/008_hazard_serials.sql"),
 ];
 
 /// The advisory lock key migrations hold (any constant; "SafeRound" in ASCII, cut to fit).

@@ -154,7 +154,7 @@ async fn export_rows(
         })?;
         let n = rows.len();
         for h in &rows {
-            out.push(export::cells(out.len() + 1, h, today, web.lang, tz));
+            out.push(export::cells(h, today, web.lang, tz));
         }
         if n < q.limit as usize || out.len() >= MAX_EXPORT_ROWS {
             break;
