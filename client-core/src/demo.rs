@@ -36,6 +36,7 @@ pub const PEOPLE: &[(&str, &str, &str, &[Role])] = &[
     ("owner", "李娜", "后勤管理处", &[Role::ResponsiblePerson]),
     ("office", "陈静", "综合治理办公室", &[Role::SafetyOffice]),
     ("admin", "赵强", "综合治理办公室", &[Role::Administrator]),
+    ("leader", "孙伟", "综合治理办公室", &[Role::Leader]),
 ];
 
 pub const DEPARTMENTS: &[&str] = &[

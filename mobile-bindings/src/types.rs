@@ -162,6 +162,8 @@ mirror_enum!(
         SafetyOffice,
         /// 管理员 administrator.
         Administrator,
+        /// 校领导 school leader: reads everything, lists for supervision.
+        Leader,
         /// 省级审阅 provincial reviewer (read-only).
         ProvincialReviewer,
     }

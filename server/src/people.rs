@@ -6,7 +6,7 @@
 use saferound_core::ids::{DepartmentId, InstitutionId, UserId};
 use saferound_core::model::Role;
 
-use crate::store::{Store, StoreError, User};
+use crate::store::{Contact, Store, StoreError, User};
 
 /// Logins and names, at most.
 pub const MAX_NAME_CHARS: usize = 100;
@@ -69,6 +69,74 @@ pub async fn department(
     }
 }
 
+/// A contact as typed on a form: a mobile number (spaces, dashes and brackets dropped;
+/// `+86` dropped from a mainland number, which robots mention without it) and an e-mail
+/// address, each optional; e-mail messages only to an address given.
+pub fn contact(mobile: &str, email: &str, email_opt_in: bool) -> Result<Contact, Refused> {
+    let mobile = mobile_number(mobile)?;
+    let email = email_address(email)?;
+    if email_opt_in && email.is_none() {
+        return Err(Refused::Invalid(
+            "email: needed to receive messages by e-mail".into(),
+        ));
+    }
+    Ok(Contact {
+        mobile,
+        email,
+        email_opt_in,
+    })
+}
+
+fn mobile_number(typed: &str) -> Result<Option<String>, Refused> {
+    let kept: String = typed
+        .chars()
+        .filter(|c| !matches!(c, ' ' | '-' | '(' | ')' | '\u{3000}'))
+        .collect();
+    if kept.is_empty() {
+        return Ok(None);
+    }
+    let (plus, digits) = match kept.strip_prefix('+') {
+        Some(rest) => (true, rest),
+        None => (false, kept.as_str()),
+    };
+    // E.164: at most 15 digits with the country code.
+    if !digits.chars().all(|c| c.is_ascii_digit()) || !(5..=15).contains(&digits.len()) {
+        return Err(Refused::Invalid(
+            "mobile: digits only, e.g. 13800138000 or +852 9123 4567".into(),
+        ));
+    }
+    Ok(Some(match digits.strip_prefix("86") {
+        Some(cn) if plus && cn.len() == 11 => cn.to_string(),
+        _ if plus => format!("+{digits}"),
+        _ => digits.to_string(),
+    }))
+}
+
+fn email_address(typed: &str) -> Result<Option<String>, Refused> {
+    let e = typed.trim();
+    if e.is_empty() {
+        return Ok(None);
+    }
+    let bad = || Refused::Invalid("email: an address like name@school.edu.cn".into());
+    let (local, domain) = e.rsplit_once('@').ok_or_else(bad)?;
+    let plain = |s: &str| {
+        !s.is_empty()
+            && !s
+                .chars()
+                .any(|c| c.is_whitespace() || c.is_control() || "<>()[]\\,;:\"@".contains(c))
+    };
+    let labels_ok = domain
+        .split('.')
+        .all(|l| !l.is_empty() && !l.starts_with('-') && !l.ends_with('-'));
+    if e.len() > 254 || local.len() > 64 || !plain(local) || !plain(domain) || !labels_ok {
+        return Err(bad());
+    }
+    if !domain.contains('.') {
+        return Err(bad());
+    }
+    Ok(Some(e.to_string()))
+}
+
 /// What an administrator asks for.
 pub struct NewUser<'a> {
     pub login: &'a str,
@@ -104,4 +172,51 @@ pub async fn user(
         password_hash,
         active: true,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::contact;
+
+    #[test]
+    fn contacts_are_normalised_or_refused_with_the_field_named() {
+        let c = contact(" 138-0013 8000 ", " chen@school.edu.cn ", true).unwrap();
+        assert_eq!(c.mobile.as_deref(), Some("13800138000"));
+        assert_eq!(c.email.as_deref(), Some("chen@school.edu.cn"));
+        assert_eq!(
+            contact("+86 138 0013 8000", "", false)
+                .unwrap()
+                .mobile
+                .as_deref(),
+            Some("13800138000")
+        );
+        assert_eq!(
+            contact("+852 9123 4567", "", false)
+                .unwrap()
+                .mobile
+                .as_deref(),
+            Some("+85291234567")
+        );
+        assert_eq!(contact("", "", false).unwrap(), Default::default());
+        for m in ["1380013800a", "123", "+", "1234567890123456", "１３８"] {
+            let e = contact(m, "", false).unwrap_err().to_string();
+            assert!(e.starts_with("mobile:"), "{m}: {e}");
+        }
+        for e in [
+            "chen",
+            "chen@school",
+            "@school.cn",
+            "chen@@school.cn",
+            "a b@school.cn",
+            "chen@school..cn",
+            "chen@-x.cn",
+            "<x>@school.cn",
+            "chen@school.cn\r\nBcc: x@y.cn",
+        ] {
+            let got = contact("", e, false).unwrap_err().to_string();
+            assert!(got.starts_with("email:"), "{e}: {got}");
+        }
+        let e = contact("", "", true).unwrap_err().to_string();
+        assert!(e.contains("needed"), "{e}");
+    }
 }

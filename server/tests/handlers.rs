@@ -454,3 +454,125 @@ async fn every_hazard_prints_a_number_of_its_own_on_its_pages_and_exports() {
         "{ledger}"
     );
 }
+
+#[tokio::test]
+async fn a_school_leader_reads_everything_and_lists_for_supervision_but_does_not_assign() {
+    let h = harness().await;
+    saferound_server::web::demo::seed(&h.state).await.unwrap();
+    let (leader, csrf) = session(&h.state, "leader").await;
+    for page in ["/weekly", "/campaigns", "/checklists", "/export/ledger.csv"] {
+        let (status, _, _) = send(&h.app, get(page, &leader)).await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+    }
+    let (rows, _) = h
+        .state
+        .storage
+        .hazards(&saferound_server::store::HazardQuery {
+            institution: Some(demo::institution()),
+            risk: Some("major".into()),
+            limit: 500,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let major = rows
+        .iter()
+        .find(|r| !r.supervised && r.status.as_deref() != Some("closed"))
+        .expect("an open major hazard not yet supervised");
+    let page_of = |id: &str| format!("/hazards/{id}");
+    let (_, _, page) = send(&h.app, get(&page_of(&major.id), &leader)).await;
+    assert!(page.contains("id=\"form-supervise\""), "{page}");
+    assert!(!page.contains("id=\"form-assign\""));
+    let act = format!("/hazards/{}/act", major.id);
+    let body = format!("csrf={csrf}&action=supervise&treatment_plan=%E6%96%B9%E6%A1%88");
+    let (status, _, b) = send(&h.app, form(&act, Some(&leader), &body)).await;
+    assert!(status.is_redirection(), "{status} {b}");
+    let detail = h
+        .state
+        .storage
+        .hazard(Some(demo::institution()), major.id.parse().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(detail.hazard.supervised);
+    let last = detail.events.last().unwrap();
+    assert_eq!(
+        (last.kind.as_str(), last.by_name.as_str()),
+        ("listed_for_supervision", "孙伟")
+    );
+    // Assigning is the office's.
+    let owner = demo::user("owner");
+    let body =
+        format!("csrf={csrf}&action=assign&measure=x&responsible={owner}&deadline=2030-01-01");
+    let (status, _, _) = send(&h.app, form(&act, Some(&leader), &body)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn people_set_their_own_contact_and_the_administrator_anyones_in_the_institution() {
+    let h = harness().await;
+    let (owner, csrf) = session(&h.state, "owner").await;
+    let me = h
+        .state
+        .storage
+        .user_by_login("owner")
+        .await
+        .unwrap()
+        .unwrap();
+    // A bad number: refused on the form, in Chinese, with what was typed kept.
+    let body = format!("csrf={csrf}&mobile=138-abc&email=li%40school.edu.cn&email_opt_in=1");
+    let (status, _, page) = send(&h.app, form("/account/contact", Some(&owner), &body)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(page.contains("手机号：只能填写数字"), "{page}");
+    assert!(page.contains("value=\"138-abc\"") && page.contains("value=\"li@school.edu.cn\""));
+    assert_eq!(
+        h.state.storage.contact(me.id).await.unwrap(),
+        Default::default()
+    );
+    let body =
+        format!("csrf={csrf}&mobile=%2B86+138+0013+8000&email=li%40school.edu.cn&email_opt_in=1");
+    let (status, _, _) = send(&h.app, form("/account/contact", Some(&owner), &body)).await;
+    assert!(status.is_redirection());
+    let c = h.state.storage.contact(me.id).await.unwrap();
+    assert_eq!(c.mobile.as_deref(), Some("13800138000"));
+    assert!(c.email_opt_in);
+    // The administrator changes the number and keeps the person's own opt-in.
+    let (admin, admin_csrf) = session(&h.state, "demo-admin").await;
+    let body = format!(
+        "csrf={admin_csrf}&user={}&mobile=13900139000&email=li%40school.edu.cn",
+        me.id
+    );
+    let (status, _, b) = send(&h.app, form("/admin/contact", Some(&admin), &body)).await;
+    assert!(status.is_redirection(), "{status} {b}");
+    let c = h.state.storage.contact(me.id).await.unwrap();
+    assert_eq!(
+        (c.mobile.as_deref(), c.email_opt_in),
+        (Some("13900139000"), true)
+    );
+    let (_, _, page) = send(&h.app, get("/admin", &admin)).await;
+    assert!(page.contains("value=\"13900139000\""));
+    // Nobody else's contact is anyone else's to set; no one outside the institution's.
+    let body = format!("csrf={csrf}&user={}&mobile=1&email=", me.id);
+    let (status, _, _) = send(&h.app, form("/admin/contact", Some(&owner), &body)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let stranger = saferound_core::ids::UserId::new();
+    let body = format!("csrf={admin_csrf}&user={stranger}&mobile=13900139000&email=");
+    let (status, _, _) = send(&h.app, form("/admin/contact", Some(&admin), &body)).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    // Phones never receive contacts: the directory has none.
+    let inst = demo::institution();
+    saferound_server::directory::refresh(&h.state, inst)
+        .await
+        .unwrap();
+    let id = saferound_core::doc::directory::id_for(inst);
+    let stored = h
+        .state
+        .storage
+        .load_documents(inst, vec![id])
+        .await
+        .unwrap();
+    let doc = automerge::AutoCommit::load(&stored[&id].bytes).unwrap();
+    let text = format!("{:?}", saferound_core::doc::directory::read(&doc).unwrap());
+    assert!(text.contains("李娜"), "the directory read");
+    assert!(!text.contains("13900139000") && !text.contains("li@school"));
+}

@@ -9,6 +9,9 @@ code_enum!(
         ResponsiblePerson = "responsible_person", "责任人", "Responsible person";
         SafetyOffice = "safety_office", "安全办", "Safety office";
         Administrator = "administrator", "管理员", "Administrator";
+        /// 校领导 / 带班领导: reads the whole institution, receives escalations (督办),
+        /// may list a major hazard for supervision.
+        Leader = "leader", "校领导", "School leader";
         ProvincialReviewer = "provincial_reviewer", "省级审阅", "Provincial reviewer";
     }
 );
@@ -71,7 +74,9 @@ impl Action {
             Action::Assign | Action::Defer => office,
             Action::ReportRectification => office || named.responsible,
             Action::Verify => office || named.reinspector,
-            Action::ListForSupervision => office || has(Role::ProvincialReviewer),
+            Action::ListForSupervision => {
+                office || has(Role::Leader) || has(Role::ProvincialReviewer)
+            }
             Action::FileWeeklyReport | Action::FileIncident => {
                 roles.iter().any(|r| *r != Role::ProvincialReviewer)
             }
@@ -90,7 +95,7 @@ impl Action {
                 "the responsible person named in the assignment, safety office"
             }
             Action::Verify => "the re-inspector named in the assignment, safety office",
-            Action::ListForSupervision => "safety office, provincial reviewer",
+            Action::ListForSupervision => "safety office, school leader, provincial reviewer",
             Action::FileWeeklyReport | Action::FileIncident => {
                 "anyone in the institution except provincial reviewers"
             }
@@ -117,6 +122,7 @@ mod tests {
                 Role::Inspector,
                 Role::ResponsiblePerson,
                 Role::Administrator,
+                Role::Leader,
                 Role::ProvincialReviewer,
             ] {
                 assert!(!a.allowed(&[r], NOBODY), "{r} may not {a:?}");
@@ -170,6 +176,9 @@ mod tests {
         assert!(Action::Reopen.allowed(&[Role::Inspector], NOBODY));
         assert!(!Action::ReportHazard.allowed(&[Role::ResponsiblePerson], NOBODY));
         assert!(Action::ListForSupervision.allowed(&[Role::ProvincialReviewer], NOBODY));
+        assert!(Action::ListForSupervision.allowed(&[Role::Leader], NOBODY));
+        assert!(!Action::ListForSupervision.allowed(&[Role::Inspector], NOBODY));
+        assert!(!Action::ReportHazard.allowed(&[Role::Leader], NOBODY));
         assert!(!Action::ReportHazard.allowed(&[Role::ProvincialReviewer], NOBODY));
         assert!(!Action::FileWeeklyReport.allowed(&[Role::ProvincialReviewer], NOBODY));
     }

@@ -23,6 +23,16 @@ pub struct User {
     pub active: bool,
 }
 
+/// How a message reaches a person (`people::contact` checks it): each part optional.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Contact {
+    /// A mobile number, digits (a `+` and the country code outside China).
+    pub mobile: Option<String>,
+    pub email: Option<String>,
+    /// The person wants the office's messages by e-mail.
+    pub email_opt_in: bool,
+}
+
 #[derive(Debug, Clone)]
 pub struct Department {
     pub id: DepartmentId,
@@ -112,6 +122,22 @@ statements! {
     SET_PASSWORD_DUE =
         "INSERT INTO password_due (user_id) VALUES (?1) ON CONFLICT (user_id) DO NOTHING";
     PASSWORD_DUE = "SELECT 1 FROM password_due WHERE user_id = ?1";
+    CONTACT = "SELECT mobile, email, email_opt_in FROM user_contacts WHERE user_id = ?1";
+    CONTACTS = "SELECT c.user_id, c.mobile, c.email, c.email_opt_in FROM user_contacts c
+         JOIN users u ON u.id = c.user_id WHERE u.institution = ?1";
+    /// Only for a user of the institution (`?2`).
+    SET_CONTACT = "INSERT INTO user_contacts (user_id, mobile, email, email_opt_in)
+         SELECT id, ?3, ?4, ?5 FROM users WHERE id = ?1 AND institution = ?2
+         ON CONFLICT (user_id) DO UPDATE SET mobile = excluded.mobile, email = excluded.email,
+             email_opt_in = excluded.email_opt_in";
+}
+
+fn contact_at(r: &Row, at: usize) -> Result<Contact> {
+    Ok(Contact {
+        mobile: r.get(at)?,
+        email: r.get(at + 1)?,
+        email_opt_in: r.get(at + 2)?,
+    })
 }
 
 impl Store {
@@ -365,5 +391,45 @@ impl Store {
             .query_opt(PASSWORD_DUE, &args![user])
             .await?
             .is_some())
+    }
+
+    /// A user's contact (empty if none was given).
+    pub async fn contact(&self, user: UserId) -> Result<Contact> {
+        self.db
+            .query_opt(CONTACT, &args![user])
+            .await?
+            .map(|r| contact_at(&r, 0))
+            .transpose()
+            .map(Option::unwrap_or_default)
+    }
+
+    /// The contacts of the institution's users, by user id (those who gave one).
+    pub async fn contacts(
+        &self,
+        institution: InstitutionId,
+    ) -> Result<std::collections::HashMap<UserId, Contact>> {
+        self.db
+            .query(CONTACTS, &args![institution])
+            .await?
+            .iter()
+            .map(|r| Ok((parse(&r.get::<String>(0)?, "user id")?, contact_at(r, 1)?)))
+            .collect()
+    }
+
+    /// Sets a user's contact; false if no such user in `institution`.
+    pub async fn set_contact(
+        &self,
+        institution: InstitutionId,
+        user: UserId,
+        c: &Contact,
+    ) -> Result<bool> {
+        Ok(self
+            .db
+            .execute(
+                SET_CONTACT,
+                &args![user, institution, &c.mobile, &c.email, c.email_opt_in],
+            )
+            .await?
+            > 0)
     }
 }

@@ -28,7 +28,7 @@ use std::path::Path;
 
 use saferound_core::ids::InstitutionId;
 
-pub use accounts::{Department, Site, User};
+pub use accounts::{Contact, Department, Site, User};
 pub use devices::{DeviceAuth, DeviceInfo, NewDevice};
 pub use documents::{DocCommit, FeedItem, FeedPage, NewChange, StoredDoc};
 pub use ledger::{Counts, HazardDetail, HazardQuery};

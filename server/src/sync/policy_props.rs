@@ -25,7 +25,14 @@ use super::{Outcome, RelayActors, merge_one};
 use crate::store::{DeviceAuth, StoredDoc, User};
 
 /// The demo people who have devices (a provincial reviewer belongs to no institution).
-const LOGINS: [&str; 5] = ["inspector", "inspector2", "owner", "office", "admin"];
+const LOGINS: [&str; 6] = [
+    "inspector",
+    "inspector2",
+    "owner",
+    "office",
+    "admin",
+    "leader",
+];
 
 fn roles(login: &str) -> Vec<Role> {
     demo::PEOPLE
@@ -427,7 +434,9 @@ fn may(login: &str, state: State, kind: EventKind) -> bool {
             office || (assigned && login == "inspector2")
         }
         EventKind::Reopened => office || roles.contains(&Role::Inspector),
-        EventKind::ListedForSupervision => office || roles.contains(&Role::ProvincialReviewer),
+        EventKind::ListedForSupervision => {
+            office || roles.contains(&Role::Leader) || roles.contains(&Role::ProvincialReviewer)
+        }
         // The report is its reporter's to correct until the office assigns it.
         EventKind::Regraded | EventKind::Corrected => office || (login == "inspector" && !assigned),
     }

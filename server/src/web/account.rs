@@ -198,22 +198,88 @@ async fn password_form(
     status: StatusCode,
     error: Option<&str>,
 ) -> Response {
+    let contact = state.storage.contact(web.user.id).await.unwrap_or_default();
+    account_page(
+        state,
+        web,
+        status,
+        json!({"error": error, "contact": contact}),
+    )
+    .await
+}
+
+/// The account page: password, contact, devices; `extra` says what the last form got
+/// wrong and what was typed in it.
+async fn account_page(
+    state: &AppState,
+    web: &Web,
+    status: StatusCode,
+    extra: serde_json::Value,
+) -> Response {
     let due = state
         .storage
         .password_due(web.user.id)
         .await
         .unwrap_or(false);
     let devices = own_devices(state, web).await;
+    let mut ctx =
+        json!({"due": due, "min": crate::accounts::MIN_PASSWORD_CHARS, "devices": devices});
+    if let (Some(m), serde_json::Value::Object(e)) = (ctx.as_object_mut(), extra) {
+        m.extend(e);
+    }
     let mut r = render(
         state,
         Some(web),
         web.lang,
         "account.html",
         "/account/password",
-        json!({"error": error, "due": due, "min": crate::accounts::MIN_PASSWORD_CHARS, "devices": devices}),
+        ctx,
     );
     *r.status_mut() = status;
     r
+}
+
+/// `POST /account/contact`: the signed-in user sets their own mobile number, e-mail
+/// address and whether they want messages by e-mail. A refused value is shown on the
+/// form, with what was typed kept.
+pub async fn set_own_contact(
+    State(state): State<AppState>,
+    Posted { web, form: f, .. }: Posted<Anyone>,
+) -> Response {
+    let text = |k: &str| f.get(k).map(String::as_str).unwrap_or("");
+    let opt_in = f.contains_key("email_opt_in");
+    let refused = |msg: String| {
+        let typed =
+            json!({"mobile": text("mobile"), "email": text("email"), "email_opt_in": opt_in});
+        (msg, typed)
+    };
+    let outcome = match (
+        web.user.institution,
+        crate::people::contact(text("mobile"), text("email"), opt_in),
+    ) {
+        (None, _) => Err(refused("contact: only for people of an institution".into())),
+        (_, Err(e)) => Err(refused(e.to_string())),
+        (Some(inst), Ok(c)) => match state.storage.set_contact(inst, web.user.id, &c).await {
+            Ok(_) => Ok(()),
+            Err(e) => return super::internal(&state, &web, e),
+        },
+    };
+    match outcome {
+        Ok(()) => {
+            super::audit_action(&state, &web, "contact_set", "").await;
+            Redirect::to("/account/password").into_response()
+        }
+        Err((msg, typed)) => {
+            let msg = super::i18n::field_error(web.lang, &msg);
+            account_page(
+                &state,
+                &web,
+                StatusCode::BAD_REQUEST,
+                json!({"contact_error": msg, "contact": typed}),
+            )
+            .await
+        }
+    }
 }
 
 /// The signed-in user's devices (phones, and the dashboard's own), newest first.

@@ -25,14 +25,15 @@ pub async fn page(State(state): State<AppState>, web: Web) -> Response {
         saferound_core::clock::DEFAULT_UTC_OFFSET_MINUTES,
         saferound_core::clock::DEFAULT_TIME_ZONE.into(),
     ));
-    let (users, depts, sites, devices, audit) = match (
+    let (users, depts, sites, devices, audit, contacts) = match (
         s.users(inst).await,
         s.departments(inst).await,
         s.sites(inst).await,
         s.devices(inst).await,
         s.audit_log(Some(inst), &Default::default(), 200).await,
+        s.contacts(inst).await,
     ) {
-        (Ok(a), Ok(b), Ok(c), Ok(d), Ok(e)) => (a, b, c, d, e),
+        (Ok(a), Ok(b), Ok(c), Ok(d), Ok(e), Ok(f)) => (a, b, c, d, e, f),
         _ => {
             return error_page(
                 &state,
@@ -68,6 +69,7 @@ pub async fn page(State(state): State<AppState>, web: Web) -> Response {
         json!({
             "users": users.iter().map(|u| json!({
                 "id": u.id.to_string(), "login": u.login, "name": u.name, "active": u.active,
+                "contact": contacts.get(&u.id).cloned().unwrap_or_default(),
                 "roles": u.roles.iter().map(|r| r.code()).collect::<Vec<_>>(),
                 "department": u.department.as_ref().map(dept_name),
                 "department_id": u.department.map(|d| d.to_string()),
@@ -242,6 +244,25 @@ pub async fn post(
                     .await
                     .map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
                 Ok(format!("user {id} {roles:?}"))
+            }
+            "contact" => {
+                let id: UserId = field(&f, "user", 64)
+                    .map_err(bad)?
+                    .parse()
+                    .map_err(|_| bad("user: not an id".into()))?;
+                let text = |k: &str| f.get(k).map(String::as_str).unwrap_or("");
+                // The administrator sets the numbers; the opt-in stays the person's own.
+                let kept = s.contact(id).await.map_err(internal)?.email_opt_in;
+                let c = crate::people::contact(text("mobile"), text("email"), false)
+                    .map_err(|e| bad(e.to_string()))?;
+                let c = crate::store::Contact {
+                    email_opt_in: kept && c.email.is_some(),
+                    ..c
+                };
+                if !s.set_contact(inst, id, &c).await.map_err(internal)? {
+                    return Err((StatusCode::NOT_FOUND, "no such user".into()));
+                }
+                Ok(format!("user {id} contact"))
             }
             "timezone" => {
                 let offset = field(&f, "utc_offset", 10).map_err(bad)?;

@@ -110,7 +110,7 @@ pub async fn page(
     web: Web,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    if !web.is_office() {
+    if !web.reads_all() {
         return super::forbidden(&state, &web);
     }
     let Some(inst) = web

@@ -218,6 +218,20 @@ const TEXT: &[(&str, &str, &str)] = &[
     ("province_deadline", "报省厅截止", "Due to the province"),
     ("weekday", "星期（1–7）", "Weekday (1–7)"),
     ("save", "保存", "Save"),
+    ("contact", "联系方式", "Contact"),
+    ("mobile", "手机号", "Mobile"),
+    ("email", "电子邮箱", "E-mail"),
+    (
+        "email_opt_in",
+        "通过电子邮件接收提醒",
+        "Receive reminders by e-mail",
+    ),
+    ("my_contact", "我的联系方式", "My contact details"),
+    (
+        "contact_use",
+        "群机器人提醒时按手机号@您；电子邮件只在您选择接收时发送。",
+        "Group robots mention you by your mobile number; e-mail is sent only if you choose to receive it.",
+    ),
     ("edit", "修改", "Edit"),
     ("cancel", "取消", "Cancel"),
     ("state_current", "进行中", "In progress"),
@@ -420,7 +434,38 @@ const AUDIT_ACTIONS: &[(&str, &str, &str)] = &[
     ("duty_slot_delete", "删除值班", "Duty slot removed"),
     ("duty_holiday", "新增假期", "Holiday added"),
     ("duty_holiday_delete", "删除假期", "Holiday removed"),
+    ("admin_contact", "修改联系方式", "Contact changed"),
+    ("contact_set", "修改本人联系方式", "Own contact changed"),
 ];
+
+/// Messages of refused form fields, in English as the server checks them, and in
+/// Chinese; `field_error` picks the reader's.
+const FIELD_ERRORS: &[(&str, &str)] = &[
+    (
+        "mobile: digits only, e.g. 13800138000 or +852 9123 4567",
+        "手机号：只能填写数字，例如 13800138000 或 +852 9123 4567",
+    ),
+    (
+        "email: an address like name@school.edu.cn",
+        "电子邮箱：请填写形如 name@school.edu.cn 的地址",
+    ),
+    (
+        "email: needed to receive messages by e-mail",
+        "电子邮箱：通过电子邮件接收提醒需要填写邮箱地址",
+    ),
+    (
+        "contact: only for people of an institution",
+        "联系方式：仅适用于本单位人员",
+    ),
+];
+
+/// A refused field's message in the reader's language (as checked, if not listed).
+pub fn field_error(lang: Lang, message: &str) -> String {
+    match FIELD_ERRORS.iter().find(|(en, _)| *en == message) {
+        Some((_, zh)) if lang != Lang::En => zh.to_string(),
+        _ => message.to_string(),
+    }
+}
 
 /// The audit log's action `code` as the reader's language says it.
 pub fn audit_action(lang: Lang, code: &str) -> String {

@@ -72,6 +72,7 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/logout", post(account::logout))
         .route("/account/devices/revoke", post(account::revoke_own_device))
+        .route("/account/contact", post(account::set_own_contact))
         .route(
             "/account/password",
             get(account::password_page)
@@ -138,9 +139,11 @@ impl Web {
         self.user.roles.contains(&r)
     }
 
-    /// Safety office, administrator or provincial reviewer: exports and reports.
-    pub fn is_office(&self) -> bool {
+    /// Safety office, school leader, administrator or provincial reviewer: the pages and
+    /// exports that read the whole institution (reports, campaigns, checklists, exports).
+    pub fn reads_all(&self) -> bool {
         self.is(Role::SafetyOffice)
+            || self.is(Role::Leader)
             || self.is(Role::Administrator)
             || self.is(Role::ProvincialReviewer)
     }
@@ -228,7 +231,7 @@ struct Me<'a> {
     login: &'a str,
     roles: Vec<&'static str>,
     admin: bool,
-    office: bool,
+    reads_all: bool,
     reviewer: bool,
 }
 
@@ -249,7 +252,7 @@ pub(crate) fn render(
             login: &w.user.login,
             roles: w.user.roles.iter().map(|r| r.code()).collect(),
             admin: w.is(Role::Administrator),
-            office: w.is_office(),
+            reads_all: w.reads_all(),
             reviewer: w.is(Role::ProvincialReviewer),
         }),
         csrf: web.map(|w| w.csrf.as_str()).unwrap_or(""),
@@ -341,6 +344,8 @@ pub(crate) async fn finish_action(
             audit_action(state, web, action, &detail).await;
             Redirect::to(to).into_response()
         }
-        Err((status, msg)) => error_page(state, web.lang, status, &msg),
+        Err((status, msg)) => {
+            error_page(state, web.lang, status, &i18n::field_error(web.lang, &msg))
+        }
     }
 }

@@ -44,7 +44,7 @@ async fn institution_for(
     web: &Web,
     asked: Option<&String>,
 ) -> Result<(InstitutionId, String), Response> {
-    if !web.is_office() {
+    if !web.reads_all() {
         return Err(super::forbidden(state, web));
     }
     let asked = asked.filter(|a| !a.is_empty());
@@ -643,7 +643,7 @@ async fn province_grid(
 /// The province's pages are for users of the province: provincial reviewers (and a
 /// server operator), who belong to no institution.
 fn provincial(web: &Web) -> bool {
-    web.is_office() && web.scope().is_none()
+    web.reads_all() && web.scope().is_none()
 }
 
 fn grid_params(state: &AppState, q: &HashMap<String, String>) -> (NaiveDate, u32) {

@@ -194,7 +194,7 @@ pub async fn weekly(
     web: Web,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    if !web.is_office() {
+    if !web.reads_all() {
         return super::forbidden(&state, &web);
     }
     let institutions = state.storage.institutions().await.unwrap_or_default();
@@ -255,7 +255,7 @@ async fn weekly_export(
     q: HashMap<String, String>,
     xlsx: bool,
 ) -> Response {
-    if !web.is_office() {
+    if !web.reads_all() {
         return super::forbidden(&state, &web);
     }
     let Some(inst) = institution_of(&web, &q) else {

@@ -35,6 +35,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../pg_migrations/006_audit_action.sql"),
     include_str!("../pg_migrations/007_ledger_photos_and_texts.sql"),
     include_str!("../pg_migrations/008_hazard_serials.sql"),
+    include_str!("../pg_migrations/009_user_contacts.sql"),
 ];
 
 /// The advisory lock key migrations hold (any constant; "SafeRound" in ASCII, cut to fit).

@@ -29,6 +29,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/011_indexes_as_postgres.sql"),
     include_str!("../migrations/012_ledger_photos_and_texts.sql"),
     include_str!("../migrations/013_hazard_serials.sql"),
+    include_str!("../migrations/014_user_contacts.sql"),
 ];
 
 /// Prepared statements each connection keeps (least recently used go first).

@@ -153,7 +153,7 @@ pub async fn list(
     web: Web,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    if !web.is_office() {
+    if !web.reads_all() {
         return super::forbidden(&state, &web);
     }
     let institutions = state.storage.institutions().await.unwrap_or_default();
@@ -346,7 +346,7 @@ async fn find(
     id: &str,
     q: &HashMap<String, String>,
 ) -> Result<(Campaign, FixedOffset), Response> {
-    if !web.is_office() {
+    if !web.reads_all() {
         return Err(super::forbidden(state, web));
     }
     let not_found = || error_page(state, web.lang, StatusCode::NOT_FOUND, "not found");
