@@ -34,6 +34,8 @@ pub const PEOPLE: &[(&str, &str, &str, &[Role])] = &[
     ("inspector", "王磊", "保卫处", &[Role::Inspector]),
     ("inspector2", "刘洋", "保卫处", &[Role::Inspector]),
     ("owner", "李娜", "后勤管理处", &[Role::ResponsiblePerson]),
+    ("owner2", "周涛", "学生工作处", &[Role::ResponsiblePerson]),
+    ("owner3", "吴敏", "信息工程学院", &[Role::ResponsiblePerson]),
     ("office", "陈静", "综合治理办公室", &[Role::SafetyOffice]),
     ("admin", "赵强", "综合治理办公室", &[Role::Administrator]),
     ("leader", "孙伟", "综合治理办公室", &[Role::Leader]),

@@ -460,6 +460,29 @@ async fn a_school_leader_reads_everything_and_lists_for_supervision_but_does_not
     let h = harness().await;
     saferound_server::web::demo::seed(&h.state).await.unwrap();
     let (leader, csrf) = session(&h.state, "leader").await;
+    // A major hazard just found, not yet supervised.
+    let office = h
+        .state
+        .storage
+        .user_by_login("office")
+        .await
+        .unwrap()
+        .unwrap();
+    saferound_server::web::actions::report(
+        &h.state,
+        &office,
+        saferound_server::web::actions::NewReport {
+            site: demo::site("危化品仓库"),
+            category: saferound_core::model::HazardCategory::LabChemicals,
+            risk: saferound_core::model::RiskGrade::Major,
+            location: "1F".into(),
+            description: "危化品柜门锁损坏".into(),
+            photos: Vec::new(),
+        },
+        Vec::new(),
+    )
+    .await
+    .unwrap();
     for page in ["/weekly", "/campaigns", "/checklists", "/export/ledger.csv"] {
         let (status, _, _) = send(&h.app, get(page, &leader)).await;
         assert_eq!(status, StatusCode::OK, "{page}");

@@ -6,7 +6,7 @@
 
 use chrono::{Duration, FixedOffset, NaiveDate, Utc};
 use saferound_core::demo;
-use saferound_tests::{DEMO_PASSWORD, Server, enroll, sync};
+use saferound_tests::{DEMO_PASSWORD, Server, enroll, get_json, sync};
 
 use crate::dashboard::Web;
 
@@ -93,17 +93,48 @@ fn campaigns_summary_exports_and_weekly_deadlines() {
         .unwrap();
     sync(&phone);
 
-    // The figures: the eight demo hazards at the two dorms (学生工作处): two rectified
-    // (one awaiting verification, one verified and closed), none overdue yet.
+    // The figures, against the ledger's rows reported since the campaign started (its
+    // dates hold them, untagged as they are).
+    let (_, all) = get_json(&server, &phone, "/api/v1/hazards?limit=1000");
+    let china = FixedOffset::east_opt(8 * 3600).unwrap();
+    let mine: Vec<&serde_json::Value> = all["hazards"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|h| {
+            let at: chrono::DateTime<Utc> = h["reported_at"].as_str().unwrap().parse().unwrap();
+            at.with_timezone(&china).date_naive() >= start
+        })
+        .collect();
+    let n = |f: &dyn Fn(&serde_json::Value) -> bool| mine.iter().filter(|h| f(h)).count();
+    let found = mine.len();
+    let rectified = n(&|h| h["status"] == "awaiting_verification" || h["status"] == "closed");
+    let verified = n(&|h| h["status"] == "closed");
+    let today = today_in_china().to_string();
+    let overdue = n(&|h| {
+        h["status"] == "in_rectification"
+            && h["deadline"].as_str().is_some_and(|d| d < today.as_str())
+    });
+    let fire = n(&|h| h["category"] == "fire_safety");
+    let owned_by = |dept: &str| {
+        let sites: Vec<String> = demo::SITES
+            .iter()
+            .filter(|s| s.4 == dept)
+            .map(|s| demo::site(s.0).to_string())
+            .collect();
+        n(&|h| sites.iter().any(|s| h["site_id"] == s.as_str()))
+    };
+    assert!(found >= 4 && rectified >= 1, "the demo's last ten days");
+    let rate = format!("{:.1}%", rectified as f64 * 100.0 / found as f64);
     let summary = office.get(&format!("/campaigns/{id}/summary"));
     assert_eq!(summary.status, 200);
     assert!(summary.body.contains("工作总结"));
     assert!(
-        summary.body.contains("共排查出安全隐患8项"),
+        summary.body.contains(&format!("共排查出安全隐患{found}项")),
         "{}",
         summary.body
     );
-    assert!(summary.body.contains("整改率25.0%"));
+    assert!(summary.body.contains(&format!("整改率{rate}")));
     let (status, csv) = office.get_bytes(&format!("/export/campaigns/{id}/summary.csv"));
     assert_eq!(status, 200);
     let lines = csv_lines(&csv);
@@ -115,23 +146,23 @@ fn campaigns_summary_exports_and_weekly_deadlines() {
     };
     let total = lines.last().unwrap();
     assert!(total[0].contains("全校合计"), "{total:?}");
-    assert_eq!(total[col("隐患总数")], "8");
-    assert_eq!(total[col("已整改")], "2");
-    assert_eq!(total[col("已复核销号")], "1");
-    assert_eq!(total[col("逾期")], "0");
-    assert_eq!(total[col("整改率")], "25.0%");
+    assert_eq!(total[col("隐患总数")], found.to_string());
+    assert_eq!(total[col("已整改")], rectified.to_string());
+    assert_eq!(total[col("已复核销号")], verified.to_string());
+    assert_eq!(total[col("逾期")], overdue.to_string());
+    assert_eq!(total[col("整改率")], rate);
     assert_eq!(total[col("排查次数")], "1");
     assert_eq!(total[col("排查·食堂后厨")], "1", "{:?}", lines[0]);
-    assert_eq!(total[col("消防安全")], "4");
+    assert_eq!(total[col("消防安全")], fire.to_string());
     let dorms = lines.iter().find(|l| l[0] == "学生工作处").unwrap();
-    assert_eq!(dorms[col("隐患总数")], "8");
+    assert_eq!(dorms[col("隐患总数")], owned_by("学生工作处").to_string());
     let kitchen = lines.iter().find(|l| l[0] == "后勤管理处").unwrap();
     assert_eq!(
         (
-            kitchen[col("隐患总数")].as_str(),
+            kitchen[col("隐患总数")].clone(),
             kitchen[col("排查次数")].as_str()
         ),
-        ("0", "1")
+        (owned_by("后勤管理处").to_string(), "1")
     );
 
     // The same table as .xlsx, read back.
@@ -176,7 +207,7 @@ fn campaigns_summary_exports_and_weekly_deadlines() {
     };
     assert_eq!(
         total_of(&office.get(&format!("/ledger?campaign={id}")).body),
-        "8"
+        found.to_string()
     );
     assert_eq!(
         total_of(&office.get(&format!("/ledger?campaign={old}")).body),
@@ -258,7 +289,9 @@ fn campaigns_summary_exports_and_weekly_deadlines() {
     assert_eq!(v["hazard"]["campaign"].as_str(), Some(id.as_str()), "{v}");
 }
 
-/// Demo hazards assigned on 2026-03-01 (+08:00) have deadlines 03-03, 03-06 and 03-15.
+/// The demo's hazards on a clock set to 2026-03-01 (+08:00): the overdue board and the
+/// due-soon list count exactly the ledger's hazards in rectification whose deadline is
+/// past, or within three days, of today in the institution's time zone.
 #[test]
 fn overdue_due_soon_and_the_institution_time_zone() {
     let tmp = tempfile::tempdir().unwrap();
@@ -271,11 +304,34 @@ fn overdue_due_soon_and_the_institution_time_zone() {
             "2026-03-01T10:00:00+08:00",
         ],
     );
+    let reader = enroll(&server, tmp.path(), "reader", "office", DEMO_PASSWORD);
+    let (_, all) = get_json(&server, &reader, "/api/v1/hazards?limit=1000");
+    let deadlines: Vec<NaiveDate> = all["hazards"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|h| h["status"] == "in_rectification")
+        .filter_map(|h| h["deadline"].as_str()?.parse().ok())
+        .collect();
+    let day = |d: &str| d.parse::<NaiveDate>().unwrap();
+    let past = |today: &str| deadlines.iter().filter(|d| **d < day(today)).count();
+    let soon = |today: &str| {
+        let t = day(today);
+        deadlines
+            .iter()
+            .filter(|d| **d >= t && **d <= t + Duration::days(3))
+            .count()
+    };
+    assert!(past("2026-03-01") > 0 && past("2026-03-07") > past("2026-03-01"));
     let office = Web::login(&server, "office");
     let p = office.get("/overdue");
-    assert_eq!(count(&p.body, "class=\"overdue "), 0);
-    // Due within three days: the one due on 03-03.
-    assert_eq!(count(&p.body, "class=\"due-soon\""), 1, "{}", p.body);
+    assert_eq!(count(&p.body, "class=\"overdue "), past("2026-03-01"));
+    assert_eq!(
+        count(&p.body, "class=\"due-soon\""),
+        soon("2026-03-01"),
+        "{}",
+        p.body
+    );
     server.kill();
 
     // 2026-03-07 02:00 UTC: 10:00 on the 7th in +08:00, 21:00 on the 6th in -05:00.
@@ -283,7 +339,12 @@ fn overdue_due_soon_and_the_institution_time_zone() {
     let office = Web::login(&server, "office");
     let p = office.get("/overdue");
     assert!(p.body.contains("2026-03-07"));
-    assert_eq!(count(&p.body, "class=\"overdue "), 2, "{}", p.body);
+    assert_eq!(
+        count(&p.body, "class=\"overdue "),
+        past("2026-03-07"),
+        "{}",
+        p.body
+    );
 
     // Only an administrator sets the time zone.
     let admin = Web::login(&server, "demo-admin");
@@ -294,7 +355,10 @@ fn overdue_due_soon_and_the_institution_time_zone() {
         let p = w.post("/admin/timezone", &[("utc_offset", "-05:00")]);
         assert_eq!(p.status, 403, "{who}");
     }
-    assert_eq!(count(&office.get("/overdue").body, "class=\"overdue "), 2);
+    assert_eq!(
+        count(&office.get("/overdue").body, "class=\"overdue "),
+        past("2026-03-07")
+    );
     assert_eq!(
         admin
             .post("/admin/timezone", &[("utc_offset", "+15:00")])
@@ -308,12 +372,11 @@ fn overdue_due_soon_and_the_institution_time_zone() {
     assert_eq!(p.status, 303, "{}", p.body);
     let p = office.get("/overdue");
     assert!(p.body.contains("2026-03-06"), "today in -05:00");
-    // The deadline of 03-06 is not past yet on the 6th.
-    assert_eq!(count(&p.body, "class=\"overdue "), 1);
-    // The ledger's filters read dates in the same zone: everything was reported on
-    // 2026-02-28 at 21:00 in -05:00.
-    let l = office.get("/ledger?from=2026-02-28&to=2026-02-28");
-    assert!(l.body.contains("2026-02-28 21:00"), "{}", l.body);
+    assert_eq!(count(&p.body, "class=\"overdue "), past("2026-03-06"));
+    // The ledger's filters read dates in the same zone: the last demo hazard was reported
+    // on 2026-02-28 at 09:17 in +08:00, the 27th at 20:17 in -05:00.
+    let l = office.get("/ledger?from=2026-02-27&to=2026-02-27");
+    assert!(l.body.contains("2026-02-27 20:17"), "{}", l.body);
 
     // Phones receive the zone in the directory.
     let phone = enroll(&server, tmp.path(), "insp", "inspector", DEMO_PASSWORD);
@@ -333,7 +396,10 @@ fn overdue_due_soon_and_the_institution_time_zone() {
         "--time-zone",
         "Asia/Shanghai",
     ]);
-    assert_eq!(count(&office.get("/overdue").body, "class=\"overdue "), 2);
+    assert_eq!(
+        count(&office.get("/overdue").body, "class=\"overdue "),
+        past("2026-03-07")
+    );
     sync(&phone);
     assert_eq!(
         phone.directory().unwrap().unwrap().utc_offset_minutes,

@@ -23,6 +23,44 @@ code_enum!(
 );
 
 code_enum!(
+    /// The notice's six areas of campus safety (the home page groups open hazards by
+    /// them), and "other" for what fits none.
+    SafetyArea {
+        Fire = "fire", "消防安全", "Fire safety";
+        LabChemicals = "lab_chemicals", "实验室和危化品", "Laboratories and hazardous chemicals";
+        SchoolBus = "school_bus", "校车安全", "School buses";
+        Buildings = "buildings", "校舍安全", "Buildings";
+        Food = "food", "食品安全", "Food safety";
+        /// 校园治安: bullying, fraud, theft, campus loans, the perimeter and the gate.
+        CampusSecurity = "campus_security", "校园治安", "Campus security";
+        Other = "other", "其他", "Other";
+    }
+);
+
+impl HazardCategory {
+    /// The one mapping from a category to the notice's area (exhaustive: a new category
+    /// must be given its area here).
+    pub fn area(self) -> SafetyArea {
+        match self {
+            HazardCategory::FireSafety => SafetyArea::Fire,
+            HazardCategory::LabChemicals => SafetyArea::LabChemicals,
+            HazardCategory::SchoolBus => SafetyArea::SchoolBus,
+            HazardCategory::Buildings => SafetyArea::Buildings,
+            HazardCategory::FoodSafety => SafetyArea::Food,
+            HazardCategory::ViolenceBullying
+            | HazardCategory::TelecomFraud
+            | HazardCategory::Theft
+            | HazardCategory::CampusLoans
+            | HazardCategory::PerimeterOrder
+            | HazardCategory::GateControl => SafetyArea::CampusSecurity,
+            HazardCategory::Traffic | HazardCategory::MentalHealth | HazardCategory::Other => {
+                SafetyArea::Other
+            }
+        }
+    }
+}
+
+code_enum!(
     /// The four-colour risk grade. Declared from lowest to highest, so `Ord` ranks them:
     /// when two people disagree, the higher grade stands (safety first).
     RiskGrade {

@@ -9,7 +9,7 @@ pub mod role;
 pub mod site;
 pub mod templates;
 
-pub use hazard::{HazardCategory, HazardGrade, RiskGrade};
+pub use hazard::{HazardCategory, HazardGrade, RiskGrade, SafetyArea};
 pub use lifecycle::{EventKind, HazardStatus};
 pub use role::{Action, Role};
 pub use site::SiteKind;

@@ -89,6 +89,10 @@ pub struct HazardQuery {
     pub department: Option<String>,
     /// Exactly this risk grade (code).
     pub risk: Option<String>,
+    /// Listed for supervision 挂牌督办 (true) or not.
+    pub supervised: Option<bool>,
+    /// Not closed.
+    pub open: bool,
     /// Earliest deadline first (the overdue board), instead of newest report first.
     pub by_deadline: bool,
     pub limit: u32,
@@ -243,6 +247,14 @@ statements! {
          WHERE (CAST(?1 AS TEXT) IS NULL OR institution = ?1)";
     COUNT_INSPECTION_LIST = "SELECT COUNT(*) FROM ledger_inspections
          WHERE (CAST(?1 AS TEXT) IS NULL OR institution = ?1) AND (CAST(?2 AS TEXT) IS NULL OR site_id = ?2)";
+    /// Open hazards (not closed) counted by risk grade and category: the home page.
+    OPEN_BY_RISK_AND_CATEGORY = "SELECT risk, category, COUNT(*) FROM ledger_hazards
+         WHERE institution = ?1 AND COALESCE(status, '') <> 'closed' GROUP BY risk, category";
+    /// The dates weekly flows are counted from: hazards reported or verified since `?2`
+    /// (UTC), or due since `?3` (a local date).
+    HAZARD_DATES_SINCE = "SELECT reported_at, verified_at, deadline, rectified_at, status
+         FROM ledger_hazards
+         WHERE institution = ?1 AND (reported_at >= ?2 OR verified_at >= ?2 OR deadline >= ?3)";
     INSPECTION_LIST = concat!("SELECT ", inspection_cols!(), " FROM ledger_inspections
          WHERE (CAST(?1 AS TEXT) IS NULL OR institution = ?1) AND (CAST(?2 AS TEXT) IS NULL OR site_id = ?2)
          ORDER BY started_at DESC, id DESC LIMIT ?3 OFFSET ?4");
@@ -365,7 +377,7 @@ pub(crate) fn hazard_filter(q: &HazardQuery) -> (String, Vec<Value>) {
     let mut clauses = vec!["1 = 1".to_string()];
     let mut args: Vec<Value> = Vec::new();
     let text = |v: &Option<String>| v.clone().map(Value::Text);
-    let conditions: [(&str, Option<Value>); 13] = [
+    let conditions: [(&str, Option<Value>); 15] = [
         (
             "institution = {}",
             q.institution.map(|i| Value::Text(i.to_string())),
@@ -387,6 +399,11 @@ pub(crate) fn hazard_filter(q: &HazardQuery) -> (String, Vec<Value>) {
         ("reported_at >= {}", text(&q.reported_from)),
         ("reported_at < {}", text(&q.reported_before)),
         ("risk = {}", text(&q.risk)),
+        ("supervised = {}", q.supervised.map(Value::Bool)),
+        (
+            "COALESCE(status, '') <> {}",
+            q.open.then(|| Value::Text("closed".into())),
+        ),
         (
             "site_id IN (SELECT id FROM sites WHERE department = {})",
             text(&q.department),
@@ -414,6 +431,16 @@ pub(crate) fn hazard_filter(q: &HazardQuery) -> (String, Vec<Value>) {
         ));
     }
     (clauses.join(" AND "), args)
+}
+
+/// The dates of one hazard that weekly flows count (`Store::hazard_dates_since`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HazardDates {
+    pub reported_at: String,
+    pub verified_at: Option<String>,
+    pub deadline: Option<String>,
+    pub rectified_at: Option<String>,
+    pub status: Option<String>,
 }
 
 /// One cell of `ledger_dump`: both databases render values alike (flags as 0/1, as
@@ -584,6 +611,43 @@ impl Store {
                 })
             })
             .await
+    }
+
+    /// Open hazards (not closed) of the institution by (risk grade, category): counts.
+    pub async fn open_by_risk_and_category(
+        &self,
+        institution: InstitutionId,
+    ) -> Result<Vec<(String, String, i64)>> {
+        self.db
+            .query(OPEN_BY_RISK_AND_CATEGORY, &args![institution])
+            .await?
+            .iter()
+            .map(|r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .collect()
+    }
+
+    /// The dates of every hazard reported or verified since `since` (UTC, RFC 3339) or
+    /// due since `due_since` (a local date).
+    pub async fn hazard_dates_since(
+        &self,
+        institution: InstitutionId,
+        since: &str,
+        due_since: &str,
+    ) -> Result<Vec<HazardDates>> {
+        self.db
+            .query(HAZARD_DATES_SINCE, &args![institution, since, due_since])
+            .await?
+            .iter()
+            .map(|r| {
+                Ok(HazardDates {
+                    reported_at: r.get(0)?,
+                    verified_at: r.get(1)?,
+                    deadline: r.get(2)?,
+                    rectified_at: r.get(3)?,
+                    status: r.get(4)?,
+                })
+            })
+            .collect()
     }
 
     /// The hazard's photos: the report's (before) and each later event's (after).

@@ -31,7 +31,7 @@ use saferound_core::ids::InstitutionId;
 pub use accounts::{Contact, Department, Site, User};
 pub use devices::{DeviceAuth, DeviceInfo, NewDevice};
 pub use documents::{DocCommit, FeedItem, FeedPage, NewChange, StoredDoc};
-pub use ledger::{Counts, HazardDetail, HazardQuery};
+pub use ledger::{Counts, HazardDates, HazardDetail, HazardQuery};
 pub use office::{Campaign, CampaignScope, DutySlot, Holiday, Phase, WeeklyDue};
 pub use reports::{
     HazardFigure, InspectionFigure, InstitutionFiling, InstitutionReceipt, ReportOrder,

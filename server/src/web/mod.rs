@@ -10,10 +10,12 @@ pub mod action_error;
 pub mod actions;
 mod admin;
 pub mod campaigns;
+mod charts;
 pub mod checklists;
 pub mod demo;
 pub mod duty;
 pub mod form;
+pub mod home;
 pub mod i18n;
 pub mod pages;
 pub mod province;
@@ -62,7 +64,7 @@ impl Web {
 
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route("/", get(|| async { Redirect::to("/ledger") }))
+        .route("/", get(home::home))
         .route("/metrics", get(admin::metrics))
         .route(
             "/login",

@@ -73,6 +73,7 @@ impl WebState {
             env,
             "base.html",
             "login.html",
+            "home.html",
             "ledger.html",
             "hazard.html",
             "overdue.html",

@@ -13,6 +13,7 @@ use saferound_core::device::{Assignment, NewIncidentInput};
 use saferound_core::ids::LocalDate;
 use saferound_core::model::{HazardCategory, RiskGrade};
 mod actions;
+mod home;
 mod reports;
 mod sessions;
 

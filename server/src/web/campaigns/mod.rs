@@ -393,7 +393,7 @@ async fn summary_of(
 }
 
 /// The summary's figures for the campaign, and today's date in its institution.
-async fn figures(
+pub(crate) async fn figures(
     state: &AppState,
     web: &Web,
     c: &Campaign,

@@ -222,7 +222,7 @@ pub(crate) async fn resolve(
 }
 
 /// A ledger row as pages show it.
-fn view(h: &HazardRow, today: NaiveDate, tz: FixedOffset) -> serde_json::Value {
+pub(crate) fn view(h: &HazardRow, today: NaiveDate, tz: FixedOffset) -> serde_json::Value {
     let (status, due, risk) = export::deadline_terms(h);
     let days_overdue = deadline::days_overdue(status, due, today);
     let mut v = serde_json::to_value(h).unwrap_or_default();
