@@ -120,7 +120,8 @@ def test_the_inspector_day(server, tmp_path):
     deadline = (datetime.datetime.now(datetime.timezone(datetime.timedelta(hours=8))).date()
                 + datetime.timedelta(days=7)).isoformat()
     people = inspector.people()
-    owner_id = next(p.user_id for p in people if sr.Role.RESPONSIBLE_PERSON in p.roles)
+    # The demo's responsible person 李娜 (login `owner`), who enrols below.
+    owner_id = next(p.user_id for p in people if p.name == "李娜")
     plan = sr.Assignment(
         measure="清理走廊，设置电动车集中停放点", responsible_id=owner_id, funds="500 元",
         deadline=deadline, contingency="清理前安排人员值守", reinspector_id=me.user_id,
