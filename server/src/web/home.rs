@@ -105,6 +105,14 @@ pub fn week_flows(
     out
 }
 
+/// The start of `day` in the institution's zone, as a stored UTC time (RFC 3339).
+fn start_of(day: NaiveDate, tz: FixedOffset) -> String {
+    day.and_hms_opt(0, 0, 0)
+        .and_then(|t| t.and_local_timezone(tz).single())
+        .map(|t| Timestamp(t.to_utc()).to_string())
+        .unwrap_or_default()
+}
+
 /// The Monday the oldest of `weeks` starts on.
 fn first_monday(weeks: &[IsoWeek]) -> Option<NaiveDate> {
     let w = weeks.first()?;
@@ -218,11 +226,7 @@ async fn context(
     // This week's incidents (received since Monday, institution time).
     let week = IsoWeek::of(today);
     let monday = first_monday(&[week]).unwrap_or(today);
-    let monday_utc = monday
-        .and_hms_opt(0, 0, 0)
-        .and_then(|t| t.and_local_timezone(tz).single())
-        .map(|t| Timestamp(t.to_utc()).to_string())
-        .unwrap_or_default();
+    let monday_utc = start_of(monday, tz);
     let incidents = s
         .reports(
             Some(inst),
@@ -232,11 +236,7 @@ async fn context(
             ReportOrder::NewestFirst,
         )
         .await?;
-    let next_monday_utc = (monday + Duration::days(7))
-        .and_hms_opt(0, 0, 0)
-        .and_then(|t| t.and_local_timezone(tz).single())
-        .map(|t| Timestamp(t.to_utc()).to_string())
-        .unwrap_or_default();
+    let next_monday_utc = start_of(monday + Duration::days(7), tz);
     let incidents: Vec<serde_json::Value> = incidents
         .iter()
         .filter(|r| r.received_at >= monday_utc && r.received_at < next_monday_utc)
@@ -263,11 +263,9 @@ async fn context(
     // Twelve weeks of flows.
     let weeks = super::reports::week_list(today, WEEKS);
     let first = first_monday(&weeks).unwrap_or(today);
-    let since = first
-        .and_hms_opt(0, 0, 0)
-        .and_then(|t| t.and_local_timezone(tz).single())
-        .map(|t| Timestamp(t.to_utc() - Duration::days(1)).to_string())
-        .unwrap_or_default();
+    // A day early: the reads bucket by local date, and a zone may put the Monday's first
+    // hours on the Sunday in UTC.
+    let since = start_of(first - Duration::days(1), tz);
     let dates = s
         .hazard_dates_since(inst, &since, &(first - Duration::days(1)).to_string())
         .await?;
