@@ -519,7 +519,8 @@ async fn serve(
     }
     if demo && load_demo(&state).await? {
         println!(
-            "Loaded the demo institution; logins inspector, inspector2, owner, office, demo-admin; password '{DEMO_PASSWORD}'."
+            "Loaded the demo institution; logins {}; password '{DEMO_PASSWORD}'.",
+            saferound_server::seed::demo_logins().join(", ")
         );
     }
     if demo && demo_hazards {

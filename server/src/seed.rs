@@ -73,11 +73,7 @@ pub async fn load_demo(state: &AppState) -> Result<bool, sync::SyncError> {
     }
     let hash = accounts::hash_password(DEMO_PASSWORD);
     for (login, name, dept, roles) in demo::PEOPLE {
-        let login = if *login == "admin" {
-            "demo-admin"
-        } else {
-            login
-        };
+        let login = demo_login(login);
         s.create_user(&User {
             id: demo::user(login),
             institution: Some(inst),
@@ -92,4 +88,19 @@ pub async fn load_demo(state: &AppState) -> Result<bool, sync::SyncError> {
     }
     directory::refresh(state, inst).await?;
     Ok(true)
+}
+
+/// The dashboard login of a demo person: the demo's administrator signs in as
+/// `demo-admin`, so it is never taken for a real server's `admin`.
+pub fn demo_login(login: &str) -> &str {
+    if login == "admin" {
+        "demo-admin"
+    } else {
+        login
+    }
+}
+
+/// Every demo login, in the demo's order.
+pub fn demo_logins() -> Vec<&'static str> {
+    demo::PEOPLE.iter().map(|p| demo_login(p.0)).collect()
 }
